@@ -1,0 +1,93 @@
+"""Notifier: create_app builds the app (config, extensions, blueprints) and starts nothing."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from notifier import config as config_mod
+from notifier.bus import make_broker
+from notifier.bus.hub import Hub
+from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: defaults < instance/config.py < environment < test_config."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(config_mod.Config)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.update(config_mod.from_environ(os.environ))
+    else:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_mod.ensure_secret_key(app.instance_path)
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'notifier.sqlite'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(url)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["NOTIFIER_MAX_BODY"])
+    app.config.setdefault("NOTIFIER_INSTANCE", None)
+    instance = app.config["NOTIFIER_INSTANCE"] or f"{socket.gethostname()}:{os.getpid()}"
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    hub = Hub(
+        queue_size=int(app.config["NOTIFIER_QUEUE_SIZE"]),
+        max_per_user=int(app.config["NOTIFIER_MAX_CONNECTIONS_PER_USER"]),
+        max_total=int(app.config["NOTIFIER_MAX_CONNECTIONS"]),
+    )
+    broker = make_broker(config_mod.redis_url(app.config), hub, instance)
+    app.extensions["notifier"] = NotifierState(hub=hub, broker=broker, instance=instance)
+
+    from notifier import auth, cli, security
+
+    auth.init_app(app)
+    security.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from notifier import api, web
+
+    api.init_app(app)
+    web.init_app(app)
+
+
+def _normalize_db_url(url: str) -> str:
+    """Route postgres URLs to psycopg 3 and keep SQLite paths as given."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Turn on WAL, foreign keys and a busy timeout for SQLite connections."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()

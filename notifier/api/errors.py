@@ -1,0 +1,85 @@
+"""One JSON error shape for the whole API: {"error": {code, message, fields}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from notifier.extensions import db
+from notifier.service.errors import ServiceError
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Return the API's JSON error body with ``status``."""
+    body: dict[str, Any] = {"code": code or _CODES.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    resp = jsonify({"error": body})
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    if status == 401:
+        resp.headers.setdefault("WWW-Authenticate", 'Bearer realm="notifier"')
+    return resp
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    """Install handlers that answer API paths with JSON and leave pages to HTML handlers."""
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        db.session.rollback()
+        if not _is_api() and exc.status == 404:
+            return "Not Found", 404
+        return error_response(exc.status, exc.message, code=exc.code, fields=exc.fields)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if not _is_api():
+            return exc
+        status = exc.code or 500
+        message = {
+            404: "no such resource",
+            405: "method not allowed",
+            413: f"request body larger than {app.config['NOTIFIER_MAX_BODY']} bytes",
+        }.get(status, exc.description or "error")
+        headers = {}
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            headers["Allow"] = exc.get_response().headers["Allow"]
+        return error_response(status, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if _is_api():
+            return error_response(500, "internal error")
+        return "Internal Server Error", 500

@@ -1,0 +1,117 @@
+"""Message and Broker interface: what every bus backend guarantees.
+
+Guarantees (both backends; the contract suite in tests/test_bus_contract.py checks them):
+
+* ``publish(messages)`` never blocks on a slow subscriber and never raises because the
+  transport is down: it returns False instead, and the caller relies on the event log
+  (every message's ``cursor`` is already committed) for the streams to catch up.
+* A message reaches every local subscription of ``message.user_id`` at most once, in the
+  order the publisher published it. Delivery is best effort: a lost message is detected by
+  the stream as a cursor gap and replayed from the event log, so the bus never needs to
+  persist anything.
+* A subscription's queue is bounded. When it is full the subscription is marked
+  ``overflowed`` and closed; the stream ends and the client resumes from its cursor.
+* After the transport reconnects, every local subscription is flagged ``needs_replay`` and
+  woken, so streams replay what they may have missed during the outage.
+
+The memory broker is single-process; the Redis broker spans processes and hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # hub.py imports Message from here; a runtime import would be circular
+    from notifier.bus.hub import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One event for one user, as it travels over the bus.
+
+    ``cursor`` is the user's event-log cursor (0 for events that are not logged).
+    ``event`` is the SSE event name (notification, update). ``data`` is its JSON payload;
+    ``stats`` is the user's {total, unread, read} right after the change, taken in the same
+    transaction, so streams never query the database per event.
+    """
+
+    user_id: int
+    tenant_id: int
+    cursor: int
+    event: str
+    data: dict[str, Any]
+    stats: dict[str, int] | None = None
+    published_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form used on the wire between processes."""
+        return {
+            "u": self.user_id,
+            "t": self.tenant_id,
+            "c": self.cursor,
+            "e": self.event,
+            "d": self.data,
+            "s": self.stats,
+            "p": self.published_at,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Message:
+        """Rebuild a message from :meth:`to_dict` output."""
+        return cls(
+            user_id=int(raw["u"]),
+            tenant_id=int(raw["t"]),
+            cursor=int(raw["c"]),
+            event=str(raw["e"]),
+            data=raw["d"],
+            stats=raw.get("s"),
+            published_at=float(raw.get("p") or time.time()),
+        )
+
+
+def encode_batch(messages: Sequence[Message]) -> str:
+    """Encode messages as one JSON document (one PUBLISH carries a whole fan-out chunk)."""
+    return json.dumps([m.to_dict() for m in messages], separators=(",", ":"))
+
+
+def decode_batch(payload: str | bytes) -> list[Message]:
+    """Decode :func:`encode_batch` output; raises ValueError on garbage."""
+    raw = json.loads(payload)
+    if not isinstance(raw, list):
+        raise ValueError("bus payload is not a list")
+    return [Message.from_dict(item) for item in raw]
+
+
+class Broker(ABC):
+    """Carries messages from publishers to the hub of every process."""
+
+    mode: str = "abstract"
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    @abstractmethod
+    def publish(self, messages: Sequence[Message]) -> bool:
+        """Hand messages to every process's hub; False when the transport is down."""
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Start background listeners (Redis); memory needs none. Blocks until ready."""
+
+    def stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop listeners and close connections."""
+
+    def available(self) -> bool:
+        """Return True when the transport is reachable (always for memory)."""
+        return True
+
+    def publish_node_stats(self, instance: str, stats: dict[str, Any], ttl: int) -> None:  # noqa: B027
+        """Share this process's stats with the cluster (Redis only; memory keeps them local)."""
+
+    def cluster_stats(self) -> list[dict[str, Any]]:
+        """Return the stats every live process published, this one included when shared."""
+        return []

@@ -1,0 +1,138 @@
+"""Flask CLI commands of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from notifier.extensions import db
+from notifier.models import User
+from notifier.service import ServiceError, accounts
+from notifier.service import notify as notify_svc
+from notifier.service.content import validate_content
+
+DEMO_TENANT = "demo"
+DEMO_USERS = (
+    ("admin@example.com", "admin-demo-pass", "admin"),
+    ("alice@example.com", "alice-demo-pass", "member"),
+    ("bob@example.com", "bob-demo-pass", "member"),
+)
+DEMO_NOTES = (
+    ("alice@example.com", "comment", "Bob commented on your report", "Looks good to me.", "normal"),
+    ("alice@example.com", "mention", "You were mentioned in #general", "@alice can you check?", "high"),
+    ("alice@example.com", "system", "Maintenance tonight at 22:00 UTC", "", "low"),
+    ("alice@example.com", "security", "New sign-in from Firefox on Linux", "", "urgent"),
+    ("bob@example.com", "billing", "Your invoice is ready", "Invoice #1042", "normal"),
+    ("bob@example.com", "comment", "Alice replied to your comment", "Thanks!", "normal"),
+)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the database or upgrade it to the newest migration."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Give the admin role.")
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--password", default=None, help="Generated and printed when omitted.")
+def create_user(email: str, admin: bool, tenant: str, password: str | None) -> None:
+    """Create a user (an existing email is an error)."""
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = accounts.create_user(email, password, tenant=accounts.get_or_create_tenant(tenant),
+                                    role="admin" if admin else "member")
+    except ServiceError as exc:
+        db.session.rollback()
+        detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
+        _fail(detail)
+        return
+    click.echo(f"created user {user.id} {user.email}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@click.command("create-token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+def create_token(email: str, name: str) -> None:
+    """Create an API token and print it (shown only this once)."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"no user {email}")
+        return
+    click.echo(accounts.create_token(user, name))
+
+
+@click.command("send")
+@click.option("--to", "to", required=True, help="Recipient email.")
+@click.option("--type", "ntype", required=True)
+@click.option("--title", required=True)
+@click.option("--body", default="")
+@click.option("--priority", default="normal", show_default=True)
+@click.option("--url", default=None)
+def send(to: str, ntype: str, title: str, body: str, priority: str, url: str | None) -> None:
+    """Send a notification to one user through the service (stored, logged, published)."""
+    user = db.session.scalar(select(User).where(User.email == to.strip().lower()))
+    if user is None:
+        _fail(f"no user {to}")
+        return
+    try:
+        content = validate_content({"type": ntype, "title": title, "body": body,
+                                    "priority": priority, "url": url})
+        result = notify_svc.notify(user.tenant_id, content, [user.id], sender_id=None)
+    except ServiceError as exc:
+        _fail("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message)
+        return
+    click.echo(f"sent notification {result.ids[0] if result.ids else '-'} to {user.email}")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo tenant, one admin, two members and a few notifications (idempotent)."""
+    existing = db.session.scalar(select(User).where(User.email == DEMO_USERS[0][0]))
+    if existing is None:
+        tenant = accounts.get_or_create_tenant(DEMO_TENANT)
+        users = {}
+        for email, password, role in DEMO_USERS:
+            users[email] = accounts.create_user(email, password, tenant=tenant, role=role,
+                                                timezone="Europe/Amsterdam")
+        for email, ntype, title, body, priority in DEMO_NOTES:
+            content = validate_content({"type": ntype, "title": title, "body": body,
+                                        "priority": priority, "tags": ["demo"],
+                                        "channels": ["in_app"]})
+            notify_svc.notify(tenant.id, content, [users[email].id], sender_id=None)
+        click.echo("demo data created")
+    click.echo(f'Demo logins (tenant "{DEMO_TENANT}"):')
+    for email, password, role in DEMO_USERS:
+        click.echo(f"  {role:<7} {email:<20} password: {password}")
+
+
+@click.command("vapid-keys")
+def vapid_keys() -> None:
+    """Generate a VAPID key pair for NOTIFIER_VAPID_PUBLIC_KEY / _PRIVATE_KEY."""
+    from notifier.channels.push import generate_vapid_keys
+
+    public, private = generate_vapid_keys()
+    click.echo(f"NOTIFIER_VAPID_PUBLIC_KEY={public}")
+    click.echo(f"NOTIFIER_VAPID_PRIVATE_KEY={private}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app's CLI group."""
+    for cmd in (init_db, create_user, create_token, send, seed_demo, vapid_keys):
+        app.cli.add_command(cmd)

@@ -1,0 +1,153 @@
+"""Configuration defaults: every NOTIFIER_* key, its default and why it exists."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Environment variables read at start-up; anything else comes from instance/config.py or test_config.
+_INT_KEYS = {
+    "NOTIFIER_PING_INTERVAL",
+    "NOTIFIER_MAX_CONNECTIONS_PER_USER",
+    "NOTIFIER_MAX_CONNECTIONS",
+    "NOTIFIER_MAX_BODY",
+    "NOTIFIER_STREAM_TOKEN_TTL",
+    "NOTIFIER_RETRY_BASE",
+    "NOTIFIER_RETRY_MAX_ATTEMPTS",
+    "NOTIFIER_SMTP_PORT",
+    "NOTIFIER_RETENTION_DAYS",
+    "NOTIFIER_QUEUE_SIZE",
+    "NOTIFIER_CLEANUP_INTERVAL",
+    "REDIS_PORT",
+    "REDIS_DB",
+}
+_STR_KEYS = {
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "REDIS_PASSWORD",
+    "NOTIFIER_SMTP_HOST",
+    "NOTIFIER_SMTP_USER",
+    "NOTIFIER_SMTP_PASSWORD",
+    "NOTIFIER_SMTP_TLS",
+    "NOTIFIER_SMTP_FROM",
+    "NOTIFIER_VAPID_PUBLIC_KEY",
+    "NOTIFIER_VAPID_PRIVATE_KEY",
+    "NOTIFIER_VAPID_SUBJECT",
+    "NOTIFIER_SMS_URL",
+    "NOTIFIER_SMS_USER",
+    "NOTIFIER_SMS_PASSWORD",
+    "NOTIFIER_SMS_FROM",
+    "NOTIFIER_INSTANCE",
+}
+_BOOL_KEYS = {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE", "NOTIFIER_TESTING_FAST_HASH"}
+
+
+class Config:
+    """Defaults; overridden by instance/config.py, then the environment, then test_config."""
+
+    # Sessions and signed stream tokens; generated into instance/ on first run when unset.
+    SECRET_KEY: str | None = None
+    # Any SQLAlchemy URL; SQLite in instance/ keeps `make run` dependency-free.
+    DATABASE_URL: str | None = None
+    # Unset means the in-memory bus (one process). REDIS_HOST/PORT/PASSWORD/DB build a URL too.
+    REDIS_URL: str | None = None
+    REDIS_HOST: str | None = None
+    REDIS_PORT = 6379
+    REDIS_PASSWORD: str | None = None
+    REDIS_DB = 0
+    # Seconds between `ping` events; also bounds how long a dead connection holds a slot.
+    NOTIFIER_PING_INTERVAL = 25
+    # Per-user stream limit (429 beyond it) and per-process cap (503 beyond it).
+    NOTIFIER_MAX_CONNECTIONS_PER_USER = 10
+    NOTIFIER_MAX_CONNECTIONS = 10000
+    # Events buffered per stream before the client is dropped and told to resume.
+    NOTIFIER_QUEUE_SIZE = 256
+    # Seconds between sweeps for dead connections.
+    NOTIFIER_CLEANUP_INTERVAL = 30
+    # Request bodies larger than this get 413 before any parsing.
+    NOTIFIER_MAX_BODY = 65536
+    # How long a stream token may be used to (re)connect.
+    NOTIFIER_STREAM_TOKEN_TTL = 3600
+    # Delivery retries: first delay, doubled with jitter, capped at 10 minutes.
+    NOTIFIER_RETRY_BASE = 10
+    NOTIFIER_RETRY_MAX_ATTEMPTS = 8
+    # Event log kept this long; a cursor older than this gets `reset`.
+    NOTIFIER_RETENTION_DAYS = 30
+    NOTIFIER_SMTP_HOST: str | None = None
+    NOTIFIER_SMTP_PORT = 587
+    NOTIFIER_SMTP_USER: str | None = None
+    NOTIFIER_SMTP_PASSWORD: str | None = None
+    NOTIFIER_SMTP_TLS = "starttls"
+    NOTIFIER_SMTP_FROM = "notifier@localhost"
+    NOTIFIER_VAPID_PUBLIC_KEY: str | None = None
+    NOTIFIER_VAPID_PRIVATE_KEY: str | None = None
+    NOTIFIER_VAPID_SUBJECT = "mailto:admin@localhost"
+    NOTIFIER_SMS_URL: str | None = None
+    NOTIFIER_SMS_USER: str | None = None
+    NOTIFIER_SMS_PASSWORD: str | None = None
+    NOTIFIER_SMS_FROM: str | None = None
+    # Webhooks to loopback/private addresses are refused (SSRF) unless this is on.
+    NOTIFIER_WEBHOOK_ALLOW_PRIVATE = False
+    # Types users cannot switch off in-app (security notices, say).
+    NOTIFIER_MANDATORY_TYPES: tuple[str, ...] = ("security",)
+    # Types offered in the preferences matrix besides those a user has received.
+    NOTIFIER_TYPES: tuple[str, ...] = ("comment", "mention", "system", "billing", "security")
+    # Name of this process in cluster stats; defaults to host:pid.
+    NOTIFIER_INSTANCE: str | None = None
+    # Cheap password hashing for the test suite only (hashing dominates fixture time otherwise).
+    NOTIFIER_TESTING_FAST_HASH = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    SEND_FILE_MAX_AGE_DEFAULT = 31536000
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+
+
+def _coerce(key: str, value: str) -> Any:
+    if key in _INT_KEYS:
+        return int(value)
+    if key in _BOOL_KEYS:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value
+
+
+def from_environ(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Return the recognised keys present in the environment, coerced to their types."""
+    out: dict[str, Any] = {}
+    for key in _INT_KEYS | _STR_KEYS | _BOOL_KEYS:
+        if key in environ and environ[key] != "":
+            try:
+                out[key] = _coerce(key, environ[key])
+            except ValueError as exc:
+                raise SystemExit(f"config: {key}={environ[key]!r} is not valid: {exc}") from exc
+    return out
+
+
+def redis_url(cfg: dict[str, Any]) -> str | None:
+    """Build the Redis URL from REDIS_URL or REDIS_HOST/PORT/PASSWORD/DB; None means memory."""
+    if cfg.get("REDIS_URL"):
+        return str(cfg["REDIS_URL"])
+    host = cfg.get("REDIS_HOST")
+    if not host:
+        return None
+    auth = f":{cfg['REDIS_PASSWORD']}@" if cfg.get("REDIS_PASSWORD") else ""
+    return f"redis://{auth}{host}:{cfg.get('REDIS_PORT', 6379)}/{cfg.get('REDIS_DB', 0)}"
+
+
+def ensure_secret_key(instance_path: str) -> str:
+    """Read instance/secret_key, creating it (mode 0600) on first run."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

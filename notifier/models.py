@@ -1,0 +1,240 @@
+"""Database models: tenants, users, tokens, notifications, the event log, deliveries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from notifier.extensions import db
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ROLES = ("admin", "member")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def utcnow() -> datetime:
+    """Return the current time as a naive UTC datetime (what both databases store)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Tenant(db.Model):
+    """An isolated organisation: users and data never cross tenants."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(UserMixin, db.Model):
+    """A person who logs in and receives notifications."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+    @property
+    def is_admin(self) -> bool:
+        """Return True for the admin role."""
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        """Let Flask-Login refuse deactivated accounts."""
+        return self.active
+
+
+class ApiToken(db.Model):
+    """A named bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Notification(db.Model):
+    """One notification in one user's inbox (fan-out on write)."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    # ",a,b," so an exact tag match is one indexed-free LIKE that cannot match a substring.
+    tags_text: Mapped[str] = mapped_column(String(1100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_notifications_inbox", "user_id", "deleted_at", "id"),
+        Index("ix_notifications_unread", "user_id", "read_at", "deleted_at"),
+        Index("ix_notifications_created", "tenant_id", "created_at"),
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        """Return the tags as a list."""
+        return [t for t in self.tags_text.split(",") if t]
+
+    @property
+    def is_read(self) -> bool:
+        """Return True once read."""
+        return self.read_at is not None
+
+
+class EventCursor(db.Model):
+    """Per-user cursor counter; the row lock orders concurrent writers for one user."""
+
+    __tablename__ = "event_cursors"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Highest cursor removed by retention pruning; a resume from below it gets `reset`.
+    pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Event(db.Model):
+    """One entry of a user's event log: what the SSE `id:` and the REST cursor point at."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "cursor", name="uq_events_user_cursor"),)
+
+
+class Preference(db.Model):
+    """A user's preferences document (channels, type matrix, quiet hours, digest)."""
+
+    __tablename__ = "preferences"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookEndpoint(db.Model):
+    """A tenant's webhook receiver; the secret signs every delivery."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(64))
+    types: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PushSubscription(db.Model):
+    """A browser's Web Push subscription."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2048), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(255))
+    auth: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Delivery(db.Model):
+    """One external delivery attempt series (email, push, sms, webhook)."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(10))
+    # pending → sent | dead; a digest row waits in `digest` until its window closes.
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    digest: Mapped[str | None] = mapped_column(String(10))
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "due_at"),
+        Index("ix_deliveries_created", "tenant_id", "created_at"),
+    )
+
+
+class IdempotencyKey(db.Model):
+    """A stored response for a POST replayed with the same Idempotency-Key."""
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+
+class ScheduledNotification(db.Model):
+    """A notify() call held until send_at; the scheduler loop releases it."""
+
+    __tablename__ = "scheduled_notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    send_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

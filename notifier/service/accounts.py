@@ -1,0 +1,165 @@
+"""Accounts: tenants, users, passwords, API tokens (stored hashed) and stream tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from notifier.extensions import db
+from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
+from notifier.service.errors import Conflict, ValidationError
+from notifier.service.preferences import valid_timezone
+
+E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+TOKEN_PREFIX = "ntf_"
+# Constant-time dummy check so unknown emails cost as much as wrong passwords.
+_DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
+
+
+def hash_password(password: str) -> str:
+    """Hash with scrypt (werkzeug's default), or cheap pbkdf2 under the test flag."""
+    if current_app.config.get("NOTIFIER_TESTING_FAST_HASH"):
+        return generate_password_hash(password, method="pbkdf2:sha256:1000")
+    return generate_password_hash(password)
+
+
+def normalize_email(raw: Any, field: str = "email") -> str:
+    """Return a lower-cased, syntax-checked email or raise ValidationError."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValidationError("email is required", fields={field: "is required"})
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError("invalid email", fields={field: str(exc)}) from exc
+    return info.normalized.lower()
+
+
+def get_or_create_tenant(name: str) -> Tenant:
+    """Return the tenant called ``name``, creating it."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        tenant = Tenant(name=name)
+        db.session.add(tenant)
+        db.session.flush()
+    return tenant
+
+
+def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """Check timezone and phone fields; collect messages in ``errors``."""
+    out: dict[str, Any] = {}
+    if "timezone" in doc:
+        if not valid_timezone(doc["timezone"]):
+            errors["timezone"] = "unknown time zone"
+        out["timezone"] = doc["timezone"]
+    if "phone" in doc:
+        phone = doc["phone"]
+        if phone in (None, ""):
+            out["phone"] = None
+        elif not isinstance(phone, str) or not E164_RE.match(phone):
+            errors["phone"] = "must be E.164, like +15551234567"
+        else:
+            out["phone"] = phone
+    return out
+
+
+def create_user(email: Any, password: str | None, *, tenant: Tenant, role: str = "member",
+                timezone: str = "UTC", phone: str | None = None) -> User:
+    """Create a user and its event-log cursor; Conflict when the email exists."""
+    errors: dict[str, str] = {}
+    try:
+        email = normalize_email(email)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    if role not in ROLES:
+        errors["role"] = "must be admin or member"
+    if password is not None and (not isinstance(password, str) or len(password) < 8):
+        errors["password"] = "at least 8 characters"
+    profile = validate_profile({"timezone": timezone, "phone": phone}, errors)
+    if errors:
+        raise ValidationError("invalid user", fields=errors)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("a user with this email exists", code="email_taken",
+                       fields={"email": "already registered"})
+    user = User(email=email, password_hash=hash_password(password or secrets.token_urlsafe(24)),
+                role=role, tenant_id=tenant.id, **profile)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(EventCursor(user_id=user.id, value=0))
+    db.session.commit()
+    return user
+
+
+def check_login(email: str, password: str) -> User | None:
+    """Return the active user whose password matches, else None (same cost either way)."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    return user if check_password_hash(user.password_hash, password or "") else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, name: str = "default") -> str:
+    """Create an API token and return the plaintext, which is never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=_digest(token),
+                            prefix=token[:12]))
+    db.session.commit()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the active user of an unrevoked token, touching last_used_at at most per minute."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+        db.session.commit()
+    return row.user
+
+
+def revoke_token(user: User, token_id: int) -> bool:
+    """Revoke one of the user's tokens; False when it is not theirs."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        return False
+    row.revoked_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def _stream_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="notifier.stream-token")
+
+
+def create_stream_token(user: User) -> tuple[str, int]:
+    """Return a signed, reusable stream token and its lifetime in seconds."""
+    ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
+    return _stream_serializer().dumps({"u": user.id}), ttl
+
+
+def user_for_stream_token(token: str) -> User | None:
+    """Return the user of a valid, unexpired stream token."""
+    ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
+    try:
+        data = _stream_serializer().loads(token, max_age=ttl)
+    except (SignatureExpired, BadSignature):
+        return None
+    user = db.session.get(User, int(data.get("u", 0)))
+    return user if user is not None and user.active else None

@@ -1,0 +1,177 @@
+"""Preferences: the type × channel matrix, global switches, quiet hours and digests."""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+
+from notifier.extensions import db
+from notifier.models import Preference, User
+from notifier.service.errors import ValidationError
+
+USER_CHANNELS = ("in_app", "email", "push", "sms")
+DIGEST_MODES = ("off", "hourly", "daily")
+TYPE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+DEFAULTS: dict[str, Any] = {
+    "channels": {"in_app": True, "email": True, "push": True, "sms": False},
+    "types": {},
+    "quiet_hours": {"enabled": False, "start": "22:00", "end": "07:00", "timezone": "UTC"},
+    "digest": {},
+}
+
+
+def mandatory_types() -> tuple[str, ...]:
+    """Return the types users cannot switch off in-app."""
+    return tuple(current_app.config.get("NOTIFIER_MANDATORY_TYPES", ()))
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def get_preferences(user_id: int) -> dict[str, Any]:
+    """Return the user's preferences with defaults filled in."""
+    row = db.session.get(Preference, user_id)
+    prefs = _merge(DEFAULTS, row.data if row else {})
+    for t in mandatory_types():
+        prefs["types"].setdefault(t, {})["in_app"] = True
+    return prefs
+
+
+def _check_bool(value: Any, field: str, errors: dict[str, str]) -> None:
+    if not isinstance(value, bool):
+        errors[field] = "must be true or false"
+
+
+def validate(doc: Any) -> dict[str, Any]:
+    """Validate a full preferences document; raise ValidationError naming each bad field."""
+    errors: dict[str, str] = {}
+    if not isinstance(doc, dict):
+        raise ValidationError("preferences must be an object", fields={"body": "not an object"})
+    for key in doc:
+        if key not in DEFAULTS:
+            errors[key] = "unknown field"
+    channels = doc.get("channels", {})
+    if not isinstance(channels, dict):
+        errors["channels"] = "must be an object"
+    else:
+        for ch, val in channels.items():
+            if ch not in USER_CHANNELS:
+                errors[f"channels.{ch}"] = "unknown channel"
+            else:
+                _check_bool(val, f"channels.{ch}", errors)
+    types = doc.get("types", {})
+    if not isinstance(types, dict):
+        errors["types"] = "must be an object"
+    else:
+        for t, matrix in types.items():
+            if not TYPE_RE.match(str(t)):
+                errors[f"types.{t}"] = "invalid type name"
+            elif not isinstance(matrix, dict):
+                errors[f"types.{t}"] = "must be an object"
+            else:
+                for ch, val in matrix.items():
+                    if ch not in USER_CHANNELS:
+                        errors[f"types.{t}.{ch}"] = "unknown channel"
+                    else:
+                        _check_bool(val, f"types.{t}.{ch}", errors)
+                if t in mandatory_types() and matrix.get("in_app") is False:
+                    errors[f"types.{t}.in_app"] = "this type is mandatory in-app"
+    qh = doc.get("quiet_hours", {})
+    if not isinstance(qh, dict):
+        errors["quiet_hours"] = "must be an object"
+    else:
+        for key in qh:
+            if key not in DEFAULTS["quiet_hours"]:
+                errors[f"quiet_hours.{key}"] = "unknown field"
+        if "enabled" in qh:
+            _check_bool(qh["enabled"], "quiet_hours.enabled", errors)
+        for key in ("start", "end"):
+            if key in qh and not (isinstance(qh[key], str) and HHMM_RE.match(qh[key])):
+                errors[f"quiet_hours.{key}"] = "must be HH:MM (24-hour)"
+        if "timezone" in qh and not valid_timezone(qh["timezone"]):
+            errors["quiet_hours.timezone"] = "unknown time zone"
+    digest = doc.get("digest", {})
+    if not isinstance(digest, dict):
+        errors["digest"] = "must be an object"
+    else:
+        for t, mode in digest.items():
+            if not TYPE_RE.match(str(t)):
+                errors[f"digest.{t}"] = "invalid type name"
+            elif mode not in DIGEST_MODES:
+                errors[f"digest.{t}"] = "must be off, hourly or daily"
+    if errors:
+        raise ValidationError("invalid preferences", fields=errors)
+    return doc
+
+
+def valid_timezone(name: Any) -> bool:
+    """Return True for an IANA time zone name."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def set_preferences(user: User, doc: Any, *, merge: bool) -> dict[str, Any]:
+    """Replace (PUT) or merge (PATCH) the user's preferences; return the effective document."""
+    validate(doc)
+    row = db.session.get(Preference, user.id)
+    current = row.data if row else {}
+    new = _merge(current, doc) if merge else copy.deepcopy(doc)
+    validate(_merge(DEFAULTS, new))
+    if row is None:
+        db.session.add(Preference(user_id=user.id, data=new))
+    else:
+        row.data = new
+    db.session.commit()
+    return get_preferences(user.id)
+
+
+def channel_allowed(prefs: dict[str, Any], ntype: str, channel: str) -> bool:
+    """Apply global switches and the type matrix; mandatory types always reach the inbox."""
+    if channel == "in_app" and ntype in mandatory_types():
+        return True
+    if not prefs["channels"].get(channel, False):
+        return False
+    return bool(prefs["types"].get(ntype, {}).get(channel, True))
+
+
+def quiet_until(prefs: dict[str, Any], now_utc: datetime) -> datetime | None:
+    """Return when quiet hours end (naive UTC) if ``now_utc`` falls inside them, else None."""
+    qh = prefs["quiet_hours"]
+    if not qh.get("enabled"):
+        return None
+    tz = ZoneInfo(qh.get("timezone") or "UTC")
+    local = now_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
+    start = time.fromisoformat(qh["start"])
+    end = time.fromisoformat(qh["end"])
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside or start == end:
+        return None
+    end_local = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if end_local <= local:
+        end_local += timedelta(days=1)
+    return end_local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def digest_mode(prefs: dict[str, Any], ntype: str) -> str:
+    """Return off, hourly or daily for email about this type."""
+    return str(prefs["digest"].get(ntype, "off"))
