@@ -1,0 +1,157 @@
+"""Servers under test in subprocesses: `python app.py` (or gunicorn) on a private port.
+
+``LiveServer`` can be stopped, SIGKILLed and restarted on the same port and database, which
+is what the resume-after-restart tests need. Each server gets its own instance folder via
+env (DATABASE_URL, SECRET_KEY) so tests never touch instance/ of the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Return a TCP port that is free right now on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """One server process; ``url`` stays the same across restarts."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], *, gunicorn_workers: int = 0) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.gunicorn_workers = gunicorn_workers
+        self.env = {
+            **os.environ,
+            "SECRET_KEY": "live-test-secret",
+            "DATABASE_URL": f"sqlite:///{workdir / 'live.sqlite'}",
+            "NOTIFIER_PING_INTERVAL": "25",
+            "NOTIFIER_TESTING_FAST_HASH": "1",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.env.pop("REDIS_URL", None) if "REDIS_URL" not in env else None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"server-{self.port}.log"
+
+    def flask(self, *args: str) -> str:
+        """Run a `flask --app app` command against this server's database; return stdout."""
+        out = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"flask {' '.join(args)} failed: {out.stderr}")
+        return out.stdout
+
+    def start(self) -> LiveServer:
+        """Start the process and wait until /healthz answers."""
+        if self.gunicorn_workers:
+            cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w",
+                   str(self.gunicorn_workers), "-b", f"127.0.0.1:{self.port}",
+                   "--graceful-timeout", "3", "app:app"]
+        else:
+            cmd = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port)]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        log.close()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Poll /healthz until it answers 200 or the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server not ready in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """Return what the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        """Send ``sig`` and wait for exit (SIGKILL after ``timeout``); return the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL the server: no cleanup runs, as in a crash."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> LiveServer:
+        """Start again on the same port and database."""
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Make LiveServers (initialised database included); all are stopped at teardown."""
+    servers: list[LiveServer] = []
+
+    def make(env: dict[str, str] | None = None, *, gunicorn_workers: int = 0,
+             init: bool = True, seed: bool = False, workdir: Path | None = None) -> LiveServer:
+        server = LiveServer(workdir or tmp_path, env or {}, gunicorn_workers=gunicorn_workers)
+        if init:
+            server.flask("init-db")
+        if seed:
+            server.flask("seed-demo")
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """One `python app.py` server on SQLite with the demo data and the in-memory bus."""
+    return live_server_factory(seed=True)
+
+
+def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+              timeout: float = 10) -> tuple[int, Any]:
+    """Send a JSON request with urllib; return (status, parsed body or None)."""
+    import json
+
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, json.loads(raw) if raw else None
