@@ -1,0 +1,299 @@
+"""Provide real SMTP and HTTP receivers for tests that deliver through external channels.
+
+A pytest plugin (``pytest_plugins = ["tests.fixtures_receivers"]``). Both servers listen on
+127.0.0.1 on a port the OS picks, run in a background thread and record what crossed the wire.
+
+``smtp_server`` (:class:`SmtpServer`): aiosmtpd without TLS; ``config()`` gives matching
+NOTIFIER_SMTP_* settings. ``messages`` holds :class:`ReceivedMail`; ``fail("451 4.3.0 Later",
+at="rcpt", times=1)`` refuses at RCPT or DATA; ``require_login(user, password)`` checks AUTH.
+
+``http_receiver`` (:class:`HttpReceiver`): ``requests`` holds :class:`ReceivedRequest`;
+``script(503, 200, retry_after=7)`` queues answers, then ``default`` (200) follows; ``url("/h")``.
+
+Both record before they answer, so once a synchronous send returns the record is there; code
+that sends from another thread or greenlet calls ``wait_for(n)``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+WAIT_TIMEOUT = 5.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on (for "connection refused")."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Recording:
+    """What a receiver got, oldest first, guarded by a condition senders can wait on."""
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._cond = threading.Condition()
+
+    def _record(self, item: Any) -> None:
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = WAIT_TIMEOUT) -> list[Any]:
+        """Block until ``count`` items arrived (for senders in other threads or greenlets)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._items) >= count, timeout):
+                raise AssertionError(f"expected {count} received, got {len(self._items)}")
+            return list(self._items)
+
+
+@dataclass
+class ReceivedMail:
+    """One message accepted by the SMTP server."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+
+
+class _AnyPortController(Controller):
+    """Controller bound to port 0: learn the real port before aiosmtpd's start-up probe."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpServer(_Recording):
+    """A real SMTP server on 127.0.0.1 that records what it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.host = "127.0.0.1"
+        self.port = 0  # Known once started.
+        self._failure: tuple[str, str, int | None] | None = None
+        self.credentials: tuple[str, str] | None = None
+        self.logins: list[tuple[str, str]] = []
+        self._controller = _AnyPortController(
+            self,
+            hostname=self.host,
+            port=0,
+            authenticator=self._authenticate,
+            auth_require_tls=False,  # Plain-text AUTH is fine on loopback in tests.
+        )
+
+    def start(self) -> None:
+        """Start listening."""
+        self._controller.start()
+        self.port = int(self._controller.port)
+
+    def stop(self) -> None:
+        """Stop listening and end the server thread."""
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        """Return the messages received so far, oldest first."""
+        return list(self._items)
+
+    def fail(
+        self, reply: str, at: Literal["rcpt", "data"] = "data", times: int | None = None
+    ) -> None:
+        """Answer RCPT TO or DATA with ``reply`` (e.g. ``"550 5.1.1 No such user"``).
+
+        ``times`` limits it to the next N attempts, after which mail is accepted again.
+        """
+        self._failure = (reply, at, times)
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        """aiosmtpd hook: accept the recipient unless told to refuse RCPT."""
+        if refusal := self._take_failure("rcpt"):
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        """aiosmtpd hook: record the message unless told to refuse DATA."""
+        if refusal := self._take_failure("data"):
+            return refusal
+        raw = bytes(envelope.original_content or envelope.content or b"")
+        # SMTP lines end in CRLF; parse with LF so tests compare text the way it was written.
+        message = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), raw, message)
+        self._record(mail)
+        return "250 Message accepted"
+
+    def _take_failure(self, stage: str) -> str | None:
+        with self._cond:
+            if self._failure is None or self._failure[1] != stage:
+                return None
+            reply, at, times = self._failure
+            if times is not None:
+                self._failure = (reply, at, times - 1) if times > 1 else None
+            return reply
+
+    def require_login(self, user: str, password: str) -> None:
+        """Accept AUTH only with these credentials (any are accepted otherwise)."""
+        self.credentials = (user, password)
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """Return NOTIFIER_SMTP_* settings pointing at this server, plus ``overrides``."""
+        return {
+            "NOTIFIER_SMTP_HOST": self.host,
+            "NOTIFIER_SMTP_PORT": self.port,
+            "NOTIFIER_SMTP_TLS": "none",
+            "NOTIFIER_SMTP_FROM": "Notifier <notifier@example.test>",
+            **overrides,
+        }
+
+    def _authenticate(
+        self, server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        pair = (data.login.decode(), data.password.decode())
+        self.logins.append(pair)
+        return AuthResult(success=self.credentials in (None, pair), handled=False)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """Yield a running :class:`SmtpServer`; stopped after the test."""
+    server = SmtpServer()
+    server.start()
+    yield server  # pytest runs the teardown below whether or not the test failed.
+    server.stop()
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the HTTP receiver saw it."""
+
+    method: str
+    path: str
+    headers: Message
+    body: bytes
+
+    def json(self) -> Any:
+        """Return the body parsed as JSON."""
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        """Return the body parsed as an urlencoded form (last value wins)."""
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+
+
+@dataclass
+class Reply:
+    """One scripted answer."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        receiver = self.server.receiver
+        receiver._record(ReceivedRequest(self.command, self.path, self.headers, body))
+        reply = receiver._next_reply()
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: pytest output is for failures."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    receiver: HttpReceiver
+
+
+class HttpReceiver(_Recording):
+    """A real HTTP server on 127.0.0.1 that records requests and answers from a script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default = Reply(200)
+        self._script: list[Reply] = []
+        self._server = _Server(("127.0.0.1", 0), _HttpHandler)
+        self._server.receiver = self
+        self.host = "127.0.0.1"
+        self.port = int(self._server.server_address[1])
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> None:
+        """Start serving."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def url(self, path: str = "/") -> str:
+        """Return an absolute URL on this receiver."""
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Return the requests received so far, oldest first."""
+        return list(self._items)
+
+    def script(self, *replies: int | Reply, retry_after: int | str | None = None) -> None:
+        """Queue answers in order; ``retry_after`` is added to every 429 and 5xx among them."""
+        queued = []
+        for item in replies:
+            reply = item if isinstance(item, Reply) else Reply(item)
+            if retry_after is not None and (reply.status == 429 or reply.status >= 500):
+                headers = {**reply.headers, "Retry-After": str(retry_after)}
+                reply = Reply(reply.status, headers, reply.body)
+            queued.append(reply)
+        with self._cond:
+            self._script.extend(queued)
+
+    def _next_reply(self) -> Reply:
+        with self._cond:
+            return self._script.pop(0) if self._script else self.default
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    """Yield a running :class:`HttpReceiver`; stopped after the test."""
+    receiver = HttpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
