@@ -37,7 +37,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_mod.ensure_secret_key(app.instance_path)
-    url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'notifier.sqlite'}"
+    url = (
+        app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'notifier.sqlite'}"
+    )
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["NOTIFIER_MAX_BODY"])
     app.config.setdefault("NOTIFIER_INSTANCE", None)

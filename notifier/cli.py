@@ -1,4 +1,4 @@
-"""Flask CLI commands of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys."""
+"""Flask CLI of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ DEMO_USERS = (
 )
 DEMO_NOTES = (
     ("alice@example.com", "comment", "Bob commented on your report", "Looks good to me.", "normal"),
-    ("alice@example.com", "mention", "You were mentioned in #general", "@alice can you check?", "high"),
+    (
+        "alice@example.com",
+        "mention",
+        "You were mentioned in #general",
+        "@alice can you check?",
+        "high",
+    ),
     ("alice@example.com", "system", "Maintenance tonight at 22:00 UTC", "", "low"),
     ("alice@example.com", "security", "New sign-in from Firefox on Linux", "", "urgent"),
     ("bob@example.com", "billing", "Your invoice is ready", "Invoice #1042", "normal"),
@@ -54,8 +60,12 @@ def create_user(email: str, admin: bool, tenant: str, password: str | None) -> N
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
-        user = accounts.create_user(email, password, tenant=accounts.get_or_create_tenant(tenant),
-                                    role="admin" if admin else "member")
+        user = accounts.create_user(
+            email,
+            password,
+            tenant=accounts.get_or_create_tenant(tenant),
+            role="admin" if admin else "member",
+        )
     except ServiceError as exc:
         db.session.rollback()
         detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
@@ -92,8 +102,9 @@ def send(to: str, ntype: str, title: str, body: str, priority: str, url: str | N
         _fail(f"no user {to}")
         return
     try:
-        content = validate_content({"type": ntype, "title": title, "body": body,
-                                    "priority": priority, "url": url})
+        content = validate_content(
+            {"type": ntype, "title": title, "body": body, "priority": priority, "url": url}
+        )
         result = notify_svc.notify(user.tenant_id, content, [user.id], sender_id=None)
     except ServiceError as exc:
         _fail("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message)
@@ -109,12 +120,20 @@ def seed_demo() -> None:
         tenant = accounts.get_or_create_tenant(DEMO_TENANT)
         users = {}
         for email, password, role in DEMO_USERS:
-            users[email] = accounts.create_user(email, password, tenant=tenant, role=role,
-                                                timezone="Europe/Amsterdam")
+            users[email] = accounts.create_user(
+                email, password, tenant=tenant, role=role, timezone="Europe/Amsterdam"
+            )
         for email, ntype, title, body, priority in DEMO_NOTES:
-            content = validate_content({"type": ntype, "title": title, "body": body,
-                                        "priority": priority, "tags": ["demo"],
-                                        "channels": ["in_app"]})
+            content = validate_content(
+                {
+                    "type": ntype,
+                    "title": title,
+                    "body": body,
+                    "priority": priority,
+                    "tags": ["demo"],
+                    "channels": ["in_app"],
+                }
+            )
             notify_svc.notify(tenant.id, content, [users[email].id], sender_id=None)
         click.echo("demo data created")
     click.echo(f'Demo logins (tenant "{DEMO_TENANT}"):')

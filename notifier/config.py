@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-# Environment variables read at start-up; anything else comes from instance/config.py or test_config.
+# Environment variables read at start-up; the rest come from instance/config.py or test_config.
 _INT_KEYS = {
     "NOTIFIER_PING_INTERVAL",
     "NOTIFIER_MAX_CONNECTIONS_PER_USER",

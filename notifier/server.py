@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import signal
 import socket
@@ -34,10 +35,8 @@ class NoDelayServer(WSGIServer):
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         """Disable Nagle, then hand the connection to pywsgi."""
-        try:
+        with contextlib.suppress(OSError):  # unix sockets have no TCP options
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # unix sockets have no TCP options
-            pass
         super().handle(sock, address)
 
 

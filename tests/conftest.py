@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from notifier import create_app
 from notifier.extensions import db
 from tests import factories
+from tests.factories import PASSWORD
 
 pytest_plugins = [
     "tests.fixtures_redis",
@@ -75,7 +76,7 @@ class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def login(self, email: str = "alice@example.com", password: str = "password123") -> Any:
+    def login(self, email: str = "alice@example.com", password: str = PASSWORD) -> Any:
         """Post the login form."""
         return self._client.post("/login", data={"email": email, "password": password})
 

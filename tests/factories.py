@@ -15,14 +15,16 @@ PASSWORD = "password123"
 
 def make_user(email: str, tenant: str = "acme", role: str = "member", **kw: Any) -> User:
     """Create a user with the shared test password."""
-    return accounts.create_user(email, PASSWORD, tenant=accounts.get_or_create_tenant(tenant),
-                                role=role, **kw)
+    return accounts.create_user(
+        email, PASSWORD, tenant=accounts.get_or_create_tenant(tenant), role=role, **kw
+    )
 
 
 def send(user: User, title: str = "Hello", **fields: Any) -> int:
     """Send one in-app notification to ``user`` through the service; return its id."""
-    content = validate_content({"type": "comment", "title": title, "channels": ["in_app"],
-                                **fields})
+    content = validate_content(
+        {"type": "comment", "title": title, "channels": ["in_app"], **fields}
+    )
     result = notify_svc.notify(user.tenant_id, content, [user.id], sender_id=None)
     return result.ids[0]
 
@@ -73,9 +75,16 @@ def make_world() -> World:
     admin = make_user("admin@example.com", role="admin")
     alice = make_user("alice@example.com")
     bob = make_user("bob@example.com")
-    carol = make_user("carol@globex.test", tenant="globex", role="admin")
+    carol = make_user("carol@globex.com", tenant="globex", role="admin")
     return World(
-        acme=admin.tenant, globex=carol.tenant, admin=admin, alice=alice, bob=bob, carol=carol,
-        admin_token=accounts.create_token(admin), alice_token=accounts.create_token(alice),
-        bob_token=accounts.create_token(bob), carol_token=accounts.create_token(carol),
+        acme=admin.tenant,
+        globex=carol.tenant,
+        admin=admin,
+        alice=alice,
+        bob=bob,
+        carol=carol,
+        admin_token=accounts.create_token(admin),
+        alice_token=accounts.create_token(alice),
+        bob_token=accounts.create_token(bob),
+        carol_token=accounts.create_token(carol),
     )

@@ -55,7 +55,11 @@ class LiveServer:
         """Run a `flask --app app` command against this server's database; return stdout."""
         out = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if out.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed: {out.stderr}")
@@ -64,9 +68,20 @@ class LiveServer:
     def start(self) -> LiveServer:
         """Start the process and wait until /healthz answers."""
         if self.gunicorn_workers:
-            cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w",
-                   str(self.gunicorn_workers), "-b", f"127.0.0.1:{self.port}",
-                   "--graceful-timeout", "3", "app:app"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gevent",
+                "-w",
+                str(self.gunicorn_workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--graceful-timeout",
+                "3",
+                "app:app",
+            ]
         else:
             cmd = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
@@ -119,8 +134,14 @@ def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Make LiveServers (initialised database included); all are stopped at teardown."""
     servers: list[LiveServer] = []
 
-    def make(env: dict[str, str] | None = None, *, gunicorn_workers: int = 0,
-             init: bool = True, seed: bool = False, workdir: Path | None = None) -> LiveServer:
+    def make(
+        env: dict[str, str] | None = None,
+        *,
+        gunicorn_workers: int = 0,
+        init: bool = True,
+        seed: bool = False,
+        workdir: Path | None = None,
+    ) -> LiveServer:
         server = LiveServer(workdir or tmp_path, env or {}, gunicorn_workers=gunicorn_workers)
         if init:
             server.flask("init-db")
@@ -140,14 +161,23 @@ def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     return live_server_factory(seed=True)
 
 
-def http_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-              timeout: float = 10) -> tuple[int, Any]:
+def http_json(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, Any]:
     """Send a JSON request with urllib; return (status, parsed body or None)."""
     import json
 
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()

@@ -20,13 +20,17 @@ from tests.factories import make_user, send
 
 
 def cursors(user_id: int) -> list[int]:
-    return list(db.session.scalars(
-        select(Event.cursor).where(Event.user_id == user_id).order_by(Event.id)))
+    return list(
+        db.session.scalars(select(Event.cursor).where(Event.user_id == user_id).order_by(Event.id))
+    )
 
 
 def recount(user_id: int) -> dict[str, int]:
-    rows = db.session.scalars(select(Notification).where(
-        Notification.user_id == user_id, Notification.deleted_at.is_(None))).all()
+    rows = db.session.scalars(
+        select(Notification).where(
+            Notification.user_id == user_id, Notification.deleted_at.is_(None)
+        )
+    ).all()
     read = sum(1 for n in rows if n.read_at is not None)
     return {"total": len(rows), "unread": len(rows) - read, "read": read}
 
@@ -36,8 +40,12 @@ def test_notify_stores_logs_and_publishes(any_app: Flask) -> None:
     sub = state().hub.subscribe(alice.id, alice.tenant_id)
     nid = send(alice, "Build finished", tags=["ci", "main"], url="/builds/1")
     n = db.session.get(Notification, nid)
-    assert (n.title, n.tags, n.url, n.is_read) == ("Build finished", ["ci", "main"], "/builds/1",
-                                                    False)
+    assert (n.title, n.tags, n.url, n.is_read) == (
+        "Build finished",
+        ["ci", "main"],
+        "/builds/1",
+        False,
+    )
     assert cursors(alice.id) == [1]
     msg = sub.get(timeout=1)
     assert msg is not None and (msg.event, msg.cursor, msg.data["id"]) == ("notification", 1, nid)
@@ -52,8 +60,9 @@ def test_mark_delete_and_bulk_log_one_update_each(any_app: Flask) -> None:
     inbox.delete(alice, ids[1])
     updated, missing = inbox.bulk(alice, "read", [ids[2], ids[1], 999999])
     assert (updated, missing) == (1, [ids[1], 999999])
-    kinds = db.session.execute(select(Event.kind, Event.payload).where(
-        Event.user_id == alice.id).order_by(Event.cursor)).all()
+    kinds = db.session.execute(
+        select(Event.kind, Event.payload).where(Event.user_id == alice.id).order_by(Event.cursor)
+    ).all()
     assert [k for k, _ in kinds] == ["notification"] * 3 + ["update"] * 3
     assert [p for _, p in kinds[3:]] == [
         {"action": "read", "ids": [ids[0]]},
@@ -69,8 +78,11 @@ def test_other_users_notifications_are_not_found(any_app: Flask) -> None:
     nid = send(alice)
     from notifier.service import NotFound
 
-    for action in (lambda: inbox.get(bob, nid), lambda: inbox.mark(bob, nid, read=True),
-                   lambda: inbox.delete(bob, nid)):
+    for action in (
+        lambda: inbox.get(bob, nid),
+        lambda: inbox.mark(bob, nid, read=True),
+        lambda: inbox.delete(bob, nid),
+    ):
         with pytest.raises(NotFound):
             action()
     assert inbox.bulk(bob, "delete", [nid]) == (0, [nid])
@@ -79,9 +91,20 @@ def test_other_users_notifications_are_not_found(any_app: Flask) -> None:
 
 def test_fan_out_to_ten_thousand_recipients_in_one_call(any_app: Flask) -> None:
     tenant = accounts.get_or_create_tenant("big")
-    db.session.execute(insert(User), [
-        {"tenant_id": tenant.id, "email": f"u{i}@big.test", "password_hash": "x", "role": "member",
-         "timezone": "UTC", "active": True} for i in range(10_000)])
+    db.session.execute(
+        insert(User),
+        [
+            {
+                "tenant_id": tenant.id,
+                "email": f"u{i}@big.example.com",
+                "password_hash": "x",
+                "role": "member",
+                "timezone": "UTC",
+                "active": True,
+            }
+            for i in range(10_000)
+        ],
+    )
     db.session.commit()
     ids = notify_svc.resolve_recipients(tenant.id, {"tenant": True})
     assert len(ids) == 10_000
@@ -97,9 +120,13 @@ def test_fan_out_to_ten_thousand_recipients_in_one_call(any_app: Flask) -> None:
 
 def test_unknown_and_foreign_recipients_are_rejected(any_app: Flask) -> None:
     alice = make_user("alice@example.com")
-    carol = make_user("carol@globex.test", tenant="globex")
-    for spec in ({"user_id": carol.id}, {"email": "carol@globex.test"}, {"user_ids": [alice.id,
-                 carol.id]}, {"user_id": 424242}):
+    carol = make_user("carol@globex.com", tenant="globex")
+    for spec in (
+        {"user_id": carol.id},
+        {"email": "carol@globex.com"},
+        {"user_ids": [alice.id, carol.id]},
+        {"user_id": 424242},
+    ):
         with pytest.raises(ValidationError) as err:
             notify_svc.resolve_recipients(alice.tenant_id, spec)
         assert err.value.code == "unknown_recipient"
@@ -108,12 +135,18 @@ def test_unknown_and_foreign_recipients_are_rejected(any_app: Flask) -> None:
 def test_preferences_route_channels(any_app: Flask) -> None:
     any_app.config.update(NOTIFIER_SMTP_HOST="127.0.0.1", NOTIFIER_SMS_URL="http://127.0.0.1:9/")
     alice = make_user("alice@example.com", phone="+15551234567")
-    preferences.set_preferences(alice, {"types": {"comment": {"email": False}},
-                                        "channels": {"sms": True}}, merge=True)
+    preferences.set_preferences(
+        alice, {"types": {"comment": {"email": False}}, "channels": {"sms": True}}, merge=True
+    )
     content = validate_content({"type": "comment", "title": "Hi"})
     result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
-    assert result.channels == {"in_app": True, "email": False, "push": False, "sms": True,
-                               "webhook": False}
+    assert result.channels == {
+        "in_app": True,
+        "email": False,
+        "push": False,
+        "sms": True,
+        "webhook": False,
+    }
     assert result.errors["email"] == "disabled by preferences"
     assert result.errors["push"] == "push channel is not configured"
     channels = db.session.scalars(select(Delivery.channel)).all()
@@ -143,8 +176,7 @@ def test_mandatory_type_cannot_be_switched_off(any_app: Flask) -> None:
     ],
 )
 def test_quiet_hours_window_wraps_midnight(now: str, expected: str | None) -> None:
-    prefs = {"quiet_hours": {"enabled": True, "start": "22:00", "end": "07:00",
-                             "timezone": "UTC"}}
+    prefs = {"quiet_hours": {"enabled": True, "start": "22:00", "end": "07:00", "timezone": "UTC"}}
     got = preferences.quiet_until(prefs, datetime.fromisoformat(now))
     assert got == (datetime.fromisoformat(expected) if expected else None)
 
@@ -159,8 +191,9 @@ def test_concurrent_writers_get_contiguous_cursors(any_app: Flask) -> None:
             try:
                 for _ in range(15):
                     user = db.session.get(User, uid)
-                    content = validate_content({"type": "comment", "title": "x",
-                                                "channels": ["in_app"]})
+                    content = validate_content(
+                        {"type": "comment", "title": "x", "channels": ["in_app"]}
+                    )
                     notify_svc.notify(tid, content, [user.id], sender_id=None)
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
@@ -176,16 +209,23 @@ def test_concurrent_writers_get_contiguous_cursors(any_app: Flask) -> None:
     assert sorted(cursors(uid)) == list(range(1, 61))
 
 
-ops = st.lists(st.tuples(st.sampled_from(["notify", "read", "unread", "delete", "read_all",
-                                          "bulk_read", "bulk_delete"]),
-                         st.integers(min_value=0, max_value=9)), max_size=25)
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["notify", "read", "unread", "delete", "read_all", "bulk_read", "bulk_delete"]
+        ),
+        st.integers(min_value=0, max_value=9),
+    ),
+    max_size=25,
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seq=ops)
 def test_any_sequence_keeps_stats_and_strictly_increasing_cursors(app: Flask, seq: list) -> None:
-    user = make_user(f"h{db.session.scalar(select(func.count()).select_from(User))}@x.test")
+    user = make_user(f"h{db.session.scalar(select(func.count()).select_from(User))}@x.example.com")
     ids: list[int] = []
     for op, k in seq:
         target = ids[k % len(ids)] if ids else 10**9
@@ -198,7 +238,7 @@ def test_any_sequence_keeps_stats_and_strictly_increasing_cursors(app: Flask, se
         elif op == "read_all":
             inbox.read_all(user)
         elif op.startswith("bulk_"):
-            inbox.bulk(user, op[5:], ids[k % 3:: 2] + [10**9])
+            inbox.bulk(user, op[5:], ids[k % 3 :: 2] + [10**9])
         assert inbox.stats(user.id) == recount(user.id)
     log = cursors(user.id)
     assert log == sorted(set(log)) and log == list(range(1, len(log) + 1))

@@ -9,7 +9,16 @@ from flask import Blueprint, Flask
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Route modules register themselves on `bp` (or on the ops blueprint) when imported.
-ROUTE_MODULES = ("health", "notifications", "preferences", "users", "webhooks", "stream", "openapi")
+ROUTE_MODULES = (
+    "health",
+    "notifications",
+    "preferences",
+    "users",
+    "webhooks",
+    "push",
+    "stream",
+    "openapi",
+)
 
 
 def init_app(app: Flask) -> None:

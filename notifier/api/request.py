@@ -33,10 +33,13 @@ def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationError(f"{name} must be an integer", fields={name: "not an integer"}) from exc
+        raise ValidationError(
+            f"{name} must be an integer", fields={name: "not an integer"}
+        ) from exc
     if minimum is not None and value < minimum:
-        raise ValidationError(f"{name} must be at least {minimum}",
-                              fields={name: f"at least {minimum}"})
+        raise ValidationError(
+            f"{name} must be at least {minimum}", fields={name: f"at least {minimum}"}
+        )
     return value
 
 

@@ -20,7 +20,7 @@ from notifier.service.errors import Conflict, ValidationError
 from notifier.service.preferences import valid_timezone
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
-TOKEN_PREFIX = "ntf_"
+TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
 # Constant-time dummy check so unknown emails cost as much as wrong passwords.
 _DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
 
@@ -71,8 +71,15 @@ def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, A
     return out
 
 
-def create_user(email: Any, password: str | None, *, tenant: Tenant, role: str = "member",
-                timezone: str = "UTC", phone: str | None = None) -> User:
+def create_user(
+    email: Any,
+    password: str | None,
+    *,
+    tenant: Tenant,
+    role: str = "member",
+    timezone: str = "UTC",
+    phone: str | None = None,
+) -> User:
     """Create a user and its event-log cursor; Conflict when the email exists."""
     errors: dict[str, str] = {}
     try:
@@ -82,15 +89,23 @@ def create_user(email: Any, password: str | None, *, tenant: Tenant, role: str =
     if role not in ROLES:
         errors["role"] = "must be admin or member"
     if password is not None and (not isinstance(password, str) or len(password) < 8):
-        errors["password"] = "at least 8 characters"
+        errors["password"] = "at least 8 characters"  # noqa: S105 - a message
     profile = validate_profile({"timezone": timezone, "phone": phone}, errors)
     if errors:
         raise ValidationError("invalid user", fields=errors)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("a user with this email exists", code="email_taken",
-                       fields={"email": "already registered"})
-    user = User(email=email, password_hash=hash_password(password or secrets.token_urlsafe(24)),
-                role=role, tenant_id=tenant.id, **profile)
+        raise Conflict(
+            "a user with this email exists",
+            code="email_taken",
+            fields={"email": "already registered"},
+        )
+    user = User(
+        email=email,
+        password_hash=hash_password(password or secrets.token_urlsafe(24)),
+        role=role,
+        tenant_id=tenant.id,
+        **profile,
+    )
     db.session.add(user)
     db.session.flush()
     db.session.add(EventCursor(user_id=user.id, value=0))
@@ -113,11 +128,16 @@ def _digest(token: str) -> str:
 
 def create_token(user: User, name: str = "default") -> str:
     """Create an API token and return the plaintext, which is never stored."""
+    return create_token_row(user, name)[1]
+
+
+def create_token_row(user: User, name: str = "default") -> tuple[ApiToken, str]:
+    """Create an API token; return its row and the plaintext (the API shows the id too)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=_digest(token),
-                            prefix=token[:12]))
+    row = ApiToken(user_id=user.id, name=name[:100], token_hash=_digest(token), prefix=token[:12])
+    db.session.add(row)
     db.session.commit()
-    return token
+    return row, token
 
 
 def user_for_token(token: str) -> User | None:

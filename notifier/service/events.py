@@ -84,16 +84,27 @@ def append(
     db.session.execute(
         insert(Event),
         [
-            {"user_id": uid, "cursor": cursors[uid], "kind": kind, "payload": payload,
-             "created_at": now}
+            {
+                "user_id": uid,
+                "cursor": cursors[uid],
+                "kind": kind,
+                "payload": payload,
+                "created_at": now,
+            }
             for uid, _tid, kind, payload in entries
         ],
     )
     db.session.flush()
     stats = stats_for([e[0] for e in entries])
     return [
-        Message(user_id=uid, tenant_id=tid, cursor=cursors[uid], event=kind, data=payload,
-                stats=stats[uid])
+        Message(
+            user_id=uid,
+            tenant_id=tid,
+            cursor=cursors[uid],
+            event=kind,
+            data=payload,
+            stats=stats[uid],
+        )
         for uid, tid, kind, payload in entries
     ]
 

@@ -34,8 +34,11 @@ def parse_before(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-        raise ServiceError("malformed pagination cursor", code="bad_cursor",
-                           fields={"before": "not a cursor returned as next"})
+        raise ServiceError(
+            "malformed pagination cursor",
+            code="bad_cursor",
+            fields={"before": "not a cursor returned as next"},
+        )
     return int(raw)
 
 
@@ -45,8 +48,15 @@ def _visible(user_id: int) -> Select[Any]:
     )
 
 
-def list_page(user: User, *, status: str = "all", ntype: str | None = None,
-              tag: str | None = None, limit: int = 20, before: int | None = None) -> Page:
+def list_page(
+    user: User,
+    *,
+    status: str = "all",
+    ntype: str | None = None,
+    tag: str | None = None,
+    limit: int = 20,
+    before: int | None = None,
+) -> Page:
     """Return one page newest first; the event cursor is read first so nothing can slip by."""
     cursor = events.current_cursor(user.id)
     q = _visible(user.id)
@@ -66,15 +76,21 @@ def list_page(user: User, *, status: str = "all", ntype: str | None = None,
     more = len(rows) > limit
     rows = rows[:limit]
     s = stats(user.id)
-    return Page(items=rows, unread=s["unread"], total=s["total"],
-                next=str(rows[-1].id) if more and rows else None, cursor=cursor)
+    return Page(
+        items=rows,
+        unread=s["unread"],
+        total=s["total"],
+        next=str(rows[-1].id) if more and rows else None,
+        cursor=cursor,
+    )
 
 
 def stats(user_id: int) -> dict[str, int]:
     """Return {total, unread, read} for the user's visible notifications."""
     total, read = db.session.execute(
         select(func.count(), func.count(Notification.read_at)).where(
-            Notification.user_id == user_id, Notification.deleted_at.is_(None))
+            Notification.user_id == user_id, Notification.deleted_at.is_(None)
+        )
     ).one()
     return {"total": int(total), "unread": int(total - read), "read": int(read)}
 
@@ -82,8 +98,10 @@ def stats(user_id: int) -> dict[str, int]:
 def recent_unread(user_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Return up to ``limit`` newest unread notifications as dicts (the `recent` event)."""
     q = _visible(user_id).where(Notification.read_at.is_(None))
-    return [notification_dict(n) for n in
-            db.session.scalars(q.order_by(Notification.id.desc()).limit(limit))]
+    return [
+        notification_dict(n)
+        for n in db.session.scalars(q.order_by(Notification.id.desc()).limit(limit))
+    ]
 
 
 def get(user: User, notification_id: int) -> Notification:
@@ -97,8 +115,11 @@ def get(user: User, notification_id: int) -> Notification:
 def _apply(user: User, action: str, ids: Sequence[int] | None) -> list[int]:
     """Change rows that actually change, log one `update` event, commit, publish."""
     if action not in ACTIONS:
-        raise ServiceError("unknown action", code="validation_error",
-                           fields={"action": "must be read, unread or delete"})
+        raise ServiceError(
+            "unknown action",
+            code="validation_error",
+            fields={"action": "must be read, unread or delete"},
+        )
     cond = [Notification.user_id == user.id, Notification.deleted_at.is_(None)]
     if ids is not None:
         if not ids:
@@ -112,14 +133,18 @@ def _apply(user: User, action: str, ids: Sequence[int] | None) -> list[int]:
         values = {"read_at": None}
     else:
         values = {"deleted_at": utcnow()}
-    changed = [int(r[0]) for r in db.session.execute(
-        update(Notification).where(*cond).values(**values).returning(Notification.id)
-    )]
+    changed = [
+        int(r[0])
+        for r in db.session.execute(
+            update(Notification).where(*cond).values(**values).returning(Notification.id)
+        )
+    ]
     messages = []
     if changed:
         changed.sort()
-        messages = events.append([(user.id, user.tenant_id, "update",
-                                   {"action": action, "ids": changed})])
+        messages = events.append(
+            [(user.id, user.tenant_id, "update", {"action": action, "ids": changed})]
+        )
     db.session.commit()
     events.publish(messages)
     return changed
@@ -148,9 +173,15 @@ def bulk(user: User, action: str, ids: Sequence[int]) -> tuple[int, list[int]]:
     unique = list(dict.fromkeys(ids))
     mine = set()
     for i in range(0, len(unique), 1000):
-        mine.update(db.session.scalars(select(Notification.id).where(
-            Notification.user_id == user.id, Notification.deleted_at.is_(None),
-            Notification.id.in_(unique[i : i + 1000]))))
+        mine.update(
+            db.session.scalars(
+                select(Notification.id).where(
+                    Notification.user_id == user.id,
+                    Notification.deleted_at.is_(None),
+                    Notification.id.in_(unique[i : i + 1000]),
+                )
+            )
+        )
     found = [i for i in unique if i in mine]
     _apply(user, action, found)
     # "updated" counts ids now in the requested state, including ones already there.

@@ -109,18 +109,31 @@ def notify(
     inbox_rows: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
-    payload_base = {k: content[k] for k in ("type", "title", "body", "priority", "entity_type",
-                                             "entity_id", "url", "tags")}
+    payload_base = {
+        k: content[k]
+        for k in ("type", "title", "body", "priority", "entity_type", "entity_id", "url", "tags")
+    }
     for uid in recipients:
         user, pref = users[uid], prefs[uid]
-        allowed = {ch: channel_allowed(pref, content["type"], ch) for ch in wanted if ch != "webhook"}
+        allowed = {
+            ch: channel_allowed(pref, content["type"], ch) for ch in wanted if ch != "webhook"
+        }
         if allowed.get("in_app"):
-            inbox_rows.append({"tenant_id": tenant_id, "user_id": uid, "type": content["type"],
-                               "title": content["title"], "body": content["body"],
-                               "priority": content["priority"],
-                               "entity_type": content["entity_type"],
-                               "entity_id": content["entity_id"], "url": content["url"],
-                               "tags_text": tags_text, "created_at": now})
+            inbox_rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "user_id": uid,
+                    "type": content["type"],
+                    "title": content["title"],
+                    "body": content["body"],
+                    "priority": content["priority"],
+                    "entity_type": content["entity_type"],
+                    "entity_id": content["entity_id"],
+                    "url": content["url"],
+                    "tags_text": tags_text,
+                    "created_at": now,
+                }
+            )
         quiet = None if content["priority"] == "urgent" else quiet_until(pref, now)
         for ch in ("email", "push", "sms"):
             if not allowed.get(ch):
@@ -130,10 +143,19 @@ def notify(
                 result.errors.setdefault(ch, problem)
                 continue
             digest = digest_mode(pref, content["type"]) if ch == "email" else "off"
-            deliveries.append({"tenant_id": tenant_id, "user_id": uid, "channel": ch,
-                               "status": "pending", "payload": payload_base,
-                               "digest": None if digest == "off" else digest,
-                               "due_at": quiet or now, "created_at": now, "attempts": 0})
+            deliveries.append(
+                {
+                    "tenant_id": tenant_id,
+                    "user_id": uid,
+                    "channel": ch,
+                    "status": "pending",
+                    "payload": payload_base,
+                    "digest": None if digest == "off" else digest,
+                    "due_at": quiet or now,
+                    "created_at": now,
+                    "attempts": 0,
+                }
+            )
             result.channels[ch] = True
         for ch, ok in allowed.items():
             if not ok and ch != "in_app":
@@ -144,16 +166,29 @@ def notify(
         else:
             result.errors["in_app"] = "disabled by preferences"
     ids = _insert_inbox(inbox_rows)
-    messages = events.append([
-        (row["user_id"], tenant_id, "notification",
-         {**payload_base, "id": nid, "created_at": iso(now), "is_read": False, "read_at": None})
-        for row, nid in zip(inbox_rows, ids, strict=True)
-    ])
+    messages = events.append(
+        [
+            (
+                row["user_id"],
+                tenant_id,
+                "notification",
+                {
+                    **payload_base,
+                    "id": nid,
+                    "created_at": iso(now),
+                    "is_read": False,
+                    "read_at": None,
+                },
+            )
+            for row, nid in zip(inbox_rows, ids, strict=True)
+        ]
+    )
     result.ids = ids
     result.notifications = [m.data for m in messages[:1]] if len(recipients) == 1 else []
     if "webhook" in wanted:
-        _queue_webhooks(tenant_id, content["type"], payload_base, ids, recipients, now,
-                        deliveries, result)
+        _queue_webhooks(
+            tenant_id, content["type"], payload_base, ids, recipients, now, deliveries, result
+        )
     for i in range(0, len(deliveries), CHUNK):
         db.session.execute(insert(Delivery), deliveries[i : i + CHUNK])
     db.session.commit()
@@ -187,13 +222,18 @@ def _load_recipients(
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(chunk)))})
-        raw_prefs.update(db.session.execute(
-            select(Preference.user_id, Preference.data).where(Preference.user_id.in_(chunk))
-        ).tuples().all())
-        has_push.update(db.session.execute(
-            select(PushSubscription.user_id, func.count())
-            .where(PushSubscription.user_id.in_(chunk)).group_by(PushSubscription.user_id)
-        ).tuples().all())
+        raw_prefs.update(
+            db.session.execute(
+                select(Preference.user_id, Preference.data).where(Preference.user_id.in_(chunk))
+            ).all()
+        )
+        has_push.update(
+            db.session.execute(
+                select(PushSubscription.user_id, func.count())
+                .where(PushSubscription.user_id.in_(chunk))
+                .group_by(PushSubscription.user_id)
+            ).all()
+        )
     mandatory = mandatory_types()
     prefs = {}
     for uid in ids:
@@ -215,29 +255,54 @@ def _insert_inbox(rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def _queue_webhooks(tenant_id: int, ntype: str, payload: dict[str, Any], ids: list[int],
-                    recipients: Sequence[int], now: Any, deliveries: list[dict[str, Any]],
-                    result: NotifyResult) -> None:
-    endpoints = db.session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None))).all()
+def _queue_webhooks(
+    tenant_id: int,
+    ntype: str,
+    payload: dict[str, Any],
+    ids: list[int],
+    recipients: Sequence[int],
+    now: Any,
+    deliveries: list[dict[str, Any]],
+    result: NotifyResult,
+) -> None:
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None)
+        )
+    ).all()
     matching = [e for e in endpoints if not e.types or ntype in e.types]
     for ep in matching:
-        deliveries.append({"tenant_id": tenant_id, "user_id": None, "channel": "webhook",
-                           "status": "pending", "webhook_id": ep.id, "digest": None,
-                           "payload": {**payload, "notification_ids": ids[:1000],
-                                       "recipient_ids": list(recipients)[:1000],
-                                       "recipients": len(recipients)},
-                           "due_at": now, "created_at": now, "attempts": 0})
+        deliveries.append(
+            {
+                "tenant_id": tenant_id,
+                "user_id": None,
+                "channel": "webhook",
+                "status": "pending",
+                "webhook_id": ep.id,
+                "digest": None,
+                "payload": {
+                    **payload,
+                    "notification_ids": ids[:1000],
+                    "recipient_ids": list(recipients)[:1000],
+                    "recipients": len(recipients),
+                },
+                "due_at": now,
+                "created_at": now,
+                "attempts": 0,
+            }
+        )
     result.channels["webhook"] = bool(matching)
     if not matching:
         result.errors["webhook"] = "no webhook endpoint for this type"
 
 
-def _schedule(tenant_id: int, content: dict[str, Any], recipients: Sequence[int],
-              sender_id: int | None) -> NotifyResult:
+def _schedule(
+    tenant_id: int, content: dict[str, Any], recipients: Sequence[int], sender_id: int | None
+) -> NotifyResult:
     spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
-    row = ScheduledNotification(tenant_id=tenant_id, created_by=sender_id, spec=spec,
-                                send_at=content["send_at"])
+    row = ScheduledNotification(
+        tenant_id=tenant_id, created_by=sender_id, spec=spec, send_at=content["send_at"]
+    )
     db.session.add(row)
     db.session.commit()
     return NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
@@ -248,7 +313,8 @@ def release_due(limit: int = 50) -> int:
     due = db.session.scalars(
         select(ScheduledNotification)
         .where(ScheduledNotification.sent_at.is_(None), ScheduledNotification.send_at <= utcnow())
-        .order_by(ScheduledNotification.send_at).limit(limit)
+        .order_by(ScheduledNotification.send_at)
+        .limit(limit)
     ).all()
     for row in due:
         spec = dict(row.spec)
@@ -257,8 +323,9 @@ def release_due(limit: int = 50) -> int:
         row.sent_at = utcnow()  # claimed in the same transaction notify() commits
         content = validate_content(spec)
         live = set(db.session.scalars(select(User.id).where(User.id.in_(recipients))))
-        notify(row.tenant_id, content, [r for r in recipients if r in live],
-               sender_id=row.created_by)
+        notify(
+            row.tenant_id, content, [r for r in recipients if r in live], sender_id=row.created_by
+        )
     return len(due)
 
 
