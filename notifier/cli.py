@@ -7,6 +7,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -44,6 +45,7 @@ def _fail(message: str) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database or upgrade it to the newest migration."""
     upgrade(directory=current_app.extensions["migrate"].directory)
@@ -51,6 +53,7 @@ def init_db() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--admin", is_flag=True, help="Give the admin role.")
 @click.option("--tenant", default="default", show_default=True)
@@ -77,6 +80,7 @@ def create_user(email: str, admin: bool, tenant: str, password: str | None) -> N
 
 
 @click.command("create-token")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True)
 def create_token(email: str, name: str) -> None:
@@ -89,6 +93,7 @@ def create_token(email: str, name: str) -> None:
 
 
 @click.command("send")
+@with_appcontext
 @click.option("--to", "to", required=True, help="Recipient email.")
 @click.option("--type", "ntype", required=True)
 @click.option("--title", required=True)
@@ -113,6 +118,7 @@ def send(to: str, ntype: str, title: str, body: str, priority: str, url: str | N
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create the demo tenant, one admin, two members and a few notifications (idempotent)."""
     existing = db.session.scalar(select(User).where(User.email == DEMO_USERS[0][0]))
@@ -142,6 +148,7 @@ def seed_demo() -> None:
 
 
 @click.command("vapid-keys")
+@with_appcontext
 def vapid_keys() -> None:
     """Generate a VAPID key pair for NOTIFIER_VAPID_PUBLIC_KEY / _PRIVATE_KEY."""
     from notifier.channels.push import generate_vapid_keys

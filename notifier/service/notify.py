@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from notifier.extensions import db
 from notifier.models import (
@@ -309,24 +309,38 @@ def _schedule(
 
 
 def release_due(limit: int = 50) -> int:
-    """Send scheduled notifications whose time has come; return how many were released."""
-    due = db.session.scalars(
-        select(ScheduledNotification)
+    """Send scheduled notifications whose time has come; return how many were released.
+
+    Each row is claimed with a conditional UPDATE in the same transaction that notify()
+    commits, so with several schedulers (processes, hosts) exactly one releases it, and a
+    crash before the commit leaves it scheduled.
+    """
+    due_ids = db.session.scalars(
+        select(ScheduledNotification.id)
         .where(ScheduledNotification.sent_at.is_(None), ScheduledNotification.send_at <= utcnow())
         .order_by(ScheduledNotification.send_at)
         .limit(limit)
     ).all()
-    for row in due:
+    db.session.rollback()
+    released = 0
+    for sid in due_ids:
+        claimed = db.session.execute(
+            update(ScheduledNotification)
+            .where(ScheduledNotification.id == sid, ScheduledNotification.sent_at.is_(None))
+            .values(sent_at=utcnow())
+        ).rowcount
+        if not claimed:
+            db.session.rollback()
+            continue
+        row = db.session.get(ScheduledNotification, sid)
         spec = dict(row.spec)
         recipients = spec.pop("recipients")
         spec["send_at"] = None
-        row.sent_at = utcnow()  # claimed in the same transaction notify() commits
         content = validate_content(spec)
         live = set(db.session.scalars(select(User.id).where(User.id.in_(recipients))))
-        notify(
-            row.tenant_id, content, [r for r in recipients if r in live], sender_id=row.created_by
-        )
-    return len(due)
+        notify(row.tenant_id, content, [r for r in recipients if r in live], sender_id=None)
+        released += 1
+    return released
 
 
 def new_secret() -> str:
