@@ -254,3 +254,26 @@ def events_cursor(uid: int) -> int:
     from notifier.service import events
 
     return events.current_cursor(uid)
+
+
+def test_scheduled_notification_is_released_once_when_due(any_app: Flask) -> None:
+    from datetime import timedelta
+
+    from notifier.models import ScheduledNotification, utcnow
+
+    alice = make_user("alice@example.com")
+    later = (utcnow() + timedelta(hours=1)).isoformat() + "Z"
+    content = validate_content(
+        {"type": "reminder", "title": "Standup", "send_at": later, "channels": ["in_app"]}
+    )
+    result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
+    assert result.scheduled_id and result.ids == []
+    assert notify_svc.release_due() == 0
+    assert inbox.stats(alice.id)["total"] == 0
+    row = db.session.get(ScheduledNotification, result.scheduled_id)
+    row.send_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert notify_svc.release_due() == 1
+    assert notify_svc.release_due() == 0
+    page = inbox.list_page(alice)
+    assert [n.title for n in page.items] == ["Standup"] and page.cursor == 1
