@@ -1,0 +1,98 @@
+# Notifier: `make run` serves the app on http://127.0.0.1:5000, `make test` runs every test.
+# GNU make. Recipes use bash so that `set -o pipefail` and [[ ]] work.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+# System packages the test suite needs (Debian names) and how each is found.
+SYSTEM_PACKAGES := redis-server chromium postgresql
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help run test vendor vendor-optional sysdeps lint format bench clean $(VENV)
+
+help:
+	@echo "make run     create $(VENV), vendor htmx, init the SQLite db and demo users, serve on http://$(HOST):$(PORT)"
+	@echo "make test    install test deps and system packages (as root), lint, run the whole suite"
+	@echo "make vendor  fetch htmx + SSE extension into static/vendor/ (checksum-checked)"
+	@echo "make lint | format | bench | clean"
+
+# The virtualenv; the stamp makes it reinstall whenever pyproject.toml changes.
+$(VENV): $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [[ ! -x $(BIN)/python ]]; then \
+	  $(PYTHON) -m venv $(VENV) || { \
+	    echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; \
+	    exit 1; }; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# Fetch and verify the pinned htmx files; exit 1 on a checksum mismatch, 3 when unreachable.
+vendor:
+	$(PYTHON) scripts/vendor.py
+
+# For `make run`: an unreachable registry is only a warning (pages use the CDN copy with SRI);
+# a checksum mismatch still stops.
+vendor-optional:
+	@rc=0; $(PYTHON) scripts/vendor.py || rc=$$?; \
+	if [[ $$rc -eq 3 ]]; then \
+	  echo "warning: could not fetch htmx (no npm registry access); pages will load it from the CDN" >&2; \
+	elif [[ $$rc -ne 0 ]]; then exit $$rc; fi
+
+run: $(STAMP) vendor-optional
+	$(BIN)/flask --app app init-db
+	$(BIN)/flask --app app seed-demo
+	$(BIN)/python app.py --host $(HOST) --port $(PORT)
+
+# redis-server, Chromium and PostgreSQL (initdb) for the integration and browser tests.
+sysdeps:
+	@missing=(); \
+	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server); \
+	[[ -x "$(CHROMIUM)" ]] || missing+=(chromium); \
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql); \
+	if (( $${#missing[@]} == 0 )); then exit 0; fi; \
+	if [[ $$(id -u) -eq 0 ]]; then \
+	  echo "installing missing system packages: $${missing[*]}"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update; \
+	  apt-get install -y "$${missing[@]}"; \
+	else \
+	  echo "error: the test suite needs these system packages: $${missing[*]}" >&2; \
+	  echo "       install them with: sudo apt-get install -y $${missing[*]}" >&2; \
+	  echo "       (or run 'make test' as root, which installs them)" >&2; \
+	  exit 1; \
+	fi
+
+test: $(STAMP) sysdeps
+	$(PYTHON) scripts/vendor.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	@if [[ -f bench/__main__.py ]]; then $(BIN)/python -m bench; \
+	else echo "no benchmark harness yet (bench/__main__.py)"; fi
+
+# Removes the venv, the vendored files and caches; keeps instance/ (database, secret key).
+clean:
+	rm -rf $(VENV) static/vendor/*.js static/vendor/.*.part .pytest_cache .ruff_cache \
+	  .hypothesis test-artifacts build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
