@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from tests.fixtures_postgres import PostgresServer
+
+pytestmark = pytest.mark.postgres
 
 
 def test_postgres_url_connects_over_the_unix_socket(postgres_url, postgres_server):
@@ -53,3 +56,12 @@ def test_server_programs_run_unprivileged(postgres_server: PostgresServer):
         assert row == (True,)
     data_owner = postgres_server.datadir.stat().st_uid
     assert data_owner != 0  # PostgreSQL refuses root; as root the cluster belongs to postgres
+
+
+def test_missing_postgresql_names_the_debian_package(monkeypatch):
+    from tests import fixtures_postgres
+
+    monkeypatch.setattr(fixtures_postgres.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(fixtures_postgres.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match=r"install the Debian/Ubuntu package `postgresql`"):
+        fixtures_postgres.find_bindir()
