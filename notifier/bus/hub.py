@@ -1,0 +1,279 @@
+"""Hold this process's stream subscriptions and fan bus messages out to them.
+
+The hub is the Python home of the ``NotificationBroadcaster``: ``{user_id: set[Subscription]}``,
+one bounded gevent queue per subscription, the per-user and per-process connection limits and
+the counts the status endpoints report. It is process-local; brokers feed it (memory directly,
+Redis through one listener per process) and streams drain it.
+
+Greenlet safety: gevent is cooperative and nothing here yields (``put_nowait`` never switches),
+so each method runs to completion; loops that may remove subscriptions iterate a snapshot.
+
+Signals (blinker, sender is the hub), for metrics:
+
+* ``connected(hub, subscription=sub)``
+* ``disconnected(hub, subscription=sub, reason=str)``, exactly once per subscription
+* ``broadcast(hub, messages=seq, deliveries=int, latency=float)``, where latency is
+  ``time.time() - messages[0].published_at`` in seconds
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from blinker import Namespace
+from gevent.queue import Empty, Full, Queue
+
+from notifier.bus.base import Message
+
+_signals = Namespace()
+connected = _signals.signal("connected")
+disconnected = _signals.signal("disconnected")
+broadcast = _signals.signal("broadcast")
+
+KINDS = ("json", "html")
+
+
+class TooManyConnections(Exception):
+    """Refuse a subscription over a limit; ``scope`` is "user" (429) or "process" (503)."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        super().__init__(f"too many stream connections ({scope} limit {limit})")
+        self.scope = scope
+        self.limit = limit
+
+
+class Subscription:
+    """Buffer one stream's messages in a bounded queue and carry its connection state.
+
+    The stream loop reads with :meth:`get` and, after every call, checks ``closed`` (end the
+    response) and ``needs_replay`` (replay from the event log, then clear it).
+    """
+
+    def __init__(
+        self,
+        user_id: int,
+        tenant_id: int,
+        *,
+        kind: str = "json",
+        user_agent: str = "",
+        queue_size: int = 256,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.client_id = uuid.uuid4().hex
+        self.user_id = user_id
+        self.tenant_id = tenant_id
+        self.kind = kind
+        self.user_agent = user_agent
+        self.connected_at = time.time()
+        self.last_seen = self.connected_at
+        self.last_cursor = 0
+        self.overflowed = False
+        self.closed = False
+        self.close_reason = ""
+        self.needs_replay = False
+        # None in the queue is a wake-up token, never a message (see wake()).
+        self.queue: Queue[Message | None] = Queue(maxsize=queue_size)
+        self._woken = False
+        self._waiting = False
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.client_id} user={self.user_id} kind={self.kind}>"
+
+    def get(self, timeout: float) -> Message | None:
+        """Return the next message, or None on timeout, after wake() or once closed.
+
+        None can also be spurious (a stale wake token); callers just check their flags.
+        """
+        if self.closed:
+            return None
+        if self._woken:
+            self._woken = False
+            return None
+        self._waiting = True
+        try:
+            item = self.queue.get(timeout=timeout)
+        except Empty:
+            return None
+        finally:
+            self._waiting = False
+        if item is None:
+            self._woken = False
+        return None if self.closed else item
+
+    def wake(self) -> None:
+        """Make the current or next get() return None at once (replay or shutdown)."""
+        self._woken = True
+        # Only a reader blocked on an empty queue needs the token, so it never takes a slot a
+        # message needs; any other reader returns soon and sees _woken on its next get().
+        if self._waiting and self.queue.empty():
+            with suppress(Full):
+                self.queue.put_nowait(None)
+
+    def touch(self) -> None:
+        """Record a successful write to the client (sweep() spares recent ones)."""
+        self.last_seen = time.time()
+
+    def close(self, reason: str) -> None:
+        """Mark closed (the first reason wins) and wake the reader so the stream ends."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.wake()
+
+    def meta(self) -> dict[str, Any]:
+        """Return a JSON-able description for the admin and status endpoints."""
+        connected_at = datetime.fromtimestamp(self.connected_at, UTC)
+        return {
+            "client_id": self.client_id,
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "kind": self.kind,
+            "user_agent": self.user_agent,
+            "connected_at": connected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "last_cursor": self.last_cursor,
+        }
+
+
+class Hub:
+    """Track this process's subscriptions and deliver messages to them without blocking."""
+
+    def __init__(
+        self, queue_size: int = 256, max_per_user: int = 10, max_total: int = 10000
+    ) -> None:
+        self.queue_size = queue_size
+        self.max_per_user = max_per_user
+        self.max_total = max_total
+        self._by_user: dict[int, set[Subscription]] = {}
+        self._total = 0
+
+    def subscribe(
+        self, user_id: int, tenant_id: int, *, kind: str = "json", user_agent: str = ""
+    ) -> Subscription:
+        """Open a subscription; raise TooManyConnections over the user or process limit."""
+        subs = self._by_user.get(user_id)
+        if subs is not None and len(subs) >= self.max_per_user:
+            raise TooManyConnections("user", self.max_per_user)
+        if self._total >= self.max_total:
+            raise TooManyConnections("process", self.max_total)
+        sub = Subscription(
+            user_id, tenant_id, kind=kind, user_agent=user_agent, queue_size=self.queue_size
+        )
+        self._by_user.setdefault(user_id, set()).add(sub)
+        self._total += 1
+        connected.send(self, subscription=sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription, reason: str = "unsubscribed") -> None:
+        """Close and forget ``sub``; calling it again does nothing."""
+        sub.close(reason)
+        subs = self._by_user.get(sub.user_id)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._by_user[sub.user_id]
+        self._total -= 1
+        disconnected.send(self, subscription=sub, reason=sub.close_reason)
+
+    def deliver(self, messages: Sequence[Message]) -> int:
+        """Queue each message on its user's subscriptions; return how many puts succeeded.
+
+        Never blocks: a full queue marks its subscription overflowed and drops it, so the
+        client reconnects and replays from its cursor instead of slowing everyone else.
+        """
+        puts = 0
+        overflowed: list[Subscription] = []
+        by_user = self._by_user
+        for message in messages:
+            subs = by_user.get(message.user_id)
+            if not subs:
+                continue
+            for sub in subs:
+                if sub.overflowed:
+                    continue
+                try:
+                    sub.queue.put_nowait(message)
+                except Full:
+                    sub.overflowed = True
+                    overflowed.append(sub)
+                else:
+                    puts += 1
+        # Removed after the loop: the sets must not change while they are iterated.
+        for sub in overflowed:
+            self.unsubscribe(sub, "overflow")
+        if messages and broadcast.receivers:
+            latency = time.time() - messages[0].published_at
+            broadcast.send(self, messages=messages, deliveries=puts, latency=latency)
+        return puts
+
+    def broadcast_to_user(self, user_id: int, event: str, data: dict[str, Any]) -> int:
+        """Send an un-logged event (cursor 0) to one user's local subscriptions."""
+        return self.broadcast_to_users([user_id], event, data)
+
+    def broadcast_to_users(self, user_ids: Iterable[int], event: str, data: dict[str, Any]) -> int:
+        """Send an un-logged event to several users' local subscriptions."""
+        messages = []
+        for user_id in dict.fromkeys(user_ids):
+            subs = self._by_user.get(user_id)
+            if subs:
+                tenant_id = next(iter(subs)).tenant_id
+                messages.append(Message(user_id, tenant_id, 0, event, data))
+        return self.deliver(messages)
+
+    def broadcast_to_tenant(self, tenant_id: int, event: str, data: dict[str, Any]) -> int:
+        """Send an un-logged event to every local subscription of one tenant."""
+        users = {s.user_id: s.tenant_id for s in self.subscriptions() if s.tenant_id == tenant_id}
+        return self.deliver([Message(u, t, 0, event, data) for u, t in users.items()])
+
+    def broadcast_to_all(self, event: str, data: dict[str, Any]) -> int:
+        """Send an un-logged event to every local subscription (e.g. a shutdown notice)."""
+        users = {s.user_id: s.tenant_id for s in self.subscriptions()}
+        return self.deliver([Message(u, t, 0, event, data) for u, t in users.items()])
+
+    def total_count(self) -> int:
+        """Return the number of open subscriptions in this process."""
+        return self._total
+
+    def user_count(self, user_id: int) -> int:
+        """Return the number of open subscriptions of one user."""
+        return len(self._by_user.get(user_id, ()))
+
+    def connected_user_ids(self) -> list[int]:
+        """Return the users with at least one open subscription."""
+        return list(self._by_user)
+
+    def by_user(self) -> dict[int, int]:
+        """Return {user_id: open subscriptions}."""
+        return {user_id: len(subs) for user_id, subs in self._by_user.items()}
+
+    def subscriptions(self) -> list[Subscription]:
+        """Return a snapshot of every open subscription."""
+        return [sub for subs in list(self._by_user.values()) for sub in list(subs)]
+
+    def request_replay_all(self) -> None:
+        """Flag every subscription for replay and wake it (after a bus reconnect)."""
+        for sub in self.subscriptions():
+            sub.needs_replay = True
+            sub.wake()
+
+    def close_all(self, reason: str) -> None:
+        """Close and drop every subscription (process shutdown)."""
+        for sub in self.subscriptions():
+            self.unsubscribe(sub, reason)
+
+    def sweep(self, max_idle: float) -> int:
+        """Drop subscriptions that are closed or silent for over ``max_idle`` seconds."""
+        cutoff = time.time() - max_idle
+        removed = 0
+        for sub in self.subscriptions():
+            if sub.closed or sub.last_seen < cutoff:
+                self.unsubscribe(sub, "idle")
+                removed += 1
+        return removed
