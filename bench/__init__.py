@@ -1,0 +1,1 @@
+"""Benchmarks for Notifier; run with `make bench` (python -m bench)."""
