@@ -2,40 +2,56 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import signal
 import socket
 import sys
+from contextlib import suppress
 from typing import Any
 
 import gevent
 from flask import Flask
+from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
+
+STOP_TIMEOUT = 3.0  # seconds in-flight requests get to finish after SIGTERM/SIGINT
 
 
 class QuietHandler(WSGIHandler):
-    """Log requests without query strings: stream tokens travel in ?token= and must not leak."""
+    """Log requests without query strings (stream tokens travel in ?token=) and expose the socket.
+
+    The socket goes into the environ as ``notifier.socket`` so a stream can notice a client
+    that closed its connection (notifier.stream.conn); gunicorn's worker sets
+    ``gunicorn.socket`` the same way.
+    """
 
     def format_request(self) -> str:
-        """Return the access-log line with the query string removed."""
+        """Return the access-log line with any query string cut from the request line."""
         line = super().format_request()
-        if self.query:
-            line = line.replace("?" + self.query, "?…", 1)
+        path = self.path or ""
+        if "?" in path:
+            line = line.replace(path, path.split("?", 1)[0] + "?…", 1)
         return line
+
+    def get_environ(self) -> dict[str, Any]:
+        """Add the client socket to the WSGI environ."""
+        env = super().get_environ()
+        env["notifier.socket"] = self.socket
+        return env  # type: ignore[no-any-return]
 
 
 class NoDelayServer(WSGIServer):
     """WSGIServer that sets TCP_NODELAY on every accepted socket.
 
-    Without it, a keep-alive client's second request waits on Nagle + delayed ACK (~40 ms).
+    Without it, a keep-alive client's second request waits on Nagle + delayed ACK (~40 ms:
+    measured in docs/deployment.md); SSE events would be delayed the same way.
     """
 
     handler_class = QuietHandler
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         """Disable Nagle, then hand the connection to pywsgi."""
-        with contextlib.suppress(OSError):  # unix sockets have no TCP options
+        with suppress(OSError):  # unix sockets have no TCP options
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle(sock, address)
 
@@ -64,19 +80,26 @@ def serve(app: Flask, host: str, port: int) -> int:
     from notifier.workers import start_workers, stop_workers
 
     listener = bind(host, port)
-    start_workers(app)
-    server = NoDelayServer(listener, app, log=sys.stderr)
+    start_workers(app)  # the bus is subscribed before the first request is accepted
+    # A pool lets stop() wait for in-flight requests (without one it only stops accepting).
+    server = NoDelayServer(listener, app, log=sys.stderr, spawn=Pool())
+    server.stop_timeout = STOP_TIMEOUT  # also what serve_forever() waits on its way out
+    stopping: list[gevent.Greenlet] = []
 
     def _stop(*_: Any) -> None:
-        # Streams end first (with a retry hint) so clients reconnect elsewhere promptly.
-        gevent.spawn(_shutdown)
+        if not stopping:  # a second signal must not start a second shutdown
+            stopping.append(gevent.spawn(_shutdown))
 
     def _shutdown() -> None:
-        stop_workers(app)
-        server.stop(timeout=3)
+        server.close()  # accept nothing new, so no stream can subscribe after close_all
+        stop_workers(app)  # streams end now with a retry hint; loops finish their tick
+        server.stop(timeout=STOP_TIMEOUT)  # other requests finish their transaction
 
     gevent.signal_handler(signal.SIGTERM, _stop)
     gevent.signal_handler(signal.SIGINT, _stop)
     print(f"Notifier serving on http://{host}:{port}", file=sys.stderr, flush=True)
     server.serve_forever()
+    if stopping:
+        stopping[0].join(timeout=STOP_TIMEOUT + 10)
+    print("Notifier stopped", file=sys.stderr, flush=True)
     return 0

@@ -1,0 +1,15 @@
+"""Server-sent event streams: the JSON stream for integrators and the HTML stream for the pages.
+
+* ``wire``: the one SSE encode function, the retry hint, the per-process byte cache;
+* ``render``: JSON and HTML renderers (HTML through ``notifier.web.fragments``);
+* ``session``: connect → subscribe → replay → live, with the cursor rules of CONTRACT §6;
+* ``conn``: the TCP side: closed and stuck clients leave promptly.
+"""
+
+from __future__ import annotations
+
+from notifier.stream.conn import reap
+from notifier.stream.session import Opening, Stream, open_stream, parse_cursor
+from notifier.stream.wire import encode, retry_hint
+
+__all__ = ["Opening", "Stream", "encode", "open_stream", "parse_cursor", "reap", "retry_hint"]

@@ -1,0 +1,109 @@
+"""Watch the TCP connection behind each stream, so dead and stuck clients free their slots.
+
+A stream only learns that its client went away when a write fails, and on a half-closed
+connection the first write after the client's FIN still succeeds. So:
+
+* after each ``ping`` the stream asks :func:`peer_closed` (a zero-timeout poll for POLLRDHUP:
+  an SSE client never sends anything after its request, so "readable at EOF" means gone);
+  a closed client thus leaves within one ping interval;
+* the cleanup loop calls :func:`reap` for every subscription, which catches the same thing
+  for streams that are not writing;
+* a subscription dropped for overflow or idleness usually belongs to a stream whose greenlet
+  is blocked in a write to a client that stopped reading; :func:`_on_disconnect` shuts its
+  socket down so that write fails at once instead of holding the greenlet and the socket;
+* TCP_USER_TIMEOUT bounds how long written data may stay unacknowledged (a vanished peer
+  that sent no FIN at all).
+
+The socket comes from the WSGI environ: ``notifier.socket`` (set by server.QuietHandler)
+or ``gunicorn.socket`` (gunicorn's gevent worker). Without one (the Flask test client)
+these checks are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+from contextlib import suppress
+from typing import Any
+
+from gevent import monkey
+
+from notifier.bus.hub import Hub, Subscription, disconnected
+
+log = logging.getLogger(__name__)
+
+ENVIRON_KEYS = ("notifier.socket", "gunicorn.socket")
+# The real poll even in a patched process: a zero timeout never blocks, so no greenlet switch.
+_poll = monkey.get_original("select", "poll") if hasattr(select, "poll") else None
+_GONE = (
+    getattr(select, "POLLRDHUP", 0) | getattr(select, "POLLHUP", 0) | getattr(select, "POLLERR", 0)
+)
+_SHUT_DOWN_ON = frozenset({"overflow", "idle"})
+_sockets: dict[str, Any] = {}
+
+
+def socket_from(environ: dict[str, Any]) -> Any | None:
+    """Return the client socket of this request, or None when the server does not expose it."""
+    for key in ENVIRON_KEYS:
+        sock = environ.get(key)
+        if sock is not None and hasattr(sock, "fileno"):
+            return sock
+    return None
+
+
+def register(sub: Subscription, sock: Any | None, user_timeout_s: float) -> None:
+    """Track ``sock`` as the connection of ``sub`` and bound unacknowledged writes."""
+    if sock is None:
+        return
+    if hasattr(socket, "TCP_USER_TIMEOUT") and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout_s * 1000))
+        except OSError as exc:  # not fatal: the ping check still finds closed peers
+            log.debug("stream: TCP_USER_TIMEOUT not set: %s", exc)
+    _sockets[sub.client_id] = sock
+
+
+def unregister(sub: Subscription) -> None:
+    """Stop tracking the connection of ``sub``."""
+    _sockets.pop(sub.client_id, None)
+
+
+def peer_closed(sock: Any) -> bool:
+    """Return True when the client closed or reset the connection (never blocks)."""
+    if _poll is None:
+        return False
+    try:
+        poller = _poll()
+        poller.register(sock.fileno(), _GONE)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # fileno() of a closed socket is -1 → ValueError
+        return True
+
+
+def is_gone(sub: Subscription) -> bool:
+    """Return True when the tracked connection of ``sub`` is closed by the peer."""
+    sock = _sockets.get(sub.client_id)
+    return sock is not None and peer_closed(sock)
+
+
+def reap(hub: Hub) -> int:
+    """Drop the subscriptions of ``hub`` whose clients closed the connection; return how many."""
+    removed = 0
+    for sub in hub.subscriptions():
+        if is_gone(sub):
+            hub.unsubscribe(sub, "gone")
+            removed += 1
+    return removed
+
+
+@disconnected.connect
+def _on_disconnect(_hub: Hub, subscription: Subscription, reason: str = "", **_: Any) -> None:
+    """Shut down the socket of a stream dropped for overflow or idleness (module docstring)."""
+    if reason not in _SHUT_DOWN_ON:
+        return
+    sock = _sockets.pop(subscription.client_id, None)
+    if sock is None:
+        return
+    with suppress(OSError):  # already closed by the peer or the server
+        sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,261 @@
+"""Run one stream: subscribe, replay the event log after the cursor, then go live.
+
+``open_stream`` runs inside the request: it subscribes FIRST (so nothing published from
+then on can slip by), reads the user's cursor row in the request's short DB session, and
+returns a Response around a :class:`Stream`, which holds plain data (ids, the app object),
+never the request. The request's session is released when the view returns; the stream
+opens a short app context only to read a page of the event log.
+
+Cursor rules (CONTRACT §6): each logged event is written at most once and in cursor order.
+A live message at or below the last cursor written is skipped (it was replayed); one that
+skips ahead means a message was lost or overtaken on the bus, so the gap is replayed from
+the ``events`` table first; a subscription flagged ``needs_replay`` (the bus reconnected)
+replays from its last cursor. An unusable cursor gets ``reset`` and the stream continues
+from the current cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from gevent.queue import Empty
+from sqlalchemy import select
+
+from notifier import metrics
+from notifier.bus.base import Message
+from notifier.bus.hub import Hub, Subscription
+from notifier.extensions import db, state
+from notifier.models import Event, EventCursor, User
+from notifier.service import inbox
+from notifier.stream import conn
+from notifier.stream.render import HtmlRenderer, JsonRenderer, Renderer, encoded
+from notifier.stream.wire import json_event, retry_hint, timestamp
+
+PAGE = 500  # event-log rows per replay query; bounds one query and one write
+DRAIN = 100  # queued messages written as one chunk when a burst is waiting
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass
+class Opening:
+    """What the stream starts with, read in the request: the cursor and the first events."""
+
+    start: int
+    resume: bool = False
+    reset: str | None = None
+    recent: list[dict[str, Any]] | None = None
+    stats: dict[str, int] | None = field(default=None)
+
+
+def requested_cursor() -> str | None:
+    """Return the resume cursor as sent: Last-Event-ID wins over ?last_event_id= and ?after=."""
+    for raw in (
+        request.headers.get("Last-Event-ID"),
+        request.args.get("last_event_id"),
+        request.args.get("after"),
+    ):
+        if raw is not None and raw.strip():
+            return raw.strip()
+    return None
+
+
+def parse_cursor(raw: str) -> int | None:
+    """Return the cursor as an int, or None when it is not a plain non-negative number."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
+
+
+def opening_for(user_id: int, raw: str | None) -> Opening:
+    """Decide where a new stream starts; reads the cursor row (and stats) in this session."""
+    row = db.session.execute(
+        select(EventCursor.value, EventCursor.pruned_through).where(EventCursor.user_id == user_id)
+    ).first()
+    current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+    if raw is None:
+        return Opening(current, recent=inbox.recent_unread(user_id), stats=inbox.stats(user_id))
+    cursor = parse_cursor(raw)
+    if cursor is None:
+        reason = "invalid_cursor"
+    elif cursor > current:
+        reason = "unknown_cursor"
+    elif cursor < pruned:
+        reason = "cursor_expired"
+    else:
+        return Opening(cursor, resume=True)
+    return Opening(current, reset=reason, stats=inbox.stats(user_id))
+
+
+def open_stream(user: User, kind: str) -> Response:
+    """Subscribe ``user`` and return the streaming response; raises TooManyConnections."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    hub = state(app).hub
+    raw = requested_cursor()
+    sub = hub.subscribe(
+        user.id, user.tenant_id, kind=kind, user_agent=request.headers.get("User-Agent", "")[:200]
+    )
+    try:
+        opening = opening_for(user.id, raw)
+    except BaseException:
+        hub.unsubscribe(sub, "error")
+        raise
+    ping = float(app.config["NOTIFIER_PING_INTERVAL"])
+    sock = conn.socket_from(request.environ)
+    conn.register(sub, sock, user_timeout_s=2 * ping + 10)
+    renderer: Renderer = JsonRenderer() if kind == "json" else HtmlRenderer(app)
+    stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, sock=sock)
+    resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
+    resp.call_on_close(stream.close)
+    return resp
+
+
+class Stream:
+    """Produce the bytes of one SSE connection (a generator the WSGI server drains)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        hub: Hub,
+        sub: Subscription,
+        renderer: Renderer,
+        opening: Opening,
+        *,
+        ping_interval: float,
+        sock: Any | None = None,
+    ) -> None:
+        self.app = app
+        self.hub = hub
+        self.sub = sub
+        self.renderer = renderer
+        self.opening = opening
+        self.ping_interval = ping_interval
+        self.sock = sock
+        self.sent = opening.start  # the last cursor this client has (sent or resumed from)
+        sub.last_cursor = self.sent
+
+    def run(self) -> Iterator[bytes]:
+        """Yield the preamble at once, then the replay, then live events until closed."""
+        yield self._preamble()
+        self.sub.touch()
+        if self.opening.resume:
+            metrics.record_resume(self.hub)
+            yield from self._replay()
+        yield from self._live()
+
+    def close(self) -> None:
+        """Free the subscription (the response ended, whatever the reason)."""
+        conn.unregister(self.sub)
+        self.hub.unsubscribe(self.sub, "closed")
+
+    def _preamble(self) -> bytes:
+        sub, opening, renderer = self.sub, self.opening, self.renderer
+        parts = [
+            retry_hint(),
+            # The id lets a client that drops before any event resume exactly from here.
+            json_event(
+                "connected",
+                {
+                    "client_id": sub.client_id,
+                    "user_id": sub.user_id,
+                    "cursor": self.sent,
+                    "timestamp": timestamp(),
+                },
+                id=self.sent,
+            ),
+        ]
+        if opening.reset is not None:
+            parts.append(renderer.reset(opening.reset))
+        if opening.recent is not None:
+            parts.append(renderer.recent(opening.recent))
+        if opening.stats is not None:
+            parts.append(renderer.stats(opening.stats))
+        return b"".join(parts)
+
+    def _wrote(self) -> None:
+        self.sub.touch()
+        self.sub.last_cursor = self.sent
+
+    def _load(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
+        """Read one page of the log after ``after``; stats too when it is the last page."""
+        sub = self.sub
+        with self.app.app_context():  # short: the session is removed when it pops
+            rows = db.session.execute(
+                select(Event.cursor, Event.kind, Event.payload)
+                .where(Event.user_id == sub.user_id, Event.cursor > after)
+                .order_by(Event.cursor)
+                .limit(PAGE)
+            ).all()
+            stats = inbox.stats(sub.user_id) if len(rows) < PAGE else None
+        messages = [Message(sub.user_id, sub.tenant_id, int(c), k, p) for c, k, p in rows]
+        return messages, stats
+
+    def _replay(self) -> Iterator[bytes]:
+        """Write every logged event after ``self.sent``, page by page, then fresh stats."""
+        replayed = 0
+        while True:
+            messages, stats = self._load(self.sent)
+            chunk = self.renderer.many(messages) if messages else b""
+            if messages:
+                self.sent = messages[-1].cursor
+                replayed += len(messages)
+            if stats is not None:
+                chunk += self.renderer.stats(stats)
+            if chunk:
+                yield chunk
+                self._wrote()
+            if stats is not None:
+                break
+        metrics.record_replayed(self.hub, replayed)
+
+    def _drain(self, first: Message) -> list[Message]:
+        """Take what else is queued already, so a burst goes out as one write."""
+        batch = [first]
+        queue = self.sub.queue
+        while len(batch) < DRAIN:
+            try:
+                item = queue.get_nowait()
+            except Empty:
+                break
+            if item is not None:  # a wake token; the flags are checked on the next get()
+                batch.append(item)
+        return batch
+
+    def _live(self) -> Iterator[bytes]:
+        sub, renderer = self.sub, self.renderer
+        while True:
+            item = sub.get(self.ping_interval)
+            if sub.closed:
+                yield retry_hint()  # shutdown or drop: come back after a jittered delay
+                return
+            if sub.needs_replay:  # the bus reconnected: anything may have been lost
+                sub.needs_replay = False
+                yield from self._replay()
+            if item is None:
+                continue
+            out: list[bytes] = []
+            pinged = False
+            for message in self._drain(item):
+                cursor = message.cursor
+                if cursor == 0:  # un-logged: ping or a broadcast notice
+                    out.append(encoded(message, renderer))
+                    pinged = pinged or message.event == "ping"
+                    continue
+                if cursor <= self.sent:
+                    continue  # already written (replayed before it arrived)
+                if cursor > self.sent + 1:  # a gap: replay it from the log, in order
+                    if out:
+                        yield b"".join(out)
+                        out = []
+                    yield from self._replay()
+                    if cursor <= self.sent:
+                        continue
+                out.append(encoded(message, renderer))
+                self.sent = cursor
+            if out:
+                yield b"".join(out)
+                self._wrote()
+            if pinged and self.sock is not None and conn.peer_closed(self.sock):
+                return

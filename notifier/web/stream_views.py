@@ -1,0 +1,22 @@
+"""The HTML stream the pages subscribe to: GET /stream (login session, same cursor rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_login import current_user, login_required
+
+from notifier.api.stream import refusal
+from notifier.bus.hub import TooManyConnections
+from notifier.stream import open_stream
+from notifier.web import bp
+
+
+@bp.get("/stream")
+@login_required
+def html_stream() -> Any:
+    """Stream the user's events as server-rendered fragments (htmx's SSE extension reads it)."""
+    try:
+        return open_stream(current_user._get_current_object(), "html")
+    except TooManyConnections as exc:
+        return refusal(exc)

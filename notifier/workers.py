@@ -1,0 +1,244 @@
+"""Run one process's background loops: the only place greenlets are started.
+
+``create_app`` builds and starts nothing; the server (``python app.py``, gunicorn's
+post_worker_init hook) calls :func:`start_workers` once per process after any fork, and
+:func:`stop_workers` on the way out. Tests and CLI commands never spawn anything: they call
+the ``*_tick`` functions directly.
+
+Each loop is ``while not stop.wait(interval): tick(app)`` with one stop event for the
+group (python-socketio's background tasks). Every tick pushes its own app context for one
+iteration, logs and survives its own errors, and commits what it writes in one transaction,
+so stopping between ticks (or killing one mid-transaction) never leaves half a change.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+import gevent
+import gevent.event
+from flask import Flask
+from gevent.queue import Full
+from sqlalchemy import bindparam, delete, func, select, update
+
+from notifier import metrics
+from notifier.bus.base import Message
+from notifier.extensions import db, state
+from notifier.models import Event, EventCursor, utcnow
+from notifier.stream import reap
+from notifier.stream.wire import timestamp
+
+log = logging.getLogger(__name__)
+
+Tick = Callable[[Flask], Any]
+NODE_STATS_INTERVAL = 2.0
+NODE_STATS_TTL = 10
+PRUNE_BATCH = 500  # users per pruning transaction
+
+
+def tick(fn: Callable[[Flask], Any]) -> Tick:
+    """Run ``fn(app)`` in its own app context; log its errors and return None instead."""
+
+    @wraps(fn)
+    def run(app: Flask) -> Any:
+        with app.app_context():
+            try:
+                return fn(app)
+            except Exception:
+                db.session.rollback()
+                log.exception("worker tick %s failed; the next one runs as usual", fn.__name__)
+                return None
+
+    return run
+
+
+@tick
+def ping_tick(app: Flask) -> int:
+    """Queue one shared ``ping`` on every subscription and flag streams that fell behind."""
+    hub = state(app).hub
+    ping = Message(0, 0, 0, "ping", {"timestamp": timestamp()})  # encoded once for everyone
+    queued = 0
+    for sub in hub.subscriptions():
+        with suppress(Full):  # a full queue overflows on its next message anyway
+            sub.queue.put_nowait(ping)
+            queued += 1
+    _flag_laggards(app)
+    return queued
+
+
+def _flag_laggards(app: Flask) -> int:
+    """Replay streams still behind a cursor that was committed a whole ping interval ago.
+
+    The bus is best effort: a message can be lost with no later one to reveal the gap
+    (a failed publish while the listener stayed connected). One query per interval for
+    all connected users closes that hole; fresh in-flight messages never trigger it.
+    """
+    st = state(app)
+    users = st.hub.connected_user_ids()
+    previous: dict[int, int] = st.extra.get("positions", {})
+    current: dict[int, int] = {}
+    for i in range(0, len(users), 1000):
+        rows = db.session.execute(
+            select(EventCursor.user_id, EventCursor.value).where(
+                EventCursor.user_id.in_(users[i : i + 1000])
+            )
+        ).all()
+        current.update({int(u): int(v) for u, v in rows})
+    st.extra["positions"] = current
+    flagged = 0
+    for sub in st.hub.subscriptions():
+        if sub.last_cursor < previous.get(sub.user_id, 0) and not sub.needs_replay:
+            sub.needs_replay = True
+            sub.wake()
+            flagged += 1
+    return flagged
+
+
+@tick
+def cleanup_tick(app: Flask) -> int:
+    """Drop subscriptions whose clients left or whose streams stopped writing."""
+    hub = state(app).hub
+    # A healthy stream writes (and touches) at least once per ping interval.
+    max_idle = 2 * float(app.config["NOTIFIER_PING_INTERVAL"]) + 1
+    return reap(hub) + hub.sweep(max_idle)
+
+
+@tick
+def prune_tick(app: Flask) -> int:
+    """Delete events older than retention; record each user's pruned cursor in the same commit."""
+    cutoff = utcnow() - timedelta(days=int(app.config["NOTIFIER_RETENTION_DAYS"]))
+    cursors = EventCursor.__table__
+    removed = 0
+    while True:
+        rows = db.session.execute(
+            select(Event.user_id, func.max(Event.cursor))
+            .where(Event.created_at < cutoff)
+            .group_by(Event.user_id)
+            .order_by(Event.user_id)
+            .limit(PRUNE_BATCH)
+        ).all()
+        if not rows:
+            return removed
+        db.session.execute(
+            update(cursors)
+            .where(cursors.c.user_id == bindparam("b_user"))
+            .values(pruned_through=bindparam("b_through")),
+            [{"b_user": u, "b_through": c} for u, c in rows],
+        )
+        result = db.session.execute(
+            delete(Event).where(Event.user_id.in_([u for u, _ in rows]), Event.created_at < cutoff)
+        )
+        db.session.commit()
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@tick
+def scheduler_tick(app: Flask) -> int:
+    """Send scheduled notifications whose time has come."""
+    from notifier.service import notify
+
+    return notify.release_due()
+
+
+@tick
+def node_stats_tick(app: Flask) -> None:
+    """Share this process's dashboard numbers with the cluster for NODE_STATS_TTL seconds."""
+    st = state(app)
+    st.broker.publish_node_stats(st.instance, metrics.local_stats(app), NODE_STATS_TTL)
+
+
+def _delivery_tick() -> Tick | None:
+    """Return ``notifier.delivery.tick`` guarded like the others, if that module exists."""
+    try:
+        module = importlib.import_module("notifier.delivery")
+    except ModuleNotFoundError as exc:
+        if exc.name != "notifier.delivery":
+            raise
+        return None
+    return tick(module.tick)
+
+
+@dataclass
+class Workers:
+    """The running loops of one app: one stop event, their greenlets."""
+
+    stop: gevent.event.Event = field(default_factory=gevent.event.Event)
+    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Start ``fn`` in a greenlet owned by this group."""
+        self.greenlets.append(gevent.spawn(fn, *args))
+
+
+def loops(app: Flask) -> list[tuple[float, Tick]]:
+    """Return (interval, tick) for every loop this app runs."""
+    cfg = app.config
+    out: list[tuple[float, Tick]] = [
+        (float(cfg["NOTIFIER_PING_INTERVAL"]), ping_tick),
+        (float(cfg["NOTIFIER_CLEANUP_INTERVAL"]), cleanup_tick),
+        (float(cfg.get("NOTIFIER_PRUNE_INTERVAL", 3600)), prune_tick),
+        (float(cfg.get("NOTIFIER_SCHEDULER_INTERVAL", 5)), scheduler_tick),
+        (NODE_STATS_INTERVAL, node_stats_tick),
+    ]
+    delivery = _delivery_tick()
+    if delivery is not None:
+        out.append((float(cfg.get("NOTIFIER_DELIVERY_INTERVAL", 1)), delivery))
+    return out
+
+
+def _loop(stop: gevent.event.Event, interval: float, fn: Tick, app: Flask) -> None:
+    while not stop.wait(interval):
+        fn(app)
+
+
+def _retry_bus(stop: gevent.event.Event, app: Flask) -> None:
+    """Keep trying to subscribe (1, 2, 4 … 60 s); streams replay what they missed once in."""
+    st = state(app)
+    delay = 1.0
+    while not stop.wait(delay):
+        try:
+            st.broker.start()
+        except Exception as exc:
+            log.warning("bus still unavailable: %s", exc)
+            delay = min(delay * 2, 60.0)
+            continue
+        log.info("bus subscribed; streams replay what they missed")
+        st.hub.request_replay_all()
+        return
+
+
+def start_workers(app: Flask) -> Workers:
+    """Subscribe the bus (blocking until acknowledged), then start every loop; idempotent."""
+    st = state(app)
+    if st.workers is not None:
+        return st.workers
+    workers = Workers()
+    st.workers = workers
+    try:
+        st.broker.start()
+    except Exception as exc:  # serve anyway: streams work locally and replay once it is back
+        log.error("bus unavailable at start (%s); retrying in the background", exc)
+        workers.spawn(_retry_bus, workers.stop, app)
+    for interval, fn in loops(app):
+        workers.spawn(_loop, workers.stop, interval, fn, app)
+    return workers
+
+
+def stop_workers(app: Flask, timeout: float = 5.0) -> None:
+    """End every stream with a retry hint, stop the loops, then the bus; idempotent."""
+    st = state(app)
+    workers, st.workers = st.workers, None
+    st.hub.close_all("shutdown")
+    if workers is not None:
+        workers.stop.set()
+        # A tick in progress finishes its transaction; only a stuck one is killed.
+        gevent.joinall(workers.greenlets, timeout=timeout)
+        gevent.killall([g for g in workers.greenlets if not g.dead], block=True, timeout=1)
+    st.broker.stop()
