@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent
+from flask.testing import FlaskClient
+
 LOGGED = ("notification", "update")
 _LINE = re.compile(r"\r\n|\r|\n")
 
@@ -326,3 +329,57 @@ class SSEClient:
             "duplicates": self.duplicates,
             "backwards": self.backwards,
         }
+
+
+# -- in-process streams (Flask test client) ------------------------------------------------
+
+STREAM = "/api/v1/notifications/stream"
+
+
+class Tab:
+    """One stream opened through Flask's test client, read chunk by chunk (in-process tests).
+
+    Reads are bounded by a gevent.Timeout, so a missing event fails instead of hanging.
+    """
+
+    def __init__(self, client: FlaskClient, path: str = STREAM, **kw: Any) -> None:
+        self.resp = client.get(path, buffered=False, **kw)
+        self.status = self.resp.status_code
+        self._chunks = iter(self.resp.response)
+        self.parser = SSEParser()
+        self.events: list[SSEEvent] = []
+        self.ended = False
+
+    def read(self, timeout: float = 10) -> list[SSEEvent]:
+        """Return the events of the next chunk the stream yields."""
+        try:
+            with gevent.Timeout(timeout, AssertionError("no chunk within the deadline")):
+                chunk = next(self._chunks)
+        except StopIteration:
+            self.ended = True
+            return []
+        new = self.parser.feed(chunk)
+        self.events += new
+        return new
+
+    def read_until(self, name: str, timeout: float = 10) -> list[SSEEvent]:
+        """Read chunks until an event named ``name`` arrives; return everything read."""
+        got: list[SSEEvent] = []
+        while not any(e.event == name for e in got):
+            new = self.read(timeout)
+            if self.ended:
+                break
+            got += new
+        return got
+
+    def close(self) -> None:
+        """Close the response, as the server does when the client goes away."""
+        self.resp.close()
+
+
+def names(evs: list[SSEEvent]) -> list[str]:
+    return [e.event for e in evs]
+
+
+def logged(evs: list[SSEEvent]) -> list[int]:
+    return [int(e.id) for e in evs if e.event in ("notification", "update") and e.id]

@@ -23,55 +23,9 @@ from notifier.models import EventCursor
 from notifier.service import events, inbox
 from tests.conftest import make_app
 from tests.factories import World, make_world, send
-from tests.sse_client import SSEEvent, SSEParser
+from tests.sse_client import Tab, logged, names
 
 URL = "/api/v1/notifications/stream"
-
-
-class Tab:
-    """One open stream read chunk by chunk, like a browser tab."""
-
-    def __init__(self, client: FlaskClient, path: str = URL, **kw: Any) -> None:
-        self.resp = client.get(path, buffered=False, **kw)
-        self.status = self.resp.status_code
-        self._chunks = iter(self.resp.response)
-        self.parser = SSEParser()
-        self.events: list[SSEEvent] = []
-        self.ended = False
-
-    def read(self, timeout: float = 10) -> list[SSEEvent]:
-        """Return the events of the next chunk the stream yields."""
-        try:
-            with gevent.Timeout(timeout, AssertionError("no chunk within the deadline")):
-                chunk = next(self._chunks)
-        except StopIteration:
-            self.ended = True
-            return []
-        new = self.parser.feed(chunk)
-        self.events += new
-        return new
-
-    def read_until(self, name: str, timeout: float = 10) -> list[SSEEvent]:
-        """Read chunks until an event named ``name`` arrives; return everything read."""
-        got: list[SSEEvent] = []
-        while not any(e.event == name for e in got):
-            new = self.read(timeout)
-            if self.ended:
-                break
-            got += new
-        return got
-
-    def close(self) -> None:
-        """Close the response, as the server does when the client goes away."""
-        self.resp.close()
-
-
-def names(evs: list[SSEEvent]) -> list[str]:
-    return [e.event for e in evs]
-
-
-def logged(evs: list[SSEEvent]) -> list[int]:
-    return [int(e.id) for e in evs if e.event in ("notification", "update") and e.id]
 
 
 @pytest.fixture
