@@ -1,0 +1,63 @@
+"""Web Push API: the VAPID public key, subscribe and unsubscribe; and the service worker.
+
+Pages cannot POST here with their session cookie (the API takes cookies for reads only), so
+the page side calls ``notifier.service.push.subscribe`` / ``unsubscribe`` from its own
+CSRF-protected routes; these routes serve bearer-token clients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, g, jsonify, send_from_directory
+
+from notifier.api import bp
+from notifier.api.health import ops
+from notifier.api.request import json_body, reject_unknown
+from notifier.auth import api_auth
+from notifier.service import push as push_svc
+from notifier.service.errors import ValidationError
+
+# `expirationTime` is part of PushSubscription.toJSON(); accepted so clients can post it as is.
+SUBSCRIPTION_FIELDS = ("endpoint", "keys", "expirationTime")
+
+
+@bp.get("/push/vapid-public-key")
+@api_auth()
+def vapid_public_key() -> Any:
+    """Return ``{key}`` for ``pushManager.subscribe``; 404 when web push is not configured."""
+    return jsonify({"key": push_svc.vapid_public_key()})
+
+
+@bp.post("/push/subscriptions")
+@api_auth()
+def subscribe() -> Any:
+    """Store the caller's browser subscription ``{endpoint, keys: {p256dh, auth}}``; 201 {id}."""
+    doc = json_body()
+    reject_unknown(doc, SUBSCRIPTION_FIELDS)
+    keys = doc.get("keys")
+    if not isinstance(keys, dict):
+        raise ValidationError("keys must be an object", fields={"keys": "must be an object"})
+    reject_unknown({f"keys.{k}": v for k, v in keys.items()}, ("keys.p256dh", "keys.auth"))
+    row = push_svc.subscribe(g.user, doc.get("endpoint"), keys.get("p256dh"), keys.get("auth"))
+    return jsonify({"id": row.id}), 201
+
+
+@bp.delete("/push/subscriptions/<int:subscription_id>")
+@api_auth()
+def unsubscribe(subscription_id: int) -> Any:
+    """Delete one of the caller's subscriptions; someone else's is 404."""
+    push_svc.unsubscribe(g.user, subscription_id)
+    return "", 204
+
+
+@ops.get("/sw.js")
+def service_worker() -> Any:
+    """Serve the Web Push service worker from the site root so it may control every page."""
+    folder = Path(current_app.static_folder or "static")
+    resp = send_from_directory(folder, "sw.js", mimetype="application/javascript", max_age=0)
+    resp.headers["Service-Worker-Allowed"] = "/"
+    # Browsers re-check a worker at most daily anyway; no-cache lets a deploy reach them sooner.
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp

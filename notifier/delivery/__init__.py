@@ -1,0 +1,100 @@
+"""Send queued external deliveries (email, push, sms, webhook): claim, send, record.
+
+``service.notify()`` commits one ``Delivery`` row per recipient and external channel; the
+delivery loop in ``workers.py`` calls :func:`tick` every second in every process. One tick:
+
+1. claims a due row (``status = pending``, ``due_at <= now``, lease free) by setting
+   ``locked_until = now + LEASE`` and commits (see :mod:`notifier.delivery.claim`);
+2. looks up the target (address, phone, push subscriptions, webhook endpoint) and ends the
+   read transaction: no transaction is ever open during a network send;
+3. sends through the channel built once per app from ``build_channels(app.config)``;
+4. records the result where the lease is still this worker's: ``sent``; a retry at
+   ``NOTIFIER_RETRY_BASE * 2**(attempt-1)`` seconds (±20 % jitter, capped at 10 minutes, or
+   the receiver's longer Retry-After); ``dead`` after ``NOTIFIER_RETRY_MAX_ATTEMPTS`` attempts,
+   on a permanent failure, or when there is nothing to send to. Unexpected exceptions retry.
+
+Delivery is at least once. A process that dies between sending and recording leaves the row
+leased; when the lease runs out another worker sends it again. Webhook receivers deduplicate
+with ``X-Notifier-Delivery`` (the same on every retry), push messages carry a stable ``tag``
+so a repeat replaces the notification on screen; an email can arrive twice.
+
+Digests: ``digest`` rows (hourly or daily, email) are claimed per user, channel and mode, once
+the window they were created in has closed: hourly on the hour (UTC), daily at 08:00 in the
+recipient's time zone. All rows of closed windows go out as one message with many items.
+Quiet hours need nothing here: ``notify`` sets ``due_at`` to their end, and rows wait until due.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from notifier.channels import Channel, build_channels
+from notifier.delivery.claim import LEASE, Claim, claim_digest, claim_next, digest_groups
+from notifier.delivery.counters import DeliveryStats, stats
+from notifier.delivery.jobs import plan, send
+from notifier.delivery.outcome import Recorded, backoff, record
+from notifier.models import utcnow
+
+__all__ = ["LEASE", "DeliveryStats", "backoff", "channels_for", "stats", "tick"]
+
+log = logging.getLogger("notifier.delivery")
+EXTENSION = "notifier.delivery.channels"
+_COUNTER = {"sent": "sent", "retry": "failed", "dead": "dead"}
+
+
+def channels_for(app: Flask) -> dict[str, Channel]:
+    """Return the app's external channels, built from its config on first use."""
+    channels = app.extensions.get(EXTENSION)
+    if channels is None:
+        channels = app.extensions[EXTENSION] = build_channels(app.config)
+    return channels  # type: ignore[no-any-return]
+
+
+def tick(app: Flask, *, limit: int = 100) -> int:
+    """Send up to ``limit`` due deliveries in this app's own context; return how many."""
+    with app.app_context():
+        channels = channels_for(app)
+        handled = 0
+        # Digest groups first: there are few, and a busy immediate queue must not starve them.
+        for group in digest_groups(utcnow(), limit):
+            if handled >= limit:
+                break
+            claim = claim_digest(group, utcnow())
+            if claim is not None:
+                handled += _deliver(app, claim, channels)
+        while handled < limit:
+            claim = claim_next(utcnow())
+            if claim is None:
+                break
+            handled += _deliver(app, claim, channels)
+        return handled
+
+
+def _deliver(app: Flask, claim: Claim, channels: dict[str, Channel]) -> int:
+    """Send one claim and record the outcome; return the number of rows it covered."""
+    the_plan = plan(claim, channels)
+    outcome = send(the_plan, channels.get(claim.channel))
+    recorded = record(claim, outcome, app.config, utcnow())
+    _log(claim, recorded)
+    if recorded.status in _COUNTER:
+        stats.incr(_COUNTER[recorded.status], claim.channel, len(claim.rows))
+    return len(claim.rows)
+
+
+def _log(claim: Claim, recorded: Recorded) -> None:
+    """Log one line per outcome: ids, channel, attempt, error; never targets or content."""
+    first = claim.first
+    what = f"delivery {first.id} {claim.channel}"
+    if len(claim.rows) > 1:
+        what += f" digest of {len(claim.rows)} (ids {first.id}..{claim.rows[-1].id})"
+    where = f"tenant={first.tenant_id} user={first.user_id} attempt={recorded.attempt}"
+    if recorded.status == "sent":
+        log.info("%s sent %s", what, where)
+    elif recorded.status == "retry":
+        log.warning("%s retry in %.0fs %s: %s", what, recorded.delay, where, recorded.error)
+    elif recorded.status == "dead":
+        log.warning("%s dead %s: %s", what, where, recorded.error)
+    else:
+        log.warning("%s result dropped: the lease expired and another worker took it", what)

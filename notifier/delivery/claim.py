@@ -1,0 +1,234 @@
+"""Claim due Delivery rows under a lease, so that exactly one process sends each claim.
+
+A claim sets ``locked_until`` to ``now + LEASE``. That value doubles as the claim's ownership
+token: the worker writes the outcome only where ``locked_until`` still equals it, so a worker
+whose lease ran out (and whose rows another worker took over) cannot overwrite the newer result.
+A later claim always gets a later token, because a row is only claimable once its lease is past.
+
+Both dialects re-check the claim conditions in the UPDATE that takes the lease, so the UPDATE
+alone decides who wins. On PostgreSQL the candidates are first selected ``FOR UPDATE SKIP
+LOCKED`` so that concurrent workers pick different rows instead of queueing on the same one.
+SQLite serialises writers, so a conditional ``UPDATE … WHERE id = ? AND <claimable>`` per
+candidate is atomic and its rowcount says whether this process won the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+
+from notifier.extensions import db
+from notifier.models import Delivery, User
+
+# Long enough for one send with every channel timeout hit; a crashed worker's rows wait this long.
+LEASE = timedelta(seconds=120)
+MAX_DIGEST_ITEMS = 100  # More items than this go out as a second digest message.
+DAILY_DIGEST_HOUR = 8  # Daily digests go out at 08:00 in the recipient's time zone.
+_SQLITE_CANDIDATES = 8  # Rows to try when another worker wins the first few.
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    """A copy of one claimed Delivery row, safe to use with no session or transaction."""
+
+    id: int
+    tenant_id: int
+    user_id: int | None
+    notification_id: int | None
+    channel: str
+    digest: str | None
+    webhook_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Rows this worker holds under one lease: one row, or one user's digest group."""
+
+    rows: tuple[ClaimedRow, ...]
+    lease: datetime
+
+    @property
+    def ids(self) -> list[int]:
+        """Return the ids of the claimed rows."""
+        return [row.id for row in self.rows]
+
+    @property
+    def first(self) -> ClaimedRow:
+        """Return the oldest row (its id names the delivery on the wire)."""
+        return self.rows[0]
+
+    @property
+    def channel(self) -> str:
+        """Return the channel all rows share."""
+        return self.rows[0].channel
+
+
+@dataclass(frozen=True, slots=True)
+class DigestGroup:
+    """Due digest rows of one user, channel and mode: those created before ``boundary``."""
+
+    user_id: int
+    channel: str
+    mode: str
+    boundary: datetime
+
+
+def claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Return the conditions of a row that may be claimed now: pending, due, not leased."""
+    return (
+        Delivery.status == "pending",
+        Delivery.due_at <= now,
+        or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+    )
+
+
+def claim_next(now: datetime) -> Claim | None:
+    """Claim the next due non-digest row and commit; None when nothing is due."""
+    query = (
+        select(Delivery.id)
+        .where(*claimable(now), Delivery.digest.is_(None))
+        .order_by(Delivery.due_at, Delivery.id)
+    )
+    return _claim(query, now, want=1)
+
+
+def digest_groups(now: datetime, limit: int) -> list[DigestGroup]:
+    """Return up to ``limit`` groups of digest rows whose window has closed.
+
+    Hourly windows close on the hour for everyone; daily ones at DAILY_DIGEST_HOUR in each
+    recipient's time zone, so daily rows are grouped per zone (few distinct values).
+    """
+    not_daily = and_(Delivery.digest.is_not(None), Delivery.digest != "daily")
+    hourly = _groups(now, not_daily, window_start("hourly", now), limit)
+    zones = db.session.scalars(
+        select(User.timezone)
+        .distinct()
+        .join(Delivery, Delivery.user_id == User.id)
+        .where(*claimable(now), Delivery.digest == "daily")
+    ).all()
+    daily: list[DigestGroup] = []
+    for zone in zones:
+        if len(hourly) + len(daily) >= limit:
+            break
+        boundary = window_start("daily", now, zone)
+        condition = and_(Delivery.digest == "daily", User.timezone == zone)
+        daily += _groups(now, condition, boundary, limit - len(hourly) - len(daily))
+    db.session.rollback()  # End the read; PostgreSQL would otherwise keep a transaction open.
+    return hourly + daily
+
+
+def _groups(
+    now: datetime, condition: ColumnElement[bool], boundary: datetime, limit: int
+) -> list[DigestGroup]:
+    rows = db.session.execute(
+        select(Delivery.user_id, Delivery.channel, Delivery.digest)
+        .join(User, User.id == Delivery.user_id)
+        .where(*claimable(now), condition, Delivery.created_at < boundary)
+        .group_by(Delivery.user_id, Delivery.channel, Delivery.digest)
+        .order_by(Delivery.user_id, Delivery.channel, Delivery.digest)
+        .limit(limit)
+    ).all()
+    return [DigestGroup(int(u), str(c), str(m), boundary) for u, c, m in rows]
+
+
+def window_start(mode: str, now: datetime, timezone: str | None = None) -> datetime:
+    """Return when the current digest window opened (naive UTC); older rows are due.
+
+    Hourly windows start on the hour (UTC); daily windows at DAILY_DIGEST_HOUR local time.
+    """
+    if mode != "daily":
+        return now.replace(minute=0, second=0, microsecond=0)
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.replace(tzinfo=UTC).astimezone(zone)
+    start = local.replace(hour=DAILY_DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    if start > local:
+        start -= timedelta(days=1)  # Wall-clock arithmetic: still 08:00 across a DST change.
+    return start.astimezone(UTC).replace(tzinfo=None)
+
+
+def claim_digest(group: DigestGroup, now: datetime) -> Claim | None:
+    """Claim the group's rows from closed windows and commit; None when another worker won."""
+    query = (
+        select(Delivery.id)
+        .where(
+            *claimable(now),
+            Delivery.user_id == group.user_id,
+            Delivery.channel == group.channel,
+            Delivery.digest == group.mode,
+            Delivery.created_at < group.boundary,
+        )
+        .order_by(Delivery.id)
+    )
+    return _claim(query, now, want=MAX_DIGEST_ITEMS)
+
+
+def _claim(query: Select[Any], now: datetime, *, want: int) -> Claim | None:
+    """Take the lease on up to ``want`` rows the query finds, copy them out and commit."""
+    lease = now + LEASE
+    ids = _take(query, now, lease, want)
+    if not ids:
+        db.session.rollback()
+        return None
+    rows = db.session.scalars(
+        select(Delivery)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    claim = Claim(tuple(_copy(row) for row in rows), lease)
+    db.session.commit()
+    return claim
+
+
+def _take(query: Select[Any], now: datetime, lease: datetime, want: int) -> list[int]:
+    """Set the lease on rows no other worker holds; return the ids this worker won."""
+    if db.engine.dialect.name == "postgresql":
+        candidates = list(db.session.scalars(query.limit(want).with_for_update(skip_locked=True)))
+        if not candidates:
+            return []
+        result = db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(candidates), *claimable(now))
+            .values(locked_until=lease)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(int(i) for i in result.scalars())
+    won: list[int] = []
+    for candidate in list(db.session.scalars(query.limit(want + _SQLITE_CANDIDATES))):
+        result = db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == candidate, *claimable(now))
+            .values(locked_until=lease)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            won.append(int(candidate))
+            if len(won) >= want:
+                break
+    return won
+
+
+def _copy(row: Delivery) -> ClaimedRow:
+    return ClaimedRow(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        notification_id=row.notification_id,
+        channel=row.channel,
+        digest=row.digest,
+        webhook_id=row.webhook_id,
+        payload=dict(row.payload or {}),
+        attempts=row.attempts or 0,
+        created_at=row.created_at,
+    )

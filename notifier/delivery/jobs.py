@@ -1,0 +1,149 @@
+"""Turn a claim into channel jobs, send them, and sum up what happened.
+
+Planning reads the recipient's address (email, phone, push subscriptions, webhook endpoint)
+and ends its read transaction before anything goes over the network. Sending touches no
+database at all: it only calls ``Channel.send`` and records the exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+
+from notifier.channels import Channel, DeliveryJob, PermanentError, TransientError, is_gone
+from notifier.delivery.claim import Claim
+from notifier.extensions import db
+from notifier.models import PushSubscription, User, WebhookEndpoint
+from notifier.service.serialize import iso
+
+log = logging.getLogger("notifier.delivery")
+
+Status = Literal["sent", "retry", "dead"]
+
+
+@dataclass(slots=True)
+class Plan:
+    """The jobs for one claim, or the reason there is nothing to send."""
+
+    jobs: list[DeliveryJob] = field(default_factory=list)
+    # Push only: the subscription behind each job, so a gone one can be deleted.
+    subscription_ids: list[int] = field(default_factory=list)
+    problem: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What sending a claim came to."""
+
+    status: Status
+    error: str | None = None
+    retry_after: float | None = None
+    gone_subscriptions: list[int] = field(default_factory=list)
+
+
+def items_of(claim: Claim) -> list[dict[str, object]]:
+    """Return the notification payloads of the claim, oldest first."""
+    items = []
+    for row in claim.rows:
+        item = dict(row.payload)
+        if row.notification_id is not None:
+            item.setdefault("id", row.notification_id)
+        item.setdefault("created_at", iso(row.created_at))
+        items.append(item)
+    return items
+
+
+def plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
+    """Look up where the claim goes; end the read transaction before returning."""
+    try:
+        return _plan(claim, channels)
+    finally:
+        db.session.rollback()  # Reads only: never hold a transaction across the sends.
+
+
+def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
+    name, first = claim.channel, claim.first
+    if name not in channels:
+        return Plan(problem=f"the {name} channel is not configured on this server")
+
+    def job(target: object) -> DeliveryJob:
+        return DeliveryJob(
+            delivery_id=first.id,
+            channel=name,
+            user_id=first.user_id,
+            tenant_id=first.tenant_id,
+            target=target,
+            items=items_of(claim),
+            attempt=max(row.attempts for row in claim.rows) + 1,
+        )
+
+    if name == "webhook":
+        endpoint = db.session.get(WebhookEndpoint, first.webhook_id) if first.webhook_id else None
+        if endpoint is None or endpoint.deleted_at is not None:
+            return Plan(problem="the webhook endpoint was deleted")
+        return Plan(jobs=[job({"url": endpoint.url, "secret": endpoint.secret})])
+    user = db.session.get(User, first.user_id) if first.user_id is not None else None
+    if user is None or not user.active:
+        return Plan(problem="the recipient no longer exists or is deactivated")
+    if name == "email":
+        return Plan(jobs=[job(user.email)])
+    if name == "sms":
+        if not user.phone:
+            return Plan(problem="the recipient has no phone number")
+        return Plan(jobs=[job(user.phone)])
+    if name == "push":
+        subscriptions = db.session.scalars(
+            select(PushSubscription)
+            .where(PushSubscription.user_id == user.id)
+            .order_by(PushSubscription.id)
+        ).all()
+        if not subscriptions:
+            return Plan(problem="the recipient has no push subscription")
+        return Plan(
+            jobs=[
+                job({"endpoint": s.endpoint, "keys": {"p256dh": s.p256dh, "auth": s.auth}})
+                for s in subscriptions
+            ],
+            subscription_ids=[s.id for s in subscriptions],
+        )
+    return Plan(problem=f"unknown channel {name!r}")
+
+
+def send(the_plan: Plan, channel: Channel | None) -> Outcome:
+    """Send every job of the plan; the claim is sent when any job got through."""
+    if the_plan.problem is not None or channel is None:
+        return Outcome("dead", the_plan.problem or "the channel is not configured")
+    failures: list[BaseException] = []
+    gone: list[int] = []
+    delivered = 0
+    for index, job in enumerate(the_plan.jobs):
+        try:
+            channel.send(job)
+            delivered += 1
+        except Exception as exc:  # Channels raise their own types; anything else is a bug.
+            if not isinstance(exc, PermanentError | TransientError):
+                log.exception("delivery %s %s: unexpected error", job.delivery_id, job.channel)
+            failures.append(exc)
+            if is_gone(exc) and index < len(the_plan.subscription_ids):
+                gone.append(the_plan.subscription_ids[index])
+    if delivered:
+        note = None
+        if failures:
+            note = f"{len(failures)} of {len(the_plan.jobs)} targets failed: "
+            note += _describe(failures[0])
+        return Outcome("sent", note, gone_subscriptions=gone)
+    transient = [e for e in failures if not isinstance(e, PermanentError)]
+    if transient:
+        waits = [getattr(e, "retry_after", None) for e in transient]
+        retry_after = max((w for w in waits if w is not None), default=None)
+        return Outcome("retry", _describe(transient[0]), retry_after, gone)
+    return Outcome("dead", _describe(failures[0]) if failures else "nothing to send", None, gone)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PermanentError | TransientError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
