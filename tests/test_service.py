@@ -277,3 +277,25 @@ def test_scheduled_notification_is_released_once_when_due(any_app: Flask) -> Non
     assert notify_svc.release_due() == 0
     page = inbox.list_page(alice)
     assert [n.title for n in page.items] == ["Standup"] and page.cursor == 1
+
+
+def test_one_call_queues_user_and_webhook_deliveries_linked_to_the_inbox_row(
+    any_app: Flask,
+) -> None:
+    from notifier.models import WebhookEndpoint
+
+    any_app.config.update(NOTIFIER_SMTP_HOST="127.0.0.1")
+    alice = make_user("alice@example.com")
+    db.session.add(
+        WebhookEndpoint(tenant_id=alice.tenant_id, url="https://hooks.example.com/x", secret="s")
+    )
+    db.session.commit()
+    content = validate_content(
+        {"type": "comment", "title": "Hi", "channels": ["in_app", "email", "webhook"]}
+    )
+    result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
+    assert result.channels == {"in_app": True, "email": True, "webhook": True}
+    rows = {d.channel: d for d in db.session.scalars(select(Delivery))}
+    assert rows["email"].notification_id == result.ids[0] and rows["email"].webhook_id is None
+    assert rows["webhook"].notification_id is None
+    assert rows["webhook"].payload["notification_ids"] == result.ids

@@ -154,6 +154,7 @@ def notify(
                     "due_at": quiet or now,
                     "created_at": now,
                     "attempts": 0,
+                    "webhook_id": None,
                 }
             )
             result.channels[ch] = True
@@ -166,6 +167,10 @@ def notify(
         else:
             result.errors["in_app"] = "disabled by preferences"
     ids = _insert_inbox(inbox_rows)
+    # Deliveries point at the inbox row (push tags and digests dedupe on it) when there is one.
+    nid_of = {row["user_id"]: nid for row, nid in zip(inbox_rows, ids, strict=True)}
+    for d in deliveries:
+        d["notification_id"] = nid_of.get(d["user_id"])
     messages = events.append(
         [
             (
@@ -279,6 +284,7 @@ def _queue_webhooks(
                 "channel": "webhook",
                 "status": "pending",
                 "webhook_id": ep.id,
+                "notification_id": None,
                 "digest": None,
                 "payload": {
                     **payload,
