@@ -42,6 +42,7 @@ _STR_KEYS = {
     "NOTIFIER_SMS_PASSWORD",
     "NOTIFIER_SMS_FROM",
     "NOTIFIER_INSTANCE",
+    "NOTIFIER_BASE_URL",
 }
 _BOOL_KEYS = {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE", "NOTIFIER_TESTING_FAST_HASH"}
 
@@ -96,6 +97,8 @@ class Config:
     NOTIFIER_MANDATORY_TYPES: tuple[str, ...] = ("security",)
     # Types offered in the preferences matrix besides those a user has received.
     NOTIFIER_TYPES: tuple[str, ...] = ("comment", "mention", "system", "billing", "security")
+    # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
+    NOTIFIER_BASE_URL: str | None = None
     # Name of this process in cluster stats; defaults to host:pid.
     NOTIFIER_INSTANCE: str | None = None
     # Cheap password hashing for the test suite only (hashing dominates fixture time otherwise).

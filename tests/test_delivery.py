@@ -281,3 +281,16 @@ def test_notify_to_received_email_end_to_end(
     assert "in Q3 planning" in mail.message.get_body(("plain",)).get_content()
     [row] = db.session.query(Delivery).populate_existing().all()
     assert (row.channel, row.status, row.user_id) == ("email", "sent", alice.id)
+
+
+def test_same_site_urls_become_absolute_under_the_base_url(
+    mail_app: Flask, alice: User, smtp_server: SmtpServer
+) -> None:
+    mail_app.config["NOTIFIER_BASE_URL"] = "https://notify.example.com/"
+    content = validate_content(
+        {"type": "mention", "title": "See build", "url": "/builds/7", "channels": ["email"]}
+    )
+    notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
+    assert tick(mail_app) == 1
+    [mail] = smtp_server.messages
+    assert "https://notify.example.com/builds/7" in mail.message.get_body(("plain",)).get_content()

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+from flask import current_app
 from sqlalchemy import select
 
 from notifier.channels import Channel, DeliveryJob, PermanentError, TransientError, is_gone
@@ -44,11 +45,18 @@ class Outcome:
     gone_subscriptions: list[int] = field(default_factory=list)
 
 
-def items_of(claim: Claim) -> list[dict[str, object]]:
-    """Return the notification payloads of the claim, oldest first."""
+def items_of(claim: Claim, base_url: str | None = None) -> list[dict[str, object]]:
+    """Return the notification payloads of the claim, oldest first.
+
+    Same-site paths ("/builds/1") become absolute under NOTIFIER_BASE_URL, since an email or
+    a push notification is opened outside the site.
+    """
     items = []
     for row in claim.rows:
         item = dict(row.payload)
+        url = item.get("url")
+        if base_url and isinstance(url, str) and url.startswith("/") and not url.startswith("//"):
+            item["url"] = base_url.rstrip("/") + url
         if row.notification_id is not None:
             item.setdefault("id", row.notification_id)
         item.setdefault("created_at", iso(row.created_at))
@@ -76,7 +84,7 @@ def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
             user_id=first.user_id,
             tenant_id=first.tenant_id,
             target=target,
-            items=items_of(claim),
+            items=items_of(claim, current_app.config.get("NOTIFIER_BASE_URL")),
             attempt=max(row.attempts for row in claim.rows) + 1,
         )
 
