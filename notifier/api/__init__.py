@@ -6,7 +6,11 @@ import importlib
 
 from flask import Blueprint, Flask
 
+from notifier.api.request import enforce_body_limit
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Oversized bodies get 413 before auth or parsing, on every API route alike.
+bp.before_request(enforce_body_limit)
 
 # Route modules register themselves on `bp` (or on the ops blueprint) when imported.
 ROUTE_MODULES = (
@@ -32,9 +36,11 @@ def init_app(app: Flask) -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"notifier.api.{name}":
                 raise
+    from notifier import limits
     from notifier.api.health import ops
 
     app.register_blueprint(bp)
     app.register_blueprint(ops)
     csrf.exempt(bp)  # bearer-token API; session cookies are accepted there only for reads
     errors.init_app(app)
+    limits.init_app(app)

@@ -1,28 +1,66 @@
-"""Request parsing helpers for the API: JSON bodies, integer params, limits."""
+"""Request parsing helpers for the API: JSON bodies, integer params, limits, field checks."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
-from flask import request
+from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from notifier.service.errors import ServiceError, ValidationError
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them would store bodies no client can read back.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def enforce_body_limit() -> None:
+    """Answer 413 before anything else when the declared body is over NOTIFIER_MAX_BODY.
+
+    Werkzeug only refuses an oversized body when a view reads it; checking the header up front
+    gives every API route the same answer, whatever it reads. Bodies without a Content-Length
+    are still cut off by MAX_CONTENT_LENGTH while being read.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
 
 
 def json_body(*, allow_empty: bool = False) -> dict[str, Any]:
     """Return the JSON object body; 400 for a wrong content type or malformed JSON."""
-    if not request.content_length and not request.data:
+    if not request.content_length and not request.get_data(cache=True):
         if allow_empty:
             return {}
         raise ServiceError("a JSON body is required", code="invalid_json")
     if not request.is_json:
         raise ServiceError("Content-Type must be application/json", code="invalid_content_type")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ServiceError("malformed JSON", code="invalid_json")
+    try:
+        data = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ServiceError(f"malformed JSON: {exc}", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise ServiceError("the JSON body must be an object", code="invalid_json")
     return data
+
+
+def reject_unknown(
+    doc: dict[str, Any], allowed: Iterable[str], *, readonly: Iterable[str] = ()
+) -> None:
+    """Raise 422 naming every field that is read-only or not part of the request schema."""
+    allowed, readonly = set(allowed), set(readonly)
+    errors = {
+        key: ("read-only" if key in readonly else "unknown field")
+        for key in doc
+        if key not in allowed
+    }
+    if errors:
+        raise ValidationError("unexpected fields", fields=errors)
 
 
 def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
@@ -41,6 +79,11 @@ def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
             f"{name} must be at least {minimum}", fields={name: f"at least {minimum}"}
         )
     return value
+
+
+def limit_arg() -> int:
+    """Return ?limit=: default 20, below 1 is 422, above 100 is clamped to 100."""
+    return min(int_arg("limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
 
 
 def id_list(value: Any, field: str = "ids", limit: int = 1000) -> list[int]:

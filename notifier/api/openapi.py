@@ -1,0 +1,43 @@
+"""Serve the hand-written OpenAPI 3.1 document (no auth: integrators read it first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox
+from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
+
+
+def document() -> dict[str, Any]:
+    """Return the whole document; tests hold its paths to the app's url_map both ways."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Notifier API",
+            "version": "1",
+            "description": "Real-time notification center. JSON in and out; every error is "
+            '`{"error": {"code", "message", "fields"}}`; times are ISO 8601 UTC with Z; '
+            "ids are integers and entity_id is a string.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {**openapi_inbox.PATHS, **openapi_channels.PATHS, **openapi_accounts.PATHS},
+        "components": {
+            "schemas": {
+                "Error": ERROR_SCHEMA,
+                **openapi_inbox.SCHEMAS,
+                **openapi_channels.SCHEMAS,
+                **openapi_accounts.SCHEMAS,
+            },
+            "responses": RESPONSES,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """Return the OpenAPI 3.1 document of this API."""
+    return jsonify(document())

@@ -1,0 +1,163 @@
+"""Building blocks of the OpenAPI document: helpers, the Error schema, errors, security."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+INTEGER = {"type": "integer"}
+STRING = {"type": "string"}
+# Shared error responses by status; operations list the statuses they can answer.
+ERRORS = {
+    "400": (
+        "BadRequest",
+        "Malformed JSON (invalid_json), wrong Content-Type (invalid_content_type) or a malformed "
+        "cursor (bad_cursor).",
+    ),
+    "401": (
+        "Unauthorized",
+        "No credentials (unauthorized) or a bad, revoked or expired token (invalid_token).",
+    ),
+    "403": ("Forbidden", "The caller's role may not do this (forbidden)."),
+    "404": ("NotFound", "Missing, or belongs to another user or tenant (not_found)."),
+    "409": (
+        "Conflict",
+        "Conflicts with stored state (email_taken, idempotency_conflict, idempotency_in_progress).",
+    ),
+    "413": ("PayloadTooLarge", "Body over NOTIFIER_MAX_BODY bytes (payload_too_large)."),
+    "422": (
+        "ValidationFailed",
+        "A field failed validation (validation_error, unknown_recipient); `fields` names each.",
+    ),
+    "429": ("TooManyRequests", "Rate limited (rate_limited); retry after Retry-After seconds."),
+    "503": ("Unavailable", "This process is at its connection cap (server_busy); retry."),
+}
+AUTH = "401"
+ADMIN = "401 403"
+BODY = "400 413 422"
+
+
+def ref(name: str) -> dict[str, str]:
+    """Return a $ref to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """Return an object schema with these properties, ``required`` naming the mandatory ones."""
+    return {"type": "object", "properties": props, "required": list(required), **extra}
+
+
+def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Return an array schema."""
+    return {"type": "array", "items": items, **extra}
+
+
+def param(
+    name: str, where: str = "query", schema: dict[str, Any] | None = None, description: str = ""
+) -> dict[str, Any]:
+    """Return a parameter object (path parameters are required)."""
+    out: dict[str, Any] = {"name": name, "in": where, "schema": schema or STRING}
+    if where == "path":
+        out["required"] = True
+    if description:
+        out["description"] = description
+    return out
+
+
+def json_response(schema: str | dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    """Return a JSON response object for a component name or an inline schema."""
+    body = ref(schema) if isinstance(schema, str) else schema
+    return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+def op(
+    summary: str,
+    tag: str,
+    responses: dict[str, Any],
+    *,
+    errors: str = AUTH,
+    body: str | None = None,
+    params: tuple[dict[str, Any], ...] = (),
+    security: list[dict[str, list[str]]] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    """Return an operation object; ``errors`` lists the shared error statuses it can answer."""
+    out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": dict(responses)}
+    for status in errors.split():
+        out["responses"][status] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    if body:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(body)}},
+        }
+    if params:
+        out["parameters"] = list(params)
+    if security is not None:
+        out["security"] = security
+    if description:
+        out["description"] = description
+    return out
+
+
+def id_param(name: str) -> dict[str, Any]:
+    """Return an integer path parameter."""
+    return param(name, "path", INTEGER)
+
+
+NO_CONTENT = {"204": {"description": "Done; no body."}}
+LIMIT = param(
+    "limit",
+    schema={"type": "integer", "default": 20, "minimum": 1},
+    description="page size; above 100 is treated as 100, below 1 is 422",
+)
+BEFORE = param("before", description="the `next` value of the previous page")
+
+ERROR_SCHEMA = obj(
+    {
+        "error": obj(
+            {
+                "code": {"type": "string", "examples": ["validation_error", "bad_cursor"]},
+                "message": STRING,
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": STRING,
+                    "description": "Per-field messages; dotted paths for nested fields "
+                    "(`types.security.in_app`).",
+                },
+            },
+            ("code", "message"),
+        )
+    },
+    ("error",),
+)
+
+RESPONSES: dict[str, Any] = {
+    name: {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
+    for name, text in ERRORS.values()
+}
+RESPONSES["TooManyRequests"]["headers"] = {
+    "Retry-After": {"schema": INTEGER, "description": "seconds to wait"}
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (`ntf_…`), stored hashed; create one with "
+        "POST /api/v1/tokens or `flask create-token`.",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "The browser session after POST /login; GET requests only.",
+    },
+    "streamToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "From POST /api/v1/stream-token, for EventSource clients; the stream "
+        "route only.",
+    },
+}

@@ -1,0 +1,273 @@
+"""OpenAPI paths and schemas of publishing, the inbox and the stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifier.api.openapi_common import (
+    ADMIN,
+    AUTH,
+    BEFORE,
+    BODY,
+    INTEGER,
+    LIMIT,
+    NO_CONTENT,
+    NULLABLE_TIME,
+    STRING,
+    TIME,
+    array,
+    id_param,
+    json_response,
+    obj,
+    op,
+    param,
+    ref,
+)
+
+PRIORITY = {"enum": ["low", "normal", "high", "urgent"]}
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Notification": obj(
+        {
+            "id": INTEGER,
+            "type": STRING,
+            "title": STRING,
+            "body": STRING,
+            "priority": PRIORITY,
+            "entity_type": NULLABLE_STRING,
+            "entity_id": NULLABLE_STRING,
+            "url": NULLABLE_STRING,
+            "tags": array(STRING),
+            "created_at": TIME,
+            "is_read": {"type": "boolean"},
+            "read_at": NULLABLE_TIME,
+        },
+        (
+            "id",
+            "type",
+            "title",
+            "body",
+            "priority",
+            "entity_type",
+            "entity_id",
+            "url",
+            "tags",
+            "created_at",
+            "is_read",
+            "read_at",
+        ),
+    ),
+    "PublishRequest": obj(
+        {
+            "user_id": INTEGER,
+            "email": {"type": "string", "format": "email"},
+            "user_ids": array(INTEGER, minItems=1, maxItems=10000),
+            "tenant": {"const": True},
+            "type": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+            "title": {"type": "string", "maxLength": 200},
+            "body": {"type": "string", "maxLength": 10000},
+            "priority": {**PRIORITY, "default": "normal"},
+            "entity_type": {"type": "string", "maxLength": 64},
+            "entity_id": {"type": ["string", "integer"], "description": "stored as a string"},
+            "url": {"type": "string", "description": "http(s) URL or a path starting with /"},
+            "tags": array(STRING, maxItems=10),
+            "channels": array({"enum": ["in_app", "email", "push", "sms", "webhook"]}, minItems=1),
+            "send_at": {**TIME, "description": "In the future: scheduled, answered with 202."},
+        },
+        ("type", "title"),
+        additionalProperties=False,
+        description="Exactly one of user_id, email, user_ids or tenant: true (422 otherwise). "
+        "Unknown fields are refused (422).",
+    ),
+    "NotifyResult": obj(
+        {
+            "success": {"type": "boolean"},
+            "channels": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "errors": {"type": "object", "additionalProperties": STRING},
+        },
+        ("success", "channels", "errors"),
+    ),
+    "PublishedOne": obj(
+        {
+            "notification": {
+                "oneOf": [ref("Notification"), {"type": "null"}],
+                "description": "null when the recipient's preferences keep it out of the inbox",
+            },
+            "result": ref("NotifyResult"),
+        },
+        ("notification", "result"),
+    ),
+    "PublishedMany": obj(
+        {
+            "count": {"type": "integer", "description": "inbox notifications created"},
+            "recipients": INTEGER,
+            "ids": array(INTEGER),
+            "result": ref("NotifyResult"),
+        },
+        ("count", "ids", "result"),
+    ),
+    "Scheduled": obj(
+        {
+            "scheduled": obj({"id": INTEGER, "send_at": TIME}, ("id", "send_at")),
+            "result": ref("NotifyResult"),
+        },
+        ("scheduled", "result"),
+    ),
+    "NotificationPage": obj(
+        {
+            "items": array(ref("Notification")),
+            "unread": INTEGER,
+            "total": INTEGER,
+            "next": {
+                "type": ["string", "null"],
+                "description": "pass as ?before= for the next page; null on the last",
+            },
+            "cursor": {
+                "type": "integer",
+                "description": "the caller's event cursor this page was read at: open the "
+                "stream with ?after=<cursor> (or Last-Event-ID) to miss nothing since",
+            },
+        },
+        ("items", "unread", "total", "next", "cursor"),
+    ),
+    "Stats": obj({k: INTEGER for k in ("total", "unread", "read")}, ("total", "unread", "read")),
+    "BulkRequest": obj(
+        {"action": {"enum": ["read", "unread", "delete"]}, "ids": array(INTEGER, maxItems=1000)},
+        ("action", "ids"),
+        additionalProperties=False,
+    ),
+    "BulkResult": obj(
+        {
+            "updated": INTEGER,
+            "not_found": array(INTEGER, description="missing ids and ids of other users"),
+        },
+        ("updated", "not_found"),
+    ),
+    "Updated": obj({"updated": INTEGER}, ("updated",)),
+    "StreamStatus": obj(
+        {
+            "mode": {"enum": ["redis", "memory"]},
+            "redis_available": {"type": "boolean"},
+            "active_connections": INTEGER,
+            "active_subscriptions": INTEGER,
+            "instance": STRING,
+        },
+        ("mode", "redis_available", "active_connections", "active_subscriptions", "instance"),
+    ),
+    "StreamConnections": obj(
+        {
+            "total": INTEGER,
+            "mine": INTEGER,
+            "by_user": {"type": "object", "additionalProperties": INTEGER},
+            "instance": STRING,
+        },
+        ("total", "mine", "by_user"),
+    ),
+}
+
+NID = id_param("notification_id")
+ONE = {"200": json_response("Notification")}
+IDEMPOTENCY_KEY = param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "maxLength": 255},
+    "Same key and body within 24 h: the first answer again (Idempotent-Replayed: true); same "
+    "key with another body: 409 idempotency_conflict. Scoped to the calling user.",
+)
+PUBLISHED = {
+    "description": "Sent. One recipient (user_id or email): PublishedOne; a list or the tenant: "
+    "PublishedMany, even when it holds one user.",
+    "content": {
+        "application/json": {"schema": {"oneOf": [ref("PublishedOne"), ref("PublishedMany")]}}
+    },
+}
+STREAM_PARAMS = (
+    param("token", description="a stream token, for EventSource"),
+    param("after", schema=INTEGER, description="resume after this cursor"),
+    param("last_event_id", schema=INTEGER, description="resume after this cursor"),
+    param("Last-Event-ID", "header", INTEGER, "resume cursor; wins over the query parameters"),
+)
+SSE = {
+    "description": "text/event-stream: connected, recent, stats, notification, update, reset, "
+    "ping (CONTRACT §6).",
+    "content": {"text/event-stream": {"schema": STRING}},
+}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/notifications": {
+        "post": op(
+            "Publish a notification",
+            "notifications",
+            {"201": PUBLISHED, "202": json_response("Scheduled", "send_at is in the future.")},
+            errors=f"{ADMIN} {BODY} 409 429",
+            body="PublishRequest",
+            params=(IDEMPOTENCY_KEY,),
+            description="Admins publish to users of their own tenant; anyone else is 422 "
+            "unknown_recipient. Rate limited per calling user (NOTIFIER_RATE_LIMIT_PUBLISH).",
+        ),
+        "get": op(
+            "List the caller's notifications, newest first",
+            "notifications",
+            {"200": json_response("NotificationPage")},
+            errors=f"{AUTH} 400 422",
+            params=(
+                param("status", schema={"enum": ["unread", "read", "all"], "default": "all"}),
+                param("type", description="exact type"),
+                param("tag", description="exact tag (ci does not match cicd)"),
+                LIMIT,
+                BEFORE,
+            ),
+        ),
+    },
+    "/api/v1/notifications/stats": {
+        "get": op(
+            "Count the caller's notifications", "notifications", {"200": json_response("Stats")}
+        ),
+    },
+    "/api/v1/notifications/read-all": {
+        "post": op("Mark all read", "notifications", {"200": json_response("Updated")}),
+    },
+    "/api/v1/notifications/bulk": {
+        "post": op(
+            "Read, unread or delete many notifications",
+            "notifications",
+            {"200": json_response("BulkResult")},
+            errors=f"{AUTH} {BODY}",
+            body="BulkRequest",
+        ),
+    },
+    "/api/v1/notifications/{notification_id}": {
+        "get": op("Get one notification", "notifications", ONE, errors="401 404", params=(NID,)),
+        "delete": op(
+            "Delete one notification", "notifications", NO_CONTENT, errors="401 404", params=(NID,)
+        ),
+    },
+    "/api/v1/notifications/{notification_id}/read": {
+        method: op("Mark one read", "notifications", ONE, errors="401 404", params=(NID,))
+        for method in ("post", "put")
+    },
+    "/api/v1/notifications/{notification_id}/unread": {
+        "post": op("Mark one unread", "notifications", ONE, errors="401 404", params=(NID,)),
+    },
+    "/api/v1/notifications/stream": {
+        "get": op(
+            "Server-sent events for the caller",
+            "stream",
+            {"200": SSE},
+            errors="401 429 503",
+            params=STREAM_PARAMS,
+            security=[{"bearer": []}, {"session": []}, {"streamToken": []}],
+        ),
+    },
+    "/api/v1/notifications/stream/status": {
+        "get": op("Describe the bus and streams", "stream", {"200": json_response("StreamStatus")}),
+    },
+    "/api/v1/notifications/stream/connections": {
+        "get": op(
+            "Count open streams (admins: everyone's; members: their own)",
+            "stream",
+            {"200": json_response("StreamConnections")},
+        ),
+    },
+}

@@ -1,0 +1,33 @@
+"""Preference routes: read, replace (PUT) and merge (PATCH) the caller's preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify
+
+from notifier.api import bp
+from notifier.api.request import json_body
+from notifier.auth import api_auth
+from notifier.service import preferences
+
+
+@bp.get("/preferences")
+@api_auth()
+def get_preferences() -> Any:
+    """Return the caller's preferences with defaults filled in."""
+    return jsonify(preferences.get_preferences(g.user.id))
+
+
+@bp.put("/preferences")
+@api_auth()
+def replace_preferences() -> Any:
+    """Replace the caller's preferences; fields left out fall back to the defaults."""
+    return jsonify(preferences.set_preferences(g.user, json_body(), merge=False))
+
+
+@bp.patch("/preferences")
+@api_auth()
+def merge_preferences() -> Any:
+    """Merge the body into the caller's preferences (nested objects merge key by key)."""
+    return jsonify(preferences.set_preferences(g.user, json_body(), merge=True))

@@ -1,0 +1,102 @@
+"""Account routes: the caller's profile, users of a tenant, API tokens, stream tokens."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import g, jsonify, request
+
+from notifier.api import bp
+from notifier.api.request import json_body, limit_arg, reject_unknown
+from notifier.auth import api_auth
+from notifier.service import accounts, admin, inbox
+from notifier.service.errors import ValidationError
+from notifier.service.serialize import user_dict
+
+NEW_USER_FIELDS = ("email", "password", "role", "timezone", "phone")
+
+
+@bp.get("/me")
+@api_auth()
+def me() -> Any:
+    """Return the caller's profile."""
+    return jsonify(user_dict(g.user))
+
+
+@bp.patch("/me")
+@api_auth()
+def update_me() -> Any:
+    """Change the caller's timezone or phone (E.164); email and role cannot change here."""
+    return jsonify(user_dict(admin.update_profile(g.user, json_body())))
+
+
+@bp.post("/users")
+@api_auth(admin=True)
+def create_user() -> Any:
+    """Provision a user in the admin's own tenant; 409 when the email is taken."""
+    body = json_body()
+    reject_unknown(body, NEW_USER_FIELDS)
+    role = body.get("role", "member")
+    timezone = body.get("timezone", "UTC")
+    if not isinstance(role, str):
+        raise ValidationError("invalid user", fields={"role": "must be admin or member"})
+    if not isinstance(timezone, str):
+        raise ValidationError("invalid user", fields={"timezone": "unknown time zone"})
+    # Like `flask create-user`: no password given → one is generated and shown once.
+    generated = None if body.get("password") is not None else secrets.token_urlsafe(12)
+    user = accounts.create_user(
+        body.get("email"),
+        body.get("password") if generated is None else generated,
+        tenant=g.user.tenant,
+        role=role,
+        timezone=timezone,
+        phone=body.get("phone"),
+    )
+    out = user_dict(user)
+    if generated is not None:
+        out["password"] = generated
+    return jsonify(out), 201
+
+
+@bp.get("/users")
+@api_auth(admin=True)
+def list_users() -> Any:
+    """List the admin's tenant users, newest first, ``limit`` per page with a ``next`` token."""
+    limit = limit_arg()
+    before = inbox.parse_before(request.args.get("before"))
+    users, nxt = admin.list_users(g.user.tenant_id, limit=limit, before=before)
+    return jsonify({"items": [user_dict(u) for u in users], "next": nxt})
+
+
+@bp.get("/tokens")
+@api_auth()
+def list_tokens() -> Any:
+    """List the caller's API tokens (never their secrets)."""
+    return jsonify({"items": [admin.token_dict(t) for t in admin.list_tokens(g.user)]})
+
+
+@bp.post("/tokens")
+@api_auth()
+def create_token() -> Any:
+    """Create a named API token; the plaintext appears in this answer only."""
+    body = json_body()
+    reject_unknown(body, ("name",))
+    row, token = admin.issue_token(g.user, body.get("name"))
+    return jsonify({"id": row.id, "name": row.name, "token": token}), 201
+
+
+@bp.delete("/tokens/<int:token_id>")
+@api_auth()
+def revoke_token(token_id: int) -> Any:
+    """Revoke one of the caller's tokens; 404 for anyone else's."""
+    admin.revoke_token(g.user, token_id)
+    return "", 204
+
+
+@bp.post("/stream-token")
+@api_auth()
+def stream_token() -> Any:
+    """Return a short-lived token for ``GET …/stream?token=`` (EventSource sends no headers)."""
+    token, ttl = accounts.create_stream_token(g.user)
+    return jsonify({"token": token, "expires_in": ttl})

@@ -1,0 +1,47 @@
+"""Webhook routes (admin): register, list and retire the tenant's webhook endpoints."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from flask import current_app, g, jsonify
+
+from notifier.api import bp
+from notifier.api.request import json_body, reject_unknown
+from notifier.auth import api_auth
+from notifier.channels.webhook import validate_webhook_url
+from notifier.service import admin
+
+
+@bp.post("/webhooks")
+@api_auth(admin=True)
+def create_webhook() -> Any:
+    """Register an endpoint; the answer carries the signing secret, shown this once."""
+    body = json_body()
+    reject_unknown(body, ("url", "types"))
+    allow_private = bool(current_app.config.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE"))
+    row = admin.create_webhook(
+        g.user.tenant_id,
+        body.get("url"),
+        body.get("types"),
+        check_url=partial(validate_webhook_url, allow_private=allow_private),
+    )
+    return jsonify(admin.webhook_dict(row, with_secret=True)), 201
+
+
+@bp.get("/webhooks")
+@api_auth(admin=True)
+def list_webhooks() -> Any:
+    """List the tenant's endpoints without their secrets."""
+    return jsonify(
+        {"items": [admin.webhook_dict(w) for w in admin.list_webhooks(g.user.tenant_id)]}
+    )
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+@api_auth(admin=True)
+def delete_webhook(webhook_id: int) -> Any:
+    """Retire an endpoint of the tenant; 404 for another tenant's."""
+    admin.delete_webhook(g.user.tenant_id, webhook_id)
+    return "", 204

@@ -1,0 +1,147 @@
+"""Rate limits with Flask-Limiter: publishing per calling user, login per client address.
+
+Flask-Limiter gives exact moving windows, Retry-After, and Redis storage shared by every
+process (memory:// when no Redis is configured). Each app gets its own Limiter, so test apps
+never share counters or the enabled switch; views name their limit with :func:`rate_limit`
+and the app's limiter is looked up when the view runs, whichever app that is.
+
+Config: ``RATELIMIT_ENABLED`` (default on; tests turn it off), ``RATELIMIT_STORAGE_URI``
+(default: the Redis URL when configured, else ``memory://``), ``NOTIFIER_RATE_LIMIT_PUBLISH``
+(``300/minute``) and ``NOTIFIER_RATE_LIMIT_LOGIN`` (``10/minute``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from notifier import config as config_mod
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXTENSION = "notifier.limits"
+DEFAULTS = {
+    "RATELIMIT_ENABLED": True,
+    "NOTIFIER_RATE_LIMIT_PUBLISH": "300/minute",
+    "NOTIFIER_RATE_LIMIT_LOGIN": "10/minute",
+}
+
+
+@dataclass
+class LimitState:
+    """One app's limiter and its views wrapped by that limiter (built on first use)."""
+
+    limiter: Limiter
+    guarded: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def user_key() -> str:
+    """Key a limit by the authenticated caller (the view must sit inside api_auth)."""
+    user = g.get("user")
+    return f"user:{user.id}" if user is not None else f"ip:{get_remote_address()}"
+
+
+def ip_key() -> str:
+    """Key a limit by the client address (set ProxyFix behind a proxy so this is the client)."""
+    return f"ip:{get_remote_address()}"
+
+
+def init_app(app: Flask) -> None:
+    """Create this app's limiter and answer 429 with Retry-After (JSON on the API)."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    limiter = Limiter(
+        key_func=ip_key,
+        storage_uri=storage_uri(app.config),
+        strategy="moving-window",
+        # Redis down must not turn into failed publishes: count in memory until it is back.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        key_prefix="notifier",
+        enabled=bool(app.config["RATELIMIT_ENABLED"]),
+    )
+    limiter.init_app(app)
+    app.extensions[EXTENSION] = LimitState(limiter=limiter)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(exc: RateLimitExceeded) -> Any:
+        headers = {"Retry-After": str(retry_after(limiter))}
+        if request.path.startswith("/api/"):
+            from notifier.api.errors import error_response
+
+            return error_response(
+                429,
+                f"rate limit exceeded: {exc.description}",
+                code="rate_limited",
+                headers=headers,
+            )
+        resp = exc.get_response()
+        resp.headers.update(headers)
+        return resp
+
+
+def storage_uri(cfg: Mapping[str, Any]) -> str:
+    """Return RATELIMIT_STORAGE_URI, else the app's Redis (shared by every process), else memory."""
+    if cfg.get("RATELIMIT_STORAGE_URI"):
+        return str(cfg["RATELIMIT_STORAGE_URI"])
+    url = config_mod.redis_url(dict(cfg))
+    if not url:
+        return "memory://"
+    # The limits library spells redis-py's unix:// socket URLs redis+unix://.
+    return "redis+unix://" + url[len("unix://") :] if url.startswith("unix://") else url
+
+
+def retry_after(limiter: Limiter) -> int:
+    """Return whole seconds until the breached window frees a slot (at least 1)."""
+    current = limiter.current_limit
+    if current is None:
+        return 1
+    # window[0] is when the oldest counted hit leaves the moving window.
+    return max(1, math.ceil(current.window[0] - time.time()))
+
+
+def rate_limit(
+    config_key: str, *, key_func: Callable[[], str], methods: list[str] | None = None
+) -> Callable[[F], F]:
+    """Limit a view to the rate in ``config_key``, counted per ``key_func()``."""
+
+    def deco(fn: F) -> F:
+        name = f"{fn.__module__}.{fn.__qualname__}"
+
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            st: LimitState | None = app.extensions.get(EXTENSION)
+            if st is None or not st.limiter.enabled:
+                return fn(*args, **kwargs)
+            guarded = st.guarded.get(name)
+            if guarded is None:
+                with st.lock:  # wrap once: two wrappers would count every hit twice
+                    guarded = st.guarded.get(name)
+                    if guarded is None:
+                        guarded = st.limiter.limit(
+                            lambda: str(app.config[config_key]),
+                            key_func=key_func,
+                            methods=methods,
+                        )(fn)
+                        st.guarded[name] = guarded
+            return guarded(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+# Publishing is counted per user so one noisy integration cannot starve the tenant's others.
+publish_limit = rate_limit("NOTIFIER_RATE_LIMIT_PUBLISH", key_func=user_key)
+# Login is counted per client address: guessing passwords is what it slows down.
+login_limit = rate_limit("NOTIFIER_RATE_LIMIT_LOGIN", key_func=ip_key, methods=["POST"])
