@@ -43,8 +43,11 @@ _STR_KEYS = {
     "NOTIFIER_SMS_FROM",
     "NOTIFIER_INSTANCE",
     "NOTIFIER_BASE_URL",
+    "NOTIFIER_RATE_LIMIT_PUBLISH",
+    "NOTIFIER_RATE_LIMIT_LOGIN",
+    "RATELIMIT_STORAGE_URI",
 }
-_BOOL_KEYS = {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE", "NOTIFIER_TESTING_FAST_HASH"}
+_BOOL_KEYS = {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE", "NOTIFIER_TESTING_FAST_HASH", "RATELIMIT_ENABLED"}
 
 
 class Config:
@@ -97,6 +100,10 @@ class Config:
     NOTIFIER_MANDATORY_TYPES: tuple[str, ...] = ("security",)
     # Types offered in the preferences matrix besides those a user has received.
     NOTIFIER_TYPES: tuple[str, ...] = ("comment", "mention", "system", "billing", "security")
+    # Flask-Limiter windows: publishing per calling user, login attempts per client address.
+    NOTIFIER_RATE_LIMIT_PUBLISH = "300/minute"
+    NOTIFIER_RATE_LIMIT_LOGIN = "10/minute"
+    RATELIMIT_ENABLED = True
     # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
     NOTIFIER_BASE_URL: str | None = None
     # Name of this process in cluster stats; defaults to host:pid.

@@ -44,6 +44,9 @@ class LiveServer:
             "DATABASE_URL": f"sqlite:///{workdir / 'live.sqlite'}",
             "NOTIFIER_PING_INTERVAL": "25",
             "NOTIFIER_TESTING_FAST_HASH": "1",
+            # Tests publish and log in far faster than people; the limiter has its own tests.
+            "NOTIFIER_RATE_LIMIT_PUBLISH": "100000/minute",
+            "NOTIFIER_RATE_LIMIT_LOGIN": "10000/minute",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
+from notifier.limits import login_limit
 from notifier.service import accounts
 from notifier.web import bp
 from notifier.web.forms import LoginForm
@@ -25,6 +26,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limit
 def login() -> Any:
     """Show the login form; sign in on a valid POST."""
     if current_user.is_authenticated:
