@@ -44,6 +44,7 @@ class SSEParser:
 
     def __init__(self, last_event_id: str | None = None) -> None:
         self.last_event_id = last_event_id
+        self._id_buffer = last_event_id
         self.retry: int | None = None
         self._text = ""
         self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -70,6 +71,9 @@ class SSEParser:
                 break
             line, self._text = self._text[: match.start()], self._text[match.end() :]
             if line == "":
+                # The id takes effect when the event is dispatched, not when its line arrives:
+                # a stream cut mid-event must not advance the resume point past that event.
+                self.last_event_id = self._id_buffer
                 ev = self._pending
                 self._pending = self._new_event()
                 if not ev["has_data"]:
@@ -88,7 +92,7 @@ class SSEParser:
                 self._pending["data"].append(value)
                 self._pending["has_data"] = True
             elif name == "id" and "\0" not in value:
-                self.last_event_id = value
+                self._id_buffer = value
             elif name == "retry" and value.isdigit():
                 self.retry = int(value)
         return out
@@ -124,6 +128,7 @@ class SSEClient:
         self.response_headers: dict[str, str] = {}
         self.body = b""
         self.events: list[SSEEvent] = []
+        self._consumed = 0  # wait_event() has returned the events before this index
         self.logged_ids: list[int] = []
         self._seen: set[int] = set()
         self.duplicates = 0
@@ -308,10 +313,19 @@ class SSEClient:
         return True
 
     def wait_event(self, name: str, timeout: float = 30.0) -> SSEEvent | None:
-        """Wait for the next event named ``name`` after the ones already read."""
-        start = len(self.events)
-        self.wait_for(lambda c: any(e.event == name for e in c.events[start:]), timeout)
-        return next((e for e in self.events[start:] if e.event == name), None)
+        """Return the next event named ``name`` not returned by an earlier wait_event call."""
+
+        def find(c: SSEClient) -> int | None:
+            return next(
+                (i for i in range(c._consumed, len(c.events)) if c.events[i].event == name), None
+            )
+
+        self.wait_for(lambda c: find(c) is not None, timeout)
+        index = find(self)
+        if index is None:
+            return None
+        self._consumed = index + 1
+        return self.events[index]
 
     def wait_logged(self, count: int, timeout: float = 60.0) -> bool:
         """Wait until ``count`` distinct notification/update ids have arrived."""
@@ -348,6 +362,7 @@ class Tab:
         self._chunks = iter(self.resp.response)
         self.parser = SSEParser()
         self.events: list[SSEEvent] = []
+        self._consumed = 0  # wait_event() has returned the events before this index
         self.ended = False
 
     def read(self, timeout: float = 10) -> list[SSEEvent]:
@@ -378,8 +393,49 @@ class Tab:
 
 
 def names(evs: list[SSEEvent]) -> list[str]:
+    """Return the event names, in order."""
     return [e.event for e in evs]
 
 
 def logged(evs: list[SSEEvent]) -> list[int]:
+    """Return the cursors of the notification/update events, in order."""
     return [int(e.id) for e in evs if e.event in ("notification", "update") and e.id]
+
+
+# -- live servers (tests/fixtures_live.py) ---------------------------------------------------
+
+
+def token_for(server: Any, email: str) -> str:
+    """Create an API token for ``email`` on ``server``'s database."""
+    return str(server.flask("create-token", email)).strip()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return the Authorization header for ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def publish(base_url: str, admin_token: str, email: str, title: str, body: str = "") -> int:
+    """POST one in-app notification; return the HTTP status (201 once committed)."""
+    from tests.fixtures_live import http_json
+
+    status, _ = http_json(
+        "POST",
+        base_url + "/api/v1/notifications",
+        {"email": email, "type": "comment", "title": title, "body": body, "channels": ["in_app"]},
+        headers=bearer(admin_token),
+        timeout=30,
+    )
+    return status
+
+
+def report(label: str, sent: int, client: SSEClient) -> str:
+    """Print and return the sent/received/duplicate counts a test measured."""
+    c = client.counts()
+    line = (
+        f"[{label}] sent={sent} received={c['received']} distinct={c['distinct']} "
+        f"duplicates={c['duplicates']} out_of_order={c['backwards']} "
+        f"connections={client.connections}"
+    )
+    print(line)
+    return line
