@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from notifier.models import PRIORITIES
+from notifier.service.preferences import DIGEST_MODES, TYPE_RE, USER_CHANNELS
+
+CHANNEL_LABELS = {"in_app": "In-app", "email": "Email", "push": "Push", "sms": "SMS"}
+DIGEST_LABELS = {"off": "Each one", "hourly": "Hourly digest", "daily": "Daily digest"}
+TIME_MESSAGE = "Use a time like 22:00."
 
 
 class LoginForm(FlaskForm):
@@ -13,3 +34,114 @@ class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     remember = BooleanField("Keep me signed in")
+
+
+@lru_cache(maxsize=1)
+def timezone_choices() -> list[SelectChoice]:
+    """Return every IANA zone this machine knows, UTC first, for the time-zone select."""
+    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+    return [SelectChoice("UTC", "UTC"), *(SelectChoice(z, z.replace("_", " ")) for z in zones)]
+
+
+class PreferencesForm(FlaskForm):
+    """Global channel switches and quiet hours; :func:`preferences_form` adds the matrix."""
+
+    ch_in_app = BooleanField("In-app")
+    ch_email = BooleanField("Email")
+    ch_push = BooleanField("Push")
+    ch_sms = BooleanField("SMS")
+    quiet_enabled = BooleanField("Hold email, push and SMS during quiet hours")
+    quiet_start = TimeField("From", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
+    quiet_end = TimeField("Until", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
+    quiet_timezone = SelectField("Time zone", choices=[], validate_choice=True)
+
+    # Filled in by preferences_form(): [(type, [(channel, field name)], digest field name)].
+    matrix: list[tuple[str, list[tuple[str, str]], str]] = []
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate the fields, then require both times while quiet hours are on."""
+        ok = super().validate(extra_validators)
+        if self.quiet_enabled.data:
+            for field in (self.quiet_start, self.quiet_end):
+                if field.data is None and not field.errors:
+                    field.errors.append(TIME_MESSAGE)
+                    ok = False
+        return ok
+
+
+def preferences_form(types: list[str], saved_zone: str = "UTC", **kwargs: Any) -> PreferencesForm:
+    """Build the preferences form with one checkbox per type × channel and a digest per type."""
+    attrs: dict[str, Any] = {}
+    matrix = []
+    for i, t in enumerate(types):
+        cells = []
+        for ch in USER_CHANNELS:
+            name = f"m{i}_{ch}"
+            attrs[name] = BooleanField(f"{t}: {CHANNEL_LABELS[ch]}")
+            cells.append((ch, name))
+        attrs[f"d{i}"] = SelectField(
+            f"Email digest for {t}",
+            choices=[SelectChoice(m, DIGEST_LABELS[m]) for m in DIGEST_MODES],
+        )
+        matrix.append((t, cells, f"d{i}"))
+    attrs["matrix"] = matrix
+    cls = type("PreferencesMatrixForm", (PreferencesForm,), attrs)
+    form = cls(**kwargs)
+    choices = timezone_choices()
+    if saved_zone not in {c.value for c in choices}:
+        # A zone saved through the API that this machine's list lacks stays selectable.
+        choices = [*choices, SelectChoice(saved_zone, saved_zone)]
+    form.quiet_timezone.choices = choices
+    return form
+
+
+def clean_types(raw: list[str]) -> list[str]:
+    """Keep the valid, distinct type names a preferences form was rendered with."""
+    return list(dict.fromkeys(t for t in raw if TYPE_RE.match(t)))[:200]
+
+
+class SendForm(FlaskForm):
+    """Compose a notification: recipients, content and priority."""
+
+    audience = RadioField(
+        "Send to",
+        default="user",
+        choices=[
+            SelectChoice("user", "One user"),
+            SelectChoice("users", "Several users"),
+            SelectChoice("tenant", "Everyone in my tenant"),
+        ],
+    )
+    emails = TextAreaField(
+        "Recipients",
+        validators=[Length(max=20000)],
+        description="Emails, separated by commas or new lines.",
+    )
+    type = StringField(
+        "Type",
+        default="system",
+        validators=[
+            DataRequired(),
+            Regexp(TYPE_RE.pattern, message="Letters, digits and _.:- only."),
+            Length(max=64),
+        ],
+    )
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField("Body", validators=[Optional(), Length(max=10000)])
+    priority = SelectField(
+        "Priority", default="normal", choices=[SelectChoice(p, p.capitalize()) for p in PRIORITIES]
+    )
+    url = StringField(
+        "Link",
+        validators=[Optional(), Length(max=2048)],
+        description="https://… or a path on this site like /reports/42.",
+    )
+
+    def recipient_emails(self) -> list[str]:
+        """Split the recipients field on commas, semicolons and whitespace."""
+        raw = (self.emails.data or "").replace(",", " ").replace(";", " ")
+        return list(dict.fromkeys(e.strip().lower() for e in raw.split() if e.strip()))
+
+
+class RetryForm(FlaskForm):
+    """CSRF-only form for the dead-letter retry buttons."""

@@ -1,13 +1,27 @@
-"""Template globals: vendored scripts, versioned static URLs."""
+"""Template globals and filters: versioned static URLs, vendored scripts, page state, times."""
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, g, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from notifier.service import events, inbox
+from notifier.service.content import parse_time
+
+# Client reconnect policy (the seeds' hook options). Override with these config keys.
+CLIENT_DEFAULTS = {
+    "auto_reconnect": ("NOTIFIER_CLIENT_AUTO_RECONNECT", True),
+    "reconnect_delay": ("NOTIFIER_CLIENT_RECONNECT_DELAY_MS", 1000),
+    "max_reconnect_delay": ("NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS", 30000),
+    "max_reconnect_attempts": ("NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS", 8),
+}
 
 
 @lru_cache(maxsize=64)
@@ -25,14 +39,74 @@ def static_url(filename: str) -> str:
     return url_for("static", filename=filename, v=version)
 
 
+def set_page_state(cursor: int, stats: dict[str, int]) -> None:
+    """Record the cursor and counts a page was rendered at (the inbox reads them with its list)."""
+    g.page_state = {"cursor": cursor, "stats": stats}
+
+
+def page_state() -> dict[str, Any]:
+    """Return {cursor, stats} for the signed-in user, reading the cursor before the counts."""
+    if "page_state" not in g:
+        if not current_user.is_authenticated:
+            return {"cursor": 0, "stats": {"total": 0, "unread": 0, "read": 0}}
+        cursor = events.current_cursor(current_user.id)
+        set_page_state(cursor, inbox.stats(current_user.id))
+    return g.page_state  # type: ignore[no-any-return]
+
+
+def stream_url(after: int | None = None) -> str:
+    """Return the page stream's URL (GET /stream), resuming after ``after`` when given."""
+    try:
+        base = url_for("web.stream")
+    except BuildError:  # the stream module is optional at import time; its path is fixed
+        base = "/stream"
+    return base if after is None else f"{base}?after={int(after)}"
+
+
+def client_config() -> dict[str, Any]:
+    """Return the live-connection settings the page hands to static/js as data attributes."""
+    cfg = current_app.config
+    out: dict[str, Any] = {
+        key: cfg.get(name, default) for key, (name, default) in CLIENT_DEFAULTS.items()
+    }
+    out["auto_reconnect"] = "true" if out["auto_reconnect"] else "false"
+    out["ping_interval"] = int(cfg.get("NOTIFIER_PING_INTERVAL", 25)) * 1000
+    return out
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """Turn a naive-UTC datetime or an ISO string into a naive-UTC datetime."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return parse_time(value)
+
+
+def iso_filter(value: Any) -> str:
+    """Format a time as ISO 8601 UTC for <time datetime>."""
+    dt = to_datetime(value)
+    return dt.isoformat(timespec="seconds") + "Z" if dt else ""
+
+
+def when_filter(value: Any) -> str:
+    """Format a time for people (static/js turns it into "5 min ago" in the reader's zone)."""
+    dt = to_datetime(value)
+    return f"{dt.day} {dt:%b %Y, %H:%M} UTC" if dt else ""
+
+
 def init_app(app: Flask) -> None:
     """Expose the helpers to every template."""
+    app.jinja_env.filters["iso"] = iso_filter
+    app.jinja_env.filters["when"] = when_filter
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
         from notifier.vendor import script_tags
 
+        # Callables, not values: fragments rendered for the stream must not pay for them.
         return {
             "static_url": static_url,
             "vendor_scripts": lambda: script_tags(static_url, app.static_folder),
+            "page_state": page_state,
+            "client_config": client_config,
+            "stream_url": stream_url,
         }

@@ -1,0 +1,264 @@
+"""The admin dashboard: live connection stats over SSE, deliveries, dead letters, send form."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+
+from notifier import metrics
+from notifier.auth import admin_required
+from notifier.extensions import db, state
+from notifier.models import User
+from notifier.service import NotFound, ValidationError, deliveries
+from notifier.service import notify as notify_svc
+from notifier.service.content import validate_content
+from notifier.web import bp, fragments, htmx
+from notifier.web.forms import RetryForm, SendForm
+
+STAT_KEYS = (
+    "connects_per_min",
+    "disconnects_per_min",
+    "resumes_per_min",
+    "broadcasts_per_sec",
+    "slow_drops",
+    "replayed_events",
+    "bus_reconnects",
+)
+TOP_USERS = 20
+# Deliveries and the chart cost a query each; the live stream refreshes them every N ticks.
+SLOW_EVERY = 15
+
+
+def _worst(instances: list[dict[str, Any]], key: str) -> float | None:
+    values = [i[key] for i in instances if i.get(key) is not None]
+    return max(values) if values else None
+
+
+def _weighted_age(instances: list[dict[str, Any]], total: int) -> float:
+    ages = sum(
+        float(i.get("avg_connection_age") or 0) * int(i.get("connections") or 0) for i in instances
+    )
+    return ages / total if total else 0.0
+
+
+def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
+    """Sum the per-process stats and name the top users of the admin's own tenant."""
+    instances = metrics.cluster_stats(app)  # every process when Redis is on, else this one
+    total = sum(int(i.get("connections") or 0) for i in instances)
+    out: dict[str, Any] = {
+        "instances": instances,
+        "connections": total,
+        "users_online": sum(int(i.get("users_online") or 0) for i in instances),
+        "avg_connection_age": _weighted_age(instances, total),
+        "mode": state(app).broker.mode,
+        "redis_available": state(app).broker.available(),
+        # The slowest process is the honest cluster figure for a percentile.
+        "latency_p50_ms": _worst(instances, "latency_p50_ms"),
+        "latency_p99_ms": _worst(instances, "latency_p99_ms"),
+        "updated_at": time.strftime("%H:%M:%S", time.gmtime()),
+    }
+    for key in STAT_KEYS:
+        values = [i.get(key) for i in instances if i.get(key) is not None]
+        out[key] = sum(values) if values else None
+    by_user: dict[int, int] = {}
+    for i in instances:
+        for row in i.get("top_users") or []:
+            uid = int(row["user_id"])
+            by_user[uid] = by_user.get(uid, 0) + int(row["connections"])
+    # Other tenants' users count in the totals but are never named (tenants never meet).
+    emails = dict(
+        db.session.execute(
+            select(User.id, User.email).where(
+                User.id.in_(list(by_user)), User.tenant_id == tenant_id
+            )
+        ).all()
+    )
+    ranked = sorted(((n, emails[u]) for u, n in by_user.items() if u in emails), reverse=True)
+    out["top_users"] = [{"email": e, "connections": n} for n, e in ranked[:TOP_USERS]]
+    return out
+
+
+def _panels(tenant_id: int) -> dict[str, Any]:
+    hours = deliveries.notifications_per_hour(tenant_id)
+    return {
+        "counts": deliveries.counts_by_channel(tenant_id),
+        "hours": hours,
+        "hours_max": max((n for _, n in hours), default=0),
+    }
+
+
+def _sse(event: str, html: str) -> str:
+    """Encode one SSE event: one data line per line of HTML."""
+    lines = html.replace("\r", "").split("\n")
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+@bp.get("/admin")
+@admin_required
+def admin() -> Any:
+    """Show the dashboard and the send form."""
+    return _page(SendForm())
+
+
+def _page(form: SendForm, *, preview: str | None = None, status: int = 200) -> Any:
+    tid = current_user.tenant_id
+    html = render_template(
+        "admin/index.html",
+        page_title="Admin",
+        active="admin",
+        stats=collect(current_app, tid),
+        form=form,
+        preview=preview,
+        dead=deliveries.dead_letters(tid),
+        retry_form=RetryForm(),
+        **_panels(tid),
+    )
+    return current_app.make_response((html, status))
+
+
+@bp.get("/admin/stream")
+@admin_required
+def admin_stream() -> Response:
+    """Stream the live stats partial every ~2 s; end after a while and let EventSource return."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tenant_id = current_user.tenant_id
+    interval = float(app.config.get("NOTIFIER_ADMIN_STREAM_INTERVAL", 2.0))
+    lifetime = float(app.config.get("NOTIFIER_ADMIN_STREAM_LIFETIME", 300.0))
+
+    def generate() -> Iterator[str]:
+        # A closed client surfaces as GeneratorExit at the next yield, within one interval.
+        yield "retry: 2000\n\n"
+        deadline = time.monotonic() + lifetime
+        tick = 0
+        while time.monotonic() < deadline:
+            with app.app_context():  # held only while reading and rendering
+                chunk = _sse(
+                    "stats", render_template("admin/_live.html", stats=collect(app, tenant_id))
+                )
+                if tick and tick % SLOW_EVERY == 0:
+                    chunk += _sse(
+                        "panels", render_template("admin/_panels.html", **_panels(tenant_id))
+                    )
+            yield chunk
+            tick += 1
+            gevent.sleep(interval)
+
+    return Response(
+        generate(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _content(form: SendForm) -> dict[str, Any]:
+    """Validate the form's notification fields through the service; errors go on the form."""
+    try:
+        return validate_content(
+            {
+                "type": form.type.data,
+                "title": form.title.data or "",
+                "body": form.body.data or "",
+                "priority": form.priority.data,
+                "url": form.url.data or None,
+            }
+        )
+    except ValidationError as exc:
+        for key, message in exc.fields.items():
+            field = getattr(form, key, None)
+            if field is not None:
+                field.errors = [*field.errors, message]
+        raise
+
+
+def _recipients(form: SendForm) -> list[int]:
+    tid = current_user.tenant_id
+    if form.audience.data == "tenant":
+        return notify_svc.resolve_recipients(tid, {"tenant": True})
+    emails = form.recipient_emails()
+    problem = None
+    if not emails:
+        problem = "Enter at least one email."
+    elif form.audience.data == "user" and len(emails) > 1:
+        problem = "One email only, or choose “Several users”."
+    ids, unknown = [], []
+    for email in emails if problem is None else []:
+        try:
+            ids += notify_svc.resolve_recipients(tid, {"email": email})
+        except ValidationError:
+            unknown.append(email)
+    if unknown:
+        problem = "No user in your tenant with: " + ", ".join(unknown[:10])
+    if problem:
+        form.emails.errors = [*form.emails.errors, problem]
+        raise ValidationError(problem)
+    return list(dict.fromkeys(ids))
+
+
+@bp.post("/admin/send")
+@admin_required
+def admin_send() -> Any:
+    """Send a notification to one user, several, or the whole tenant."""
+    form = SendForm()
+    try:
+        if not form.validate_on_submit():
+            raise ValidationError("invalid form")
+        content = _content(form)
+        ids = _recipients(form)
+    except ValidationError:
+        if htmx.is_htmx():
+            return render_template("admin/_send_form.html", form=form), 422
+        return _page(form, status=422)
+    result = notify_svc.notify(current_user.tenant_id, content, ids, sender_id=current_user.id)
+    text = f"Sent to {len(ids)} {'person' if len(ids) == 1 else 'people'}."
+    if result.errors:
+        text += " Not delivered: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+    if not htmx.is_htmx():
+        flash(text, "success")
+        return redirect(url_for("web.admin"))
+    fresh = SendForm(formdata=None, audience=form.audience.data, emails=form.emails.data)
+    return render_template("admin/_send_form.html", form=fresh, sent=text)
+
+
+@bp.post("/admin/preview")
+@admin_required
+def admin_preview() -> Any:
+    """Render the notification as its recipients will see it in their list."""
+    form = SendForm()
+    try:
+        html = render_template("admin/_preview.html", item=fragments.preview_item(_content(form)))
+    except ValidationError:
+        html = render_template("admin/_preview_empty.html")
+    if htmx.is_htmx():
+        return html
+    return _page(form, preview=html)
+
+
+@bp.post("/admin/dead-letters/<int:delivery_id>/retry")
+@admin_required
+def admin_retry(delivery_id: int) -> Any:
+    """Put a dead delivery back in the queue."""
+    if not RetryForm().validate_on_submit():
+        abort(400)
+    try:
+        deliveries.retry(current_user.tenant_id, delivery_id)
+    except NotFound:
+        abort(404)
+    if htmx.is_htmx():
+        return render_template("admin/_retried.html", id=delivery_id)
+    flash(f"Delivery {delivery_id} queued for retry.", "success")
+    return redirect(url_for("web.admin"))

@@ -1,0 +1,204 @@
+"""The notification center: list with filters and pagination, item and bulk actions."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from notifier.extensions import db
+from notifier.models import Notification
+from notifier.service import NotFound, ServiceError, inbox
+from notifier.web import bp, fragments, htmx
+from notifier.web.templating import set_page_state
+
+PAGE_SIZE = 20
+STATUSES = ("all", "unread", "read")
+ACTION_DONE = {"read": "marked read", "unread": "marked unread", "delete": "deleted"}
+
+
+def known_types(user_id: int) -> list[str]:
+    """Return the configured types plus every type the user has received, sorted."""
+    received = db.session.scalars(
+        select(Notification.type).where(Notification.user_id == user_id).distinct()
+    )
+    return sorted({*current_app.config.get("NOTIFIER_TYPES", ()), *received})
+
+
+def _filters() -> dict[str, str]:
+    status = request.values.get("status", "all")
+    return {
+        "status": status if status in STATUSES else "all",
+        "type": request.values.get("type", "").strip()[:64],
+        "tag": request.values.get("tag", "").strip().lstrip("#")[:50],
+    }
+
+
+def _filter_args(f: dict[str, str]) -> dict[str, str]:
+    """Return the non-default filters as query arguments (short, shareable URLs)."""
+    return {k: v for k, v in f.items() if v and not (k == "status" and v == "all")}
+
+
+def _page(f: dict[str, str], before: str | None = None) -> inbox.Page:
+    try:
+        cursor = inbox.parse_before(before)
+    except ServiceError:
+        abort(400)
+    page = inbox.list_page(
+        current_user,
+        status=f["status"],
+        ntype=f["type"] or None,
+        tag=f["tag"] or None,
+        limit=PAGE_SIZE,
+        before=cursor,
+    )
+    set_page_state(page.cursor, _stats(page))
+    return page
+
+
+def _stats(page: inbox.Page) -> dict[str, int]:
+    return {"total": page.total, "unread": page.unread, "read": page.total - page.unread}
+
+
+def _list_context(f: dict[str, str], page: inbox.Page, csrf: str | None) -> dict[str, Any]:
+    return {
+        "page": page,
+        "items": [fragments.item_view(n) for n in page.items],
+        "filters": f,
+        "filter_args": _filter_args(f),
+        "csrf": csrf,
+    }
+
+
+@bp.get("/")
+@login_required
+def index() -> Any:
+    """Show the notification center; htmx gets the list or the next page alone."""
+    f = _filters()
+    page = _page(f, request.args.get("before"))
+    csrf = generate_csrf()
+    ctx = _list_context(f, page, csrf)
+    if htmx.wants("load-more"):
+        return htmx.vary(current_app.make_response(render_template("inbox/_items.html", **ctx)))
+    if htmx.wants("inbox-list"):
+        html = render_template("inbox/_list.html", **ctx) + fragments.badge_oob(_stats(page))
+        return htmx.vary(current_app.make_response(html))
+    html = render_template(
+        "inbox/index.html",
+        types=known_types(current_user.id),
+        page_title="Notifications",
+        active="inbox",
+        **ctx,
+    )
+    return htmx.vary(current_app.make_response(html))
+
+
+def _back() -> Any:
+    """Redirect to the page the form was on (same site only), else the inbox."""
+    ref = request.referrer or ""
+    parts = urlsplit(ref)
+    if ref and parts.netloc == request.host and parts.path.startswith("/"):
+        return redirect(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return redirect(url_for("web.index"))
+
+
+def _status_oob(text: str) -> str:
+    return render_template("inbox/_status.html", text=text)
+
+
+def _item_action(nid: int, action: str) -> Any:
+    try:
+        if action == "delete":
+            inbox.delete(current_user, nid)
+        else:
+            n = inbox.mark(current_user, nid, read=action == "read")
+    except NotFound:
+        abort(404)
+    if not htmx.is_htmx():
+        flash(f"Notification {ACTION_DONE[action]}.", "success")
+        return _back()
+    badge = fragments.badge_oob(inbox.stats(current_user.id))
+    if action == "delete":
+        return badge + _status_oob("Notification deleted.")
+    return fragments.render_item(n) + badge
+
+
+@bp.post("/notifications/<int:nid>/read")
+@login_required
+def mark_read(nid: int) -> Any:
+    """Mark one notification read."""
+    return _item_action(nid, "read")
+
+
+@bp.post("/notifications/<int:nid>/unread")
+@login_required
+def mark_unread(nid: int) -> Any:
+    """Mark one notification unread."""
+    return _item_action(nid, "unread")
+
+
+@bp.post("/notifications/<int:nid>/delete")
+@login_required
+def delete_notification(nid: int) -> Any:
+    """Delete one notification."""
+    return _item_action(nid, "delete")
+
+
+@bp.get("/notifications/<int:nid>/open")
+@login_required
+def open_notification(nid: int) -> Any:
+    """Mark a notification read and follow its link (the list's and the toast's click)."""
+    try:
+        n = inbox.mark(current_user, nid, read=True)
+    except NotFound:
+        abort(404)
+    # n.url was checked by content.safe_url when it was sent: http(s) or a same-site path.
+    return redirect(n.url or url_for("web.index", _anchor=f"n-{nid}"))
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def read_all() -> Any:
+    """Mark every notification read; htmx gets the re-rendered list."""
+    changed = inbox.read_all(current_user)
+    text = f"{changed} notification{'s' if changed != 1 else ''} marked read."
+    if not htmx.is_htmx():
+        flash(text, "success")
+        return _back()
+    f = _filters()
+    page = _page(f)
+    html = render_template("inbox/_list.html", **_list_context(f, page, None))
+    return html + fragments.badge_oob(_stats(page)) + _status_oob(text)
+
+
+@bp.post("/notifications/bulk")
+@login_required
+def bulk() -> Any:
+    """Apply read, unread or delete to the selected notifications."""
+    action = request.form.get("action", "")
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit() and len(i) < 19]
+    if action not in ACTION_DONE:
+        abort(400)
+    if not ids:
+        text = "Select notifications first."
+        if not htmx.is_htmx():
+            flash(text, "error")
+            return _back()
+        return _status_oob(text)
+    updated, missing = inbox.bulk(current_user, action, ids)
+    text = f"{updated} notification{'s' if updated != 1 else ''} {ACTION_DONE[action]}."
+    if not htmx.is_htmx():
+        flash(text, "success")
+        return _back()
+    found = [i for i in dict.fromkeys(ids) if i not in set(missing)]
+    event, html = fragments.update_fragment(
+        current_user.id, action, found, inbox.stats(current_user.id)
+    )
+    resp = current_app.make_response(html + _status_oob(text))
+    if event == fragments.REFRESH:
+        htmx.trigger(resp, "notifier:refresh")
+    return resp

@@ -1,0 +1,346 @@
+/* Live connection of a Notifier page: a resumable SSE source for htmx-ext-sse, and the
+ * "notifier" htmx extension that fits the server's connection-agnostic fragments to this page.
+ *
+ * Why not the extension's own reconnect: htmx-ext-sse 2.x opens every EventSource through
+ * htmx.createEventSource(url) and, once one has failed for good, makes a fresh one from the
+ * sse-connect URL, which carries no Last-Event-ID (bigskysoftware/htmx-extensions#184), so a
+ * page would miss or repeat what happened while it was away. So for the page stream we hand
+ * the extension a ResumableSource instead: it looks like an EventSource to the extension
+ * (addEventListener, onopen, readyState, close) but owns the real EventSource, and
+ * every (re)connect opens /stream?after=<newest cursor this page has applied>. Its readyState
+ * never reads CLOSED while it may still reconnect, so the extension never starts a reconnect
+ * of its own; the backoff is ours and comes from the body's data attributes (the seeds' hook
+ * options). Cursor events at or below the page's cursor are dropped (nothing is applied twice),
+ * a re-rendered list hands its cursor over (adopt), and a ping watchdog plus online,
+ * visibility and pageshow hooks catch sleeping laptops and silently dead sockets.
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var data = body.dataset;
+  if (!window.htmx || !data.stream) {
+    return;
+  }
+  var CURSOR_EVENTS = { notification: true, update: true, refresh: true };
+  var config = {
+    stream: data.stream,
+    autoReconnect: data.autoReconnect !== "false",
+    delay: parseInt(data.reconnectDelay, 10) || 1000,
+    maxDelay: parseInt(data.maxReconnectDelay, 10) || 30000,
+    maxAttempts: parseInt(data.maxReconnectAttempts, 10) || 8,
+    ping: parseInt(data.pingInterval, 10) || 25000
+  };
+  var live = null;
+
+  function toCursor(value) {
+    var n = parseInt(value, 10);
+    return n >= 0 ? n : null;
+  }
+
+  function announce(state, detail) {
+    var info = { state: state };
+    for (var key in detail || {}) {
+      info[key] = detail[key];
+    }
+    document.dispatchEvent(new CustomEvent("notifier:status", { detail: info }));
+  }
+
+  class ResumableSource extends EventTarget {
+    constructor(cursor) {
+      super();
+      this.url = config.stream;
+      this.withCredentials = true;
+      this.readyState = 0;
+      this.onopen = null;
+      this.onerror = null;
+      this.onmessage = null;
+      this.cursor = cursor;
+      this.names = new Set(["ping"]);
+      this.es = null;
+      this.timer = 0;
+      this.attempt = 0;
+      this.stopped = false;
+      this.lastSeen = Date.now();
+      this.connect();
+    }
+
+    addEventListener(name, listener, options) {
+      super.addEventListener(name, listener, options);
+      if (!this.names.has(name)) {
+        this.names.add(name);
+        if (this.es) {
+          this.bind(this.es, name);
+        }
+      }
+    }
+
+    bind(es, name) {
+      var self = this;
+      es.addEventListener(name, function (event) {
+        self.relay(es, name, event);
+      });
+    }
+
+    streamUrl() {
+      if (this.cursor === null) {
+        return this.url;
+      }
+      return this.url + (this.url.indexOf("?") < 0 ? "?" : "&") + "after=" + this.cursor;
+    }
+
+    connect() {
+      var self = this;
+      clearTimeout(this.timer);
+      this.timer = 0;
+      this.drop();
+      if (this.stopped) {
+        return;
+      }
+      var es = new EventSource(this.streamUrl(), { withCredentials: true });
+      this.es = es;
+      this.names.forEach(function (name) {
+        self.bind(es, name);
+      });
+      es.onopen = function (event) {
+        if (es !== self.es) {
+          return;
+        }
+        self.attempt = 0;
+        self.lastSeen = Date.now();
+        self.readyState = 1;
+        announce("live");
+        if (self.onopen) {
+          self.onopen(event);
+        }
+      };
+      es.onerror = function (event) {
+        if (es !== self.es) {
+          return;
+        }
+        // Not passed on to the extension's onerror: it would only log the expected failure
+        // as an htmx error; the page learns about it from our notifier:status event.
+        self.drop();
+        self.retry();
+      };
+      announce(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
+    }
+
+    drop() {
+      if (this.es) {
+        this.es.close();
+        this.es = null;
+      }
+      this.readyState = 0;
+    }
+
+    relay(es, name, event) {
+      if (es !== this.es) {
+        return;
+      }
+      this.lastSeen = Date.now();
+      if (CURSOR_EVENTS[name]) {
+        // lastEventId is the source's last id, so only events that always carry one count.
+        var id = toCursor(event.lastEventId);
+        if (id !== null) {
+          if (this.cursor !== null && id <= this.cursor) {
+            return; // this page already shows it
+          }
+          this.cursor = id;
+        }
+      } else if (name === "reset") {
+        // Our cursor was unusable; the stream goes on from the server's current one, which
+        // the `connected` event just before carried as its id. The list re-render adopts.
+        this.cursor = toCursor(event.lastEventId);
+      }
+      this.dispatchEvent(new MessageEvent(name, {
+        data: event.data, lastEventId: event.lastEventId, origin: event.origin
+      }));
+    }
+
+    retry() {
+      var self = this;
+      if (this.stopped) {
+        return;
+      }
+      if (!config.autoReconnect || this.attempt >= config.maxAttempts) {
+        announce("offline", { attempt: this.attempt });
+        return;
+      }
+      var delay = Math.min(config.delay * Math.pow(2, this.attempt), config.maxDelay);
+      // Jitter, so that a restarted server is not hit by every open tab in the same instant.
+      delay = Math.round(delay * (0.8 + Math.random() * 0.4));
+      this.attempt += 1;
+      announce("reconnecting", { attempt: this.attempt, max: config.maxAttempts, delay: delay });
+      this.timer = setTimeout(function () {
+        self.connect();
+      }, delay);
+    }
+
+    reconnect() {
+      this.stopped = false;
+      this.attempt = 0;
+      this.connect();
+    }
+
+    adopt(cursor) {
+      // A list rendered at `cursor` replaced the page's list. Older than what we applied: the
+      // new list lacks those events, so replay them from its cursor.
+      var behind = this.cursor !== null && cursor !== null && cursor < this.cursor;
+      this.cursor = cursor;
+      if (behind) {
+        this.reconnect();
+      }
+    }
+
+    watch() {
+      if (this.readyState === 1 && Date.now() - this.lastSeen > config.ping * 2.5) {
+        this.drop(); // pings stopped: the socket is dead even if the browser has not noticed
+        this.retry();
+      }
+    }
+
+    pause() {
+      clearTimeout(this.timer);
+      this.drop();
+    }
+
+    close() {
+      this.stopped = true;
+      this.pause();
+      this.readyState = 2;
+    }
+  }
+
+  var makeDefault = htmx.createEventSource;
+  htmx.createEventSource = function (url) {
+    if (url.split("?")[0] !== config.stream) {
+      return makeDefault ? makeDefault(url) : new EventSource(url, { withCredentials: true });
+    }
+    var cursor = live ? live.cursor : toCursor(data.cursor);
+    if (live) {
+      live.close();
+    }
+    live = new ResumableSource(cursor);
+    return live;
+  };
+
+  // --- wake-ups: sleep, network changes, back/forward cache ------------------------------
+  var lastTick = Date.now();
+  setInterval(function () {
+    var now = Date.now();
+    var slept = now - lastTick > 15000;
+    lastTick = now;
+    if (!live || live.stopped) {
+      return;
+    }
+    if (slept) {
+      live.reconnect(); // the socket rarely survives a suspend; resuming is exact anyway
+    } else {
+      live.watch();
+    }
+  }, 5000);
+  window.addEventListener("online", function () {
+    if (live && live.readyState !== 1) {
+      live.reconnect();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && live && live.readyState !== 1) {
+      live.reconnect();
+    }
+  });
+  window.addEventListener("pagehide", function () {
+    if (live) {
+      live.pause();
+    }
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && live) {
+      live.reconnect();
+    }
+  });
+
+  // --- a re-rendered list (reset, refresh, filters, mark all read) carries its cursor -------
+  var listElt = document.getElementById("inbox-list");
+  body.addEventListener("htmx:afterSettle", function () {
+    var current = document.getElementById("inbox-list");
+    if (current && current !== listElt) {
+      listElt = current;
+      if (live) {
+        live.adopt(toCursor(current.dataset.cursor));
+      }
+    }
+  });
+
+  // --- fit connection-agnostic fragments to this page ---------------------------------------
+  function oobTarget(el) {
+    var spec = el.getAttribute("hx-swap-oob") || "";
+    var colon = spec.indexOf(":");
+    var selector = colon > 0 ? spec.slice(colon + 1) : "#" + el.id;
+    try {
+      return document.querySelector(selector);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function matchesFilter(list, item) {
+    var want = list.dataset;
+    if (want.status === "read" && item.classList.contains("is-unread")) {
+      return false;
+    }
+    if (want.status === "unread" && item.classList.contains("is-read")) {
+      return false;
+    }
+    if (want.type && item.dataset.type !== want.type) {
+      return false;
+    }
+    return !want.tag || (item.dataset.tags || "").indexOf("," + want.tag + ",") >= 0;
+  }
+
+  htmx.defineExtension("notifier", {
+    transformResponse: function (text) {
+      if (text.indexOf("hx-swap-oob") < 0) {
+        return text;
+      }
+      var tpl = document.createElement("template");
+      tpl.innerHTML = text;
+      var changed = false;
+      Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
+        if (!el.hasAttribute("hx-swap-oob")) {
+          return;
+        }
+        var target = oobTarget(el);
+        if (!target) {
+          el.remove(); // not on this page (another page's list, an item not loaded)
+          changed = true;
+          return;
+        }
+        if (!/^(afterbegin|beforeend):/.test(el.getAttribute("hx-swap-oob"))) {
+          return;
+        }
+        Array.prototype.slice.call(el.children).forEach(function (child) {
+          var dup = child.id && document.getElementById(child.id);
+          var filtered = target.id === "notification-list" && !matchesFilter(target, child);
+          if (dup || filtered) {
+            child.remove(); // inserts are idempotent by the item's stable id
+            changed = true;
+          }
+        });
+      });
+      return changed ? tpl.innerHTML : text;
+    }
+  });
+
+  window.Notifier = {
+    reconnect: function () {
+      if (live) {
+        live.reconnect();
+      }
+    },
+    source: function () {
+      return live;
+    }
+  };
+})();

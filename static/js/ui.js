@@ -1,0 +1,233 @@
+/* Page behaviour htmx cannot express: the CSRF header, the title count, the connection
+ * indicator, toasts, select-many, and "5 min ago" times in the reader's time zone.
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var TOAST_MS = 6000;
+  var MAX_TOASTS = 4;
+
+  // --- CSRF on every htmx request (Flask-WTF reads X-CSRFToken) ----------------------------
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  body.addEventListener("htmx:configRequest", function (event) {
+    if (csrfMeta) {
+      event.detail.headers["X-CSRFToken"] = csrfMeta.content;
+    }
+  });
+
+  // --- "(3) Notifications": the title follows the badge ------------------------------------
+  var badge = document.getElementById("unread-badge");
+  function syncTitle() {
+    var el = badge && badge.querySelector(".badge");
+    var count = el ? parseInt(el.dataset.count, 10) || 0 : 0;
+    var base = body.dataset.title || document.title;
+    document.title = count ? "(" + count + ") " + base : base;
+  }
+  if (badge) {
+    new MutationObserver(syncTitle).observe(badge, { childList: true, subtree: true });
+  }
+
+  // --- connection indicator -----------------------------------------------------------------
+  var conn = document.getElementById("conn");
+  var connLabel = document.getElementById("conn-label");
+  var connRetry = document.getElementById("conn-retry");
+  var LABELS = {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    offline: "Offline",
+    closed: "Offline"
+  };
+  document.addEventListener("notifier:status", function (event) {
+    if (!conn) {
+      return;
+    }
+    var info = event.detail;
+    var label = LABELS[info.state] || info.state;
+    if (info.state === "reconnecting" && info.delay) {
+      label = "Reconnecting in " + Math.max(1, Math.round(info.delay / 1000)) + " s";
+    }
+    conn.dataset.state = info.state;
+    if (connLabel.textContent !== label) {
+      connLabel.textContent = label;
+    }
+    connRetry.hidden = info.state === "live" || info.state === "connecting";
+    connRetry.textContent = info.state === "offline" ? "Reconnect" : "Retry now";
+  });
+  if (connRetry) {
+    connRetry.addEventListener("click", function () {
+      if (window.Notifier) {
+        window.Notifier.reconnect();
+      }
+    });
+  }
+
+  // --- toasts -------------------------------------------------------------------------------
+  var toasts = document.getElementById("toasts");
+  function dismiss(toast) {
+    if (toast && toast.parentNode) {
+      toast.parentNode.removeChild(toast);
+    }
+  }
+  function arm(toast) {
+    if (toast.dataset.armed) {
+      return;
+    }
+    toast.dataset.armed = "1";
+    if (toast.hasAttribute("data-sticky")) {
+      return; // urgent: stays until dismissed
+    }
+    var timer = 0;
+    var start = function () {
+      timer = setTimeout(function () {
+        dismiss(toast);
+      }, TOAST_MS);
+    };
+    var stop = function () {
+      clearTimeout(timer);
+    };
+    // Reading or tabbing into a toast keeps it open.
+    toast.addEventListener("mouseenter", stop);
+    toast.addEventListener("mouseleave", start);
+    toast.addEventListener("focusin", stop);
+    toast.addEventListener("focusout", start);
+    start();
+  }
+  function tidyToasts() {
+    var all = toasts.querySelectorAll(".toast");
+    Array.prototype.forEach.call(all, arm);
+    var calm = toasts.querySelectorAll(".toast:not([data-sticky])");
+    for (var i = 0; all.length - i > MAX_TOASTS && i < calm.length; i++) {
+      dismiss(calm[i]); // a burst (a replay after sleep) shows only the newest few
+    }
+  }
+  if (toasts) {
+    new MutationObserver(tidyToasts).observe(toasts, { childList: true });
+    toasts.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-dismiss]");
+      if (button) {
+        dismiss(button.closest(".toast"));
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        var last = toasts.querySelector(".toast:last-child");
+        if (last && (last.contains(document.activeElement) || document.activeElement === body)) {
+          dismiss(last);
+        }
+      }
+    });
+  }
+
+  function errorToast(text) {
+    if (!toasts) {
+      return;
+    }
+    var toast = document.createElement("div");
+    toast.className = "toast prio-high";
+    toast.setAttribute("role", "alert");
+    var p = document.createElement("p");
+    p.className = "toast-title";
+    p.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-dismiss", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    toast.appendChild(p);
+    toast.appendChild(close);
+    toasts.appendChild(toast);
+  }
+  body.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    errorToast(status === 404 ? "That notification no longer exists." :
+      status === 400 ? "Your session changed. Reload the page and try again." :
+        "Something went wrong (" + status + "). Please try again.");
+  });
+  body.addEventListener("htmx:sendError", function () {
+    errorToast("No connection to the server. Your change was not saved.");
+  });
+
+  // --- select many --------------------------------------------------------------------------
+  var bulk = document.getElementById("bulk");
+  function boxes() {
+    return document.querySelectorAll(".item-select");
+  }
+  function syncSelection() {
+    if (!bulk) {
+      return;
+    }
+    var all = boxes();
+    var n = 0;
+    Array.prototype.forEach.call(all, function (box) {
+      n += box.checked ? 1 : 0;
+    });
+    var selectAll = document.getElementById("select-all");
+    selectAll.checked = n > 0 && n === all.length;
+    selectAll.indeterminate = n > 0 && n < all.length;
+    document.getElementById("selected-count").textContent = n ? n + " selected" : "";
+    Array.prototype.forEach.call(bulk.querySelectorAll("[data-needs-selection]"), function (b) {
+      b.disabled = n === 0;
+    });
+  }
+  if (bulk) {
+    document.addEventListener("change", function (event) {
+      if (event.target.id === "select-all") {
+        Array.prototype.forEach.call(boxes(), function (box) {
+          box.checked = event.target.checked;
+        });
+      }
+      if (event.target.id === "select-all" || event.target.classList.contains("item-select")) {
+        syncSelection();
+      }
+    });
+    bulk.addEventListener("htmx:afterRequest", function () {
+      Array.prototype.forEach.call(boxes(), function (box) {
+        box.checked = false;
+      });
+      syncSelection();
+    });
+    body.addEventListener("htmx:afterSettle", syncSelection);
+    syncSelection();
+  }
+
+  // --- times in the reader's zone -------------------------------------------------------------
+  var relative = window.Intl && Intl.RelativeTimeFormat ?
+    new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function describe(date) {
+    var seconds = (date.getTime() - Date.now()) / 1000;
+    var abs = Math.abs(seconds);
+    if (!relative || abs > 7 * 86400) {
+      return full.format(date);
+    }
+    if (abs < 45) {
+      return "just now";
+    }
+    if (abs < 3600) {
+      return relative.format(Math.round(seconds / 60), "minute");
+    }
+    if (abs < 86400) {
+      return relative.format(Math.round(seconds / 3600), "hour");
+    }
+    return relative.format(Math.round(seconds / 86400), "day");
+  }
+  function renderTimes(root) {
+    var els = (root || document).querySelectorAll("time[data-relative]");
+    Array.prototype.forEach.call(els, function (el) {
+      var date = new Date(el.getAttribute("datetime"));
+      if (!isNaN(date)) {
+        el.textContent = describe(date);
+        el.title = full.format(date);
+      }
+    });
+  }
+  body.addEventListener("htmx:load", function (event) {
+    renderTimes(event.detail.elt.parentNode || document);
+  });
+  setInterval(renderTimes, 60000);
+  renderTimes();
+  syncTitle();
+})();

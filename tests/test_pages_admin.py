@@ -1,0 +1,213 @@
+"""The admin dashboard: who may see it, the live stats stream, sending, preview, retry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from notifier.extensions import db
+from notifier.models import Delivery, Notification
+from notifier.service import inbox
+from tests.conftest import AuthActions
+from tests.factories import World, send
+
+HX = {"HX-Request": "true"}
+ADMIN_PATHS = [
+    ("GET", "/admin"),
+    ("GET", "/admin/stream"),
+    ("POST", "/admin/send"),
+    ("POST", "/admin/preview"),
+    ("POST", "/admin/dead-letters/1/retry"),
+]
+
+
+def dead_delivery(world: World, tenant_id: int | None = None) -> int:
+    """Store a delivery that used up its retries; return its id."""
+    row = Delivery(
+        tenant_id=tenant_id or world.acme.id,
+        user_id=world.alice.id,
+        channel="email",
+        status="dead",
+        payload={"title": "Invoice <b>ready</b>"},
+        attempts=8,
+        last_error="550 mailbox unavailable",
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_PATHS)
+def test_members_get_404(
+    world: World, client: FlaskClient, auth: AuthActions, method: str, path: str
+) -> None:
+    auth.login("bob@example.com")
+    assert client.open(path, method=method).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_login(client: FlaskClient) -> None:
+    resp = client.get("/admin")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_dashboard_shows_stats_chart_deliveries_and_dead_letters(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    send(world.alice, "One")
+    dead = dead_delivery(world)
+    auth.login("admin@example.com")
+    html = client.get("/admin").text
+    assert 'id="kpi-connections" data-value="0"' in html
+    assert "<code>test</code>" in html  # this process's instance row
+    assert len(re.findall(r'<rect class="bar', html)) == 24
+    assert re.search(r'<rect class="bar" [^>]*><title>\d\d:00 UTC: 1</title>', html)
+    assert '<th scope="row">email</th>' in html  # deliveries by channel
+    assert f'action="/admin/dead-letters/{dead}/retry"' in html
+    assert "Invoice &lt;b&gt;ready&lt;/b&gt;" in html
+    assert " style=" not in html  # CSP style-src 'self' would block it
+
+
+def test_stream_sends_the_stats_partial(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("admin@example.com")
+    resp = client.get("/admin/stream", buffered=False)
+    try:
+        assert resp.mimetype == "text/event-stream"
+        assert resp.headers["Cache-Control"] == "no-cache"
+        chunks = iter(resp.response)
+        assert next(chunks) == b"retry: 2000\n\n"
+        first = next(chunks).decode()
+    finally:
+        resp.close()
+    assert first.startswith("event: stats\ndata: ")
+    assert 'id="kpi-connections"' in first
+    assert all(line.startswith(("event:", "data:")) for line in first.strip().split("\n"))
+
+
+def test_send_to_one_user(world: World, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("admin@example.com")
+    resp = client.post(
+        "/admin/send",
+        headers=HX,
+        data={
+            "audience": "user",
+            "emails": "bob@example.com",
+            "type": "system",
+            "title": "Maintenance",
+            "body": "Tonight",
+            "priority": "high",
+            "url": "/status",
+        },
+    )
+    assert resp.status_code == 200
+    assert "Sent to 1 person." in resp.text
+    n = Notification.query.filter_by(user_id=world.bob.id).one()
+    assert (n.title, n.priority, n.url, n.body) == ("Maintenance", "high", "/status", "Tonight")
+
+
+def test_send_to_several_users_and_to_the_tenant(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("admin@example.com")
+    resp = client.post(
+        "/admin/send",
+        data={
+            "audience": "users",
+            "emails": "alice@example.com,\nbob@example.com",
+            "type": "system",
+            "title": "Hi both",
+            "priority": "normal",
+        },
+    )
+    assert resp.status_code == 302
+    assert "Sent to 2 people." in client.get("/admin").text
+    client.post(
+        "/admin/send",
+        data={"audience": "tenant", "type": "system", "title": "Everyone", "priority": "normal"},
+    )
+    assert inbox.stats(world.alice.id)["total"] == 2
+    assert inbox.stats(world.admin.id)["total"] == 1
+    assert inbox.stats(world.carol.id)["total"] == 0  # another tenant
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (
+            {"audience": "user", "emails": "carol@globex.test"},
+            "emails",
+            "No user in your tenant with: carol@globex.test",
+        ),
+        ({"audience": "user", "emails": "a@example.com b@example.com"}, "emails", "One email only"),
+        ({"audience": "users", "emails": ""}, "emails", "Enter at least one email."),
+        ({"audience": "tenant", "title": ""}, "title", "This field is required."),
+        (
+            {"audience": "tenant", "url": "javascript:alert(1)"},
+            "url",
+            "must be an http(s) URL or a path starting with /",
+        ),
+        ({"audience": "tenant", "type": "bad type!"}, "type", "Letters, digits and _.:- only."),
+    ],
+)
+def test_send_form_errors_stand_next_to_the_field(
+    world: World, client: FlaskClient, auth: AuthActions, data: dict, field: str, message: str
+) -> None:
+    auth.login("admin@example.com")
+    form = {"type": "system", "title": "T", "priority": "normal", **data}
+    resp = client.post("/admin/send", headers=HX, data=form)
+    assert resp.status_code == 422
+    assert re.search(rf'<p class="error" id="{field}-error">[^<]*{re.escape(message)}', resp.text)
+    assert Notification.query.count() == 0
+
+
+def test_preview_renders_the_list_item_escaped(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("admin@example.com")
+    resp = client.post(
+        "/admin/preview",
+        headers=HX,
+        data={"type": "system", "title": "<script>alert(1)</script>", "priority": "urgent"},
+    )
+    assert '<ul class="items preview-list"><li class="item is-unread prio-urgent' in resp.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
+    assert "<script>" not in resp.text
+    assert Notification.query.count() == 0
+    empty = client.post("/admin/preview", headers=HX, data={"type": "", "title": ""})
+    assert "Fill in a type and a title" in empty.text
+
+
+def test_retry_puts_a_dead_letter_back(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    mine = dead_delivery(world)
+    theirs = dead_delivery(world, tenant_id=world.globex.id)
+    auth.login("admin@example.com")
+    resp = client.post(f"/admin/dead-letters/{mine}/retry", headers=HX)
+    assert resp.status_code == 200 and "queued for retry" in resp.text
+    assert db.session.get(Delivery, mine).status == "pending"
+    assert client.post(f"/admin/dead-letters/{theirs}/retry").status_code == 404
+    assert client.post(f"/admin/dead-letters/{mine}/retry").status_code == 404  # not dead now
+
+
+def test_dashboard_names_only_users_of_my_tenant(app: Flask, world: World) -> None:
+    from notifier.extensions import state
+    from notifier.web.admin import collect
+
+    hub = state(app).hub
+    subs = [
+        hub.subscribe(world.bob.id, world.acme.id),
+        hub.subscribe(world.bob.id, world.acme.id),
+        hub.subscribe(world.carol.id, world.globex.id),
+    ]
+    try:
+        stats = collect(app, world.acme.id)
+    finally:
+        for sub in subs:
+            hub.unsubscribe(sub)
+    assert stats["connections"] == 3
+    assert stats["top_users"] == [{"email": "bob@example.com", "connections": 2}]
