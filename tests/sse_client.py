@@ -98,11 +98,6 @@ class SSEParser:
         return out
 
 
-def parse_events(data: bytes) -> list[SSEEvent]:
-    """Parse a complete byte string of SSE into events."""
-    return SSEParser().feed(data)
-
-
 class SSEClient:
     """Connect to an SSE endpoint and read events with deadlines (never sleeps blindly)."""
 
