@@ -79,20 +79,31 @@ def test_cleanup_tick_sweeps_idle_and_reaps_closed_connections(app: Flask, world
         conn.unregister(alive)
 
 
-def test_overflow_shuts_the_stuck_socket_down(app: Flask, world: World) -> None:
-    """A stream blocked writing to a client that stopped reading is cut, not leaked."""
+def test_overflow_shuts_down_a_stuck_writer_and_spares_an_idle_one(
+    app: Flask, world: World
+) -> None:
+    """A stream blocked writing to a client that stopped reading is cut, not leaked; one
+    waiting for messages is left to end itself with a retry hint."""
     hub = state().hub
-    sub = hub.subscribe(world.alice.id, 1)
-    server_side, client_side = socket.socketpair()
-    conn.register(sub, server_side, user_timeout_s=10)
+    stuck, waiting = hub.subscribe(world.alice.id, 1), hub.subscribe(world.alice.id, 1)
+    pairs = [socket.socketpair(), socket.socketpair()]
+    tcp_stuck = conn.register(stuck, pairs[0][0], user_timeout_s=10)
+    tcp_waiting = conn.register(waiting, pairs[1][0], user_timeout_s=10)
+    assert tcp_stuck is not None and tcp_waiting is not None
+    tcp_stuck.writing = True
     try:
-        hub.unsubscribe(sub, "overflow")
+        hub.unsubscribe(stuck, "overflow")
+        hub.unsubscribe(waiting, "overflow")
         with pytest.raises(OSError):
             for _ in range(10000):  # a shut-down socket refuses writes at once
-                server_side.send(b"x" * 65536)
+                pairs[0][0].send(b"x" * 65536)
+        pairs[1][0].send(b"retry: 3000\n\n")  # still writable: the farewell goes out
+        assert pairs[1][1].recv(100) == b"retry: 3000\n\n"
     finally:
-        server_side.close()
-        client_side.close()
+        conn.unregister(waiting)
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 def _old_events(app: Flask, world: World, count: int, days: int) -> None:

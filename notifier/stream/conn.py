@@ -8,9 +8,10 @@ connection the first write after the client's FIN still succeeds. So:
   a closed client thus leaves within one ping interval;
 * the cleanup loop calls :func:`reap` for every subscription, which catches the same thing
   for streams that are not writing;
-* a subscription dropped for overflow or idleness usually belongs to a stream whose greenlet
-  is blocked in a write to a client that stopped reading; :func:`_on_disconnect` shuts its
-  socket down so that write fails at once instead of holding the greenlet and the socket;
+* a subscription dropped for overflow or idleness may belong to a stream whose greenlet is
+  blocked in a write to a client that stopped reading: then :func:`_on_disconnect` shuts its
+  socket down, so that write fails at once instead of holding the greenlet and the socket.
+  A stream that is not mid-write is left to wake up and end itself with a retry hint;
 * TCP_USER_TIMEOUT bounds how long written data may stay unacknowledged (a vanished peer
   that sent no FIN at all);
 * SO_SNDBUF is capped at STREAM_SNDBUF: Linux autotunes a send buffer up to 4 MB (measured:
@@ -29,6 +30,7 @@ import logging
 import select
 import socket
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from gevent import monkey
@@ -45,7 +47,17 @@ _GONE = (
 )
 _SHUT_DOWN_ON = frozenset({"overflow", "idle"})
 STREAM_SNDBUF = 128 * 1024
-_sockets: dict[str, Any] = {}
+
+
+@dataclass(eq=False)
+class Conn:
+    """The TCP side of one stream: its socket, and whether the server is writing to it."""
+
+    sock: Any
+    writing: bool = False
+
+
+_conns: dict[str, Conn] = {}
 
 
 def socket_from(environ: dict[str, Any]) -> Any | None:
@@ -57,10 +69,10 @@ def socket_from(environ: dict[str, Any]) -> Any | None:
     return None
 
 
-def register(sub: Subscription, sock: Any | None, user_timeout_s: float) -> None:
+def register(sub: Subscription, sock: Any | None, user_timeout_s: float) -> Conn | None:
     """Track ``sock`` as the connection of ``sub``; bound its send buffer and unacked writes."""
     if sock is None:
-        return
+        return None
     with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
     if hasattr(socket, "TCP_USER_TIMEOUT") and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -68,12 +80,13 @@ def register(sub: Subscription, sock: Any | None, user_timeout_s: float) -> None
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout_s * 1000))
         except OSError as exc:  # not fatal: the ping check still finds closed peers
             log.debug("stream: TCP_USER_TIMEOUT not set: %s", exc)
-    _sockets[sub.client_id] = sock
+    conn = _conns[sub.client_id] = Conn(sock)
+    return conn
 
 
 def unregister(sub: Subscription) -> None:
     """Stop tracking the connection of ``sub``."""
-    _sockets.pop(sub.client_id, None)
+    _conns.pop(sub.client_id, None)
 
 
 def peer_closed(sock: Any) -> bool:
@@ -90,8 +103,8 @@ def peer_closed(sock: Any) -> bool:
 
 def is_gone(sub: Subscription) -> bool:
     """Return True when the tracked connection of ``sub`` is closed by the peer."""
-    sock = _sockets.get(sub.client_id)
-    return sock is not None and peer_closed(sock)
+    conn = _conns.get(sub.client_id)
+    return conn is not None and peer_closed(conn.sock)
 
 
 def reap(hub: Hub) -> int:
@@ -107,10 +120,9 @@ def reap(hub: Hub) -> int:
 @disconnected.connect
 def _on_disconnect(_hub: Hub, subscription: Subscription, reason: str = "", **_: Any) -> None:
     """Shut down the socket of a stream dropped for overflow or idleness (module docstring)."""
-    if reason not in _SHUT_DOWN_ON:
+    conn = _conns.get(subscription.client_id)
+    if reason not in _SHUT_DOWN_ON or conn is None or not conn.writing:
         return
-    sock = _sockets.pop(subscription.client_id, None)
-    if sock is None:
-        return
+    del _conns[subscription.client_id]
     with suppress(OSError):  # already closed by the peer or the server
-        sock.shutdown(socket.SHUT_RDWR)
+        conn.sock.shutdown(socket.SHUT_RDWR)

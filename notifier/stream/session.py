@@ -103,10 +103,9 @@ def open_stream(user: User, kind: str) -> Response:
         hub.unsubscribe(sub, "error")
         raise
     ping = float(app.config["NOTIFIER_PING_INTERVAL"])
-    sock = conn.socket_from(request.environ)
-    conn.register(sub, sock, user_timeout_s=2 * ping + 10)
+    tcp = conn.register(sub, conn.socket_from(request.environ), user_timeout_s=2 * ping + 10)
     renderer: Renderer = JsonRenderer() if kind == "json" else HtmlRenderer(app)
-    stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, sock=sock)
+    stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
     resp.call_on_close(stream.close)
     return resp
@@ -124,7 +123,7 @@ class Stream:
         opening: Opening,
         *,
         ping_interval: float,
-        sock: Any | None = None,
+        tcp: conn.Conn | None = None,
     ) -> None:
         self.app = app
         self.hub = hub
@@ -132,11 +131,22 @@ class Stream:
         self.renderer = renderer
         self.opening = opening
         self.ping_interval = ping_interval
-        self.sock = sock
+        self.tcp = tcp
         self.sent = opening.start  # the last cursor this client has (sent or resumed from)
         sub.last_cursor = self.sent
 
     def run(self) -> Iterator[bytes]:
+        """Yield every chunk, flagging the connection while the server writes it."""
+        tcp = self.tcp
+        for chunk in self._chunks():
+            if tcp is None:
+                yield chunk
+                continue
+            tcp.writing = True  # until the server asks for the next chunk: the write is done
+            yield chunk
+            tcp.writing = False
+
+    def _chunks(self) -> Iterator[bytes]:
         """Yield the preamble at once, then the replay, then live events until closed."""
         yield self._preamble()
         self.sub.touch()
@@ -257,5 +267,5 @@ class Stream:
             if out:
                 yield b"".join(out)
                 self._wrote()
-            if pinged and self.sock is not None and conn.peer_closed(self.sock):
+            if pinged and self.tcp is not None and conn.peer_closed(self.tcp.sock):
                 return
