@@ -17,7 +17,7 @@ from the current cursor.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -47,7 +47,7 @@ class Opening:
     resume: bool = False
     reset: str | None = None
     recent: list[dict[str, Any]] | None = None
-    stats: dict[str, int] | None = field(default=None)
+    stats: dict[str, int] | None = None
 
 
 def requested_cursor() -> str | None:
@@ -139,12 +139,11 @@ class Stream:
         """Yield every chunk, flagging the connection while the server writes it."""
         tcp = self.tcp
         for chunk in self._chunks():
-            if tcp is None:
-                yield chunk
-                continue
-            tcp.writing = True  # until the server asks for the next chunk: the write is done
+            if tcp is not None:
+                tcp.writing = True  # until the server asks for the next chunk: written
             yield chunk
-            tcp.writing = False
+            if tcp is not None:
+                tcp.writing = False
 
     def _chunks(self) -> Iterator[bytes]:
         """Yield the preamble at once, then the replay, then live events until closed."""
