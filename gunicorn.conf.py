@@ -11,6 +11,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+import gevent
+
 worker_class = "gevent"
 # Concurrent connections per worker; SSE streams are long-lived, so leave room for them.
 worker_connections = 2000
@@ -36,9 +38,7 @@ def post_worker_init(worker: Any) -> None:
         # gunicorn's SIGTERM only stops accepting and waits graceful_timeout for requests to
         # finish; open streams never finish by themselves, so end them now (retry hint).
         handle_exit(sig, frame)
-        import gevent
-
-        gevent.spawn(stop_workers, app)
+        gevent.spawn(stop_workers, app)  # out of the signal handler: it joins greenlets
 
     # init_signals() ran before this hook and bound the old method; rebind SIGTERM.
     worker.handle_exit = _exit
