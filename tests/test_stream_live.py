@@ -7,6 +7,7 @@ Counts of sent/received/duplicate events are printed (run with -s to see them).
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -240,3 +241,29 @@ def test_sigterm_ends_streams_with_a_retry_hint(live_server_factory: Factory) ->
     assert server.proc.wait(timeout=20) == 0
     assert "Notifier stopped" in server.log()
     client.close()
+
+
+def test_unusable_cursors_get_reset_then_the_stream_goes_on(live_server_factory: Factory) -> None:
+    server, admin, alice = start(live_server_factory)
+    # What the pruning loop records after deleting alice's events 1-3 (retention).
+    db = sqlite3.connect(server.workdir / "live.sqlite")
+    with db:
+        db.execute("UPDATE event_cursors SET pruned_through = 3 WHERE user_id = 2")
+    db.close()
+    cases = {"garbage": "invalid_cursor", "999": "unknown_cursor", "2": "cursor_expired"}
+    for cursor, reason in cases.items():
+        client = SSEClient(server.url, headers=bearer(alice), last_event_id=cursor)
+        try:
+            assert client.status == 200
+            reset = client.wait_event("reset", timeout=10)
+            assert reset is not None and reset.json() == {"reason": reason}
+            assert [e.event for e in client.events] == ["connected", "reset", "stats"]
+            assert client.last_event_id == "4"  # it continues from the current cursor
+        finally:
+            client.close()
+    client = SSEClient(server.url, headers=bearer(alice), last_event_id="3")  # at the edge: fine
+    try:
+        assert client.wait_event("stats") is not None
+        assert client.logged_ids == [4] and not client.named("reset")
+    finally:
+        client.close()
