@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures_postgres",
     "tests.fixtures_receivers",
     "tests.fixtures_live",
+    "tests.fixtures_browser",
 ]
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
-CHROMIUM = "/usr/bin/chromium"  # The Makefile's default; override with $CHROMIUM.
 
 
 def test_service_worker_is_served_from_the_root(client: FlaskClient) -> None:
@@ -24,61 +21,57 @@ def test_service_worker_is_served_from_the_root(client: FlaskClient) -> None:
 
 
 @pytest.mark.browser
-def test_service_worker_shows_a_pushed_notification(live_server: Any) -> None:
+def test_service_worker_shows_a_pushed_notification(live_server: Any, browser: Any) -> None:
     """Register /sw.js in headless Chromium, deliver a push over CDP, read what it showed.
 
     Chromium cannot subscribe to a real push service here, so DevTools hands the payload to
     the worker the way the push service would. Clicks on system notifications cannot be
     driven headless; the click handler is left to manual checks.
     """
-    from playwright.sync_api import sync_playwright
-
     origin = live_server.url
     payload = {"title": "Deploy done", "body": "v2 is live", "url": "/n/5", "tag": "n-5", "id": 5}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM", CHROMIUM))
-        try:
-            context = browser.new_context()
-            context.grant_permissions(["notifications"], origin=origin)
-            page = context.new_page()
-            page.goto(origin + "/healthz")
-            cdp = context.new_cdp_session(page)
-            registrations: list[dict[str, Any]] = []
-            cdp.on(
-                "ServiceWorker.workerRegistrationUpdated",
-                lambda event: registrations.extend(event["registrations"]),
+    context = browser.new_context()
+    try:
+        context.grant_permissions(["notifications"], origin=origin)
+        page = context.new_page()
+        page.goto(origin + "/healthz")
+        cdp = context.new_cdp_session(page)
+        registrations: list[dict[str, Any]] = []
+        cdp.on(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda event: registrations.extend(event["registrations"]),
+        )
+        cdp.send("ServiceWorker.enable")
+        scope = page.evaluate(
+            """async () => {
+                const reg = await navigator.serviceWorker.register("/sw.js", {scope: "/"});
+                await navigator.serviceWorker.ready;
+                return reg.scope;
+            }"""
+        )
+        assert scope == origin + "/"
+        for _ in range(100):  # DevTools events arrive while Playwright waits on something.
+            if registrations:
+                break
+            page.wait_for_timeout(50)
+        [registration_id] = {r["registrationId"] for r in registrations}
+        for data in (payload, {**payload, "url": "javascript:alert(1)", "tag": "n-6"}):
+            cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {"origin": origin, "registrationId": registration_id, "data": json.dumps(data)},
             )
-            cdp.send("ServiceWorker.enable")
-            scope = page.evaluate(
-                """async () => {
-                    const reg = await navigator.serviceWorker.register("/sw.js", {scope: "/"});
-                    await navigator.serviceWorker.ready;
-                    return reg.scope;
-                }"""
-            )
-            assert scope == origin + "/"
-            for _ in range(100):  # DevTools events arrive while Playwright waits on something.
-                if registrations:
-                    break
-                page.wait_for_timeout(50)
-            [registration_id] = {r["registrationId"] for r in registrations}
-            for data in (payload, {**payload, "url": "javascript:alert(1)", "tag": "n-6"}):
-                cdp.send(
-                    "ServiceWorker.deliverPushMessage",
-                    {"origin": origin, "registrationId": registration_id, "data": json.dumps(data)},
-                )
-            shown = page.wait_for_function(
-                """async () => {
-                    const reg = await navigator.serviceWorker.ready;
-                    const list = await reg.getNotifications();
-                    return list.length === 2 && list.map(n => (
-                        {title: n.title, body: n.body, tag: n.tag, data: n.data}
-                    ));
-                }""",
-                polling=50,
-            ).json_value()
-        finally:
-            browser.close()
+        shown = page.wait_for_function(
+            """async () => {
+                const reg = await navigator.serviceWorker.ready;
+                const list = await reg.getNotifications();
+                return list.length === 2 && list.map(n => (
+                    {title: n.title, body: n.body, tag: n.tag, data: n.data}
+                ));
+            }""",
+            polling=50,
+        ).json_value()
+    finally:
+        context.close()
     assert sorted(shown, key=lambda n: n["tag"]) == [
         {
             "title": "Deploy done",
