@@ -58,9 +58,11 @@ def test_marking_read_in_one_tab_updates_the_other(sessions, ui) -> None:
     for tab in (tab_a, tab_b):
         ui.wait_live(tab)
     title = "Bob commented on your report"
+    item(tab_b, title).get_by_role("checkbox").check()  # tab B is picking items for a bulk action
     item(tab_a, title).get_by_role("button", name=re.compile("^Mark read")).click()
     expect(item(tab_a, title)).to_have_class(re.compile(r"\bis-read\b"))
     expect(item(tab_b, title)).to_have_class(re.compile(r"\bis-read\b"))
+    expect(item(tab_b, title).get_by_role("checkbox")).to_be_checked()  # still picked
     expect(tab_b).to_have_title("(3) Notifications")
     item(tab_b, title).get_by_role("button", name=re.compile("^Mark unread")).click()
     expect(item(tab_a, title)).to_have_class(re.compile(r"\bis-unread\b"))
@@ -99,7 +101,9 @@ def test_restart_while_open_shows_missed_notifications_exactly_once(
     expect(item(page, "Before the crash")).to_have_count(1)
 
     live_server.kill()
-    expect(page.locator("#conn")).not_to_have_attribute("data-state", "live")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+    expect(page.locator("#conn-label")).to_contain_text("Reconnecting")
+    expect(page.get_by_role("button", name="Retry now")).to_be_visible()
     live_server.flask(
         "send", "--to", "alice@example.com", "--type", "system", "--title", "Sent while down"
     )
@@ -132,4 +136,37 @@ def test_xss_title_stays_text_everywhere(sessions, ui) -> None:
     expect(item(page, XSS)).to_have_count(1)  # the list, server-rendered
     expect(page.locator("img[src=x]")).to_have_count(0)
     assert dialogs == []
+    assert alice.errors == []
+
+
+def test_reset_rerenders_the_list_and_stays_live(sessions, ui) -> None:
+    alice = sessions("alice")
+    page = alice.page("/")
+    ui.wait_live(page)
+    page.evaluate("document.getElementById('inbox-list').dataset.stale = 'yes'")
+    # Resume from a cursor the server never issued (a restored database, say): it sends `reset`.
+    page.evaluate("() => { const s = window.Notifier.source(); s.cursor = 1e9; s.reconnect(); }")
+    expect(page.locator("#inbox-list[data-stale]")).to_have_count(0)  # the list was re-fetched
+    ui.wait_live(page)
+    ui.send("alice", title="After the reset")
+    expect(item(page, "After the reset")).to_have_count(1)
+    expect(page.locator(".item")).to_have_count(5)
+    assert alice.errors == []
+
+
+def test_keyboard_only_reading_and_deleting_keeps_focus(sessions, ui) -> None:
+    alice = sessions("alice")
+    page = alice.page("/")
+    ui.wait_live(page)
+    first = item(page, "New sign-in from Firefox on Linux")
+    first.get_by_role("button", name=re.compile("^Mark read")).focus()
+    page.keyboard.press("Enter")
+    toggle = first.get_by_role("button", name=re.compile("^Mark unread"))
+    expect(toggle).to_be_focused()  # the item was swapped; focus came back to its button
+    page.keyboard.press("Tab")  # to Delete
+    expect(first.get_by_role("button", name=re.compile("^Delete"))).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(first).to_have_count(0)
+    next_box = item(page, "Maintenance tonight at 22:00 UTC").get_by_role("checkbox")
+    expect(next_box).to_be_focused()
     assert alice.errors == []

@@ -88,6 +88,16 @@ def test_stream_sends_the_stats_partial(
     assert all(line.startswith(("event:", "data:")) for line in first.strip().split("\n"))
 
 
+def test_stream_ends_after_its_lifetime(
+    app: Flask, world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    # EventSource reconnects by itself; a capped stream never outlives a forgotten tab long.
+    app.config["NOTIFIER_ADMIN_STREAM_LIFETIME"] = 0
+    auth.login("admin@example.com")
+    resp = client.get("/admin/stream")
+    assert resp.data == b"retry: 2000\n\n"
+
+
 def test_send_to_one_user(world: World, client: FlaskClient, auth: AuthActions) -> None:
     auth.login("admin@example.com")
     resp = client.post(

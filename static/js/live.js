@@ -12,7 +12,8 @@
  * of its own; the backoff is ours and comes from the body's data attributes (the seeds' hook
  * options). Cursor events at or below the page's cursor are dropped (nothing is applied twice),
  * a re-rendered list hands its cursor over (adopt), and a ping watchdog plus online,
- * visibility and pageshow hooks catch sleeping laptops and silently dead sockets.
+ * visibility and pageshow hooks catch sleeping laptops and silently dead sockets. Other SSE
+ * elements (the admin dashboard) get the same quiet reconnect without the cursor.
  */
 (function () {
   "use strict";
@@ -47,9 +48,12 @@
   }
 
   class ResumableSource extends EventTarget {
-    constructor(cursor) {
+    // primary: the page stream (resumes by cursor, drives the indicator). Other streams (the
+    // admin dashboard's) only borrow the quiet reconnect with backoff.
+    constructor(url, cursor, primary) {
       super();
-      this.url = config.stream;
+      this.url = url;
+      this.primary = primary;
       this.withCredentials = true;
       this.readyState = 0;
       this.onopen = null;
@@ -83,7 +87,7 @@
     }
 
     streamUrl() {
-      if (this.cursor === null) {
+      if (!this.primary || this.cursor === null) {
         return this.url;
       }
       return this.url + (this.url.indexOf("?") < 0 ? "?" : "&") + "after=" + this.cursor;
@@ -109,7 +113,7 @@
         self.attempt = 0;
         self.lastSeen = Date.now();
         self.readyState = 1;
-        announce("live");
+        self.status("live");
         if (self.onopen) {
           self.onopen(event);
         }
@@ -123,7 +127,13 @@
         self.drop();
         self.retry();
       };
-      announce(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
+      this.status(this.attempt ? "reconnecting" : "connecting", { attempt: this.attempt });
+    }
+
+    status(state, detail) {
+      if (this.primary) {
+        announce(state, detail);
+      }
     }
 
     drop() {
@@ -139,7 +149,9 @@
         return;
       }
       this.lastSeen = Date.now();
-      if (CURSOR_EVENTS[name]) {
+      if (!this.primary) {
+        // Not the page stream: no cursor to keep.
+      } else if (CURSOR_EVENTS[name]) {
         // lastEventId is the source's last id, so only events that always carry one count.
         var id = toCursor(event.lastEventId);
         if (id !== null) {
@@ -164,14 +176,14 @@
         return;
       }
       if (!config.autoReconnect || this.attempt >= config.maxAttempts) {
-        announce("offline", { attempt: this.attempt });
+        this.status("offline", { attempt: this.attempt });
         return;
       }
       var delay = Math.min(config.delay * Math.pow(2, this.attempt), config.maxDelay);
       // Jitter, so that a restarted server is not hit by every open tab in the same instant.
       delay = Math.round(delay * (0.8 + Math.random() * 0.4));
       this.attempt += 1;
-      announce("reconnecting", { attempt: this.attempt, max: config.maxAttempts, delay: delay });
+      this.status("reconnecting", { attempt: this.attempt, max: config.maxAttempts, delay: delay });
       this.timer = setTimeout(function () {
         self.connect();
       }, delay);
@@ -212,16 +224,15 @@
     }
   }
 
-  var makeDefault = htmx.createEventSource;
   htmx.createEventSource = function (url) {
     if (url.split("?")[0] !== config.stream) {
-      return makeDefault ? makeDefault(url) : new EventSource(url, { withCredentials: true });
+      return new ResumableSource(url, null, false);
     }
     var cursor = live ? live.cursor : toCursor(data.cursor);
     if (live) {
       live.close();
     }
-    live = new ResumableSource(cursor);
+    live = new ResumableSource(config.stream, cursor, true);
     return live;
   };
 
@@ -299,22 +310,30 @@
     return !want.tag || (item.dataset.tags || "").indexOf("," + want.tag + ",") >= 0;
   }
 
+  function keepSelection(el) {
+    // A re-rendered item (this tab's action or another tab's, over the stream) stays selected.
+    var old = el.id && el.classList.contains("item") && document.getElementById(el.id);
+    var box = el.querySelector && el.querySelector(".item-select");
+    if (old && box && old.querySelector(".item-select:checked")) {
+      box.setAttribute("checked", "");
+    }
+  }
+
   htmx.defineExtension("notifier", {
     transformResponse: function (text) {
-      if (text.indexOf("hx-swap-oob") < 0) {
+      if (text.indexOf("hx-swap-oob") < 0 && text.indexOf("item-select") < 0) {
         return text;
       }
       var tpl = document.createElement("template");
       tpl.innerHTML = text;
-      var changed = false;
       Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
+        keepSelection(el);
         if (!el.hasAttribute("hx-swap-oob")) {
           return;
         }
         var target = oobTarget(el);
         if (!target) {
           el.remove(); // not on this page (another page's list, an item not loaded)
-          changed = true;
           return;
         }
         if (!/^(afterbegin|beforeend):/.test(el.getAttribute("hx-swap-oob"))) {
@@ -325,11 +344,10 @@
           var filtered = target.id === "notification-list" && !matchesFilter(target, child);
           if (dup || filtered) {
             child.remove(); // inserts are idempotent by the item's stable id
-            changed = true;
           }
         });
       });
-      return changed ? tpl.innerHTML : text;
+      return tpl.innerHTML;
     }
   });
 

@@ -193,6 +193,30 @@
     syncSelection();
   }
 
+  // --- keyboard focus survives a deleted item: it moves to the next one ------------------------
+  var refocus = null;
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    var gone = form.matches && form.matches(".item-actions form[action$='/delete']");
+    if (gone && form.contains(document.activeElement)) {
+      var item = form.closest(".item");
+      var next = item.nextElementSibling;
+      var prev = item.previousElementSibling;
+      var target = next && next.classList.contains("item") ? next : prev;
+      refocus = target && target.classList.contains("item") ? target.id : "main";
+    }
+  });
+  body.addEventListener("htmx:afterSettle", function () {
+    if (refocus) {
+      var el = document.getElementById(refocus);
+      var focusable = el && (el.querySelector(".item-select") || el);
+      refocus = null;
+      if (focusable) {
+        focusable.focus();
+      }
+    }
+  });
+
   // --- times in the reader's zone -------------------------------------------------------------
   var relative = window.Intl && Intl.RelativeTimeFormat ?
     new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
