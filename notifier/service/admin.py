@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,6 @@ from notifier.extensions import db
 from notifier.models import ApiToken, User, WebhookEndpoint, utcnow
 from notifier.service import accounts
 from notifier.service.errors import NotFound, ValidationError
-from notifier.service.notify import new_secret
 from notifier.service.preferences import TYPE_RE
 from notifier.service.serialize import iso
 
@@ -159,3 +159,8 @@ def delete_webhook(tenant_id: int, webhook_id: int) -> None:
         raise NotFound("webhook not found")
     row.deleted_at = utcnow()
     db.session.commit()
+
+
+def new_secret() -> str:
+    """Return a webhook signing secret."""
+    return "whsec_" + secrets.token_urlsafe(24)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
 from notifier.extensions import db
 from notifier.models import (
@@ -16,13 +15,11 @@ from notifier.models import (
     Notification,
     Preference,
     PushSubscription,
-    ScheduledNotification,
     User,
     WebhookEndpoint,
     utcnow,
 )
 from notifier.service import events
-from notifier.service.content import validate_content
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import (
     DEFAULTS,
@@ -100,7 +97,7 @@ def notify(
 ) -> NotifyResult:
     """Deliver already-validated content to recipients of one tenant; commit, then publish."""
     if content.get("send_at") and content["send_at"] > utcnow():
-        return _schedule(tenant_id, content, recipients, sender_id)
+        return schedule(tenant_id, content, recipients, sender_id)
     wanted = content.get("channels") or list(DEFAULT_CHANNELS)
     result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(recipients))
     users, prefs, has_push = _load_recipients(recipients)
@@ -302,53 +299,7 @@ def _queue_webhooks(
         result.errors["webhook"] = "no webhook endpoint for this type"
 
 
-def _schedule(
-    tenant_id: int, content: dict[str, Any], recipients: Sequence[int], sender_id: int | None
-) -> NotifyResult:
-    spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
-    row = ScheduledNotification(
-        tenant_id=tenant_id, created_by=sender_id, spec=spec, send_at=content["send_at"]
-    )
-    db.session.add(row)
-    db.session.commit()
-    return NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+# Re-exported: the scheduler loop and tests call notify.release_due().
+from notifier.service.schedule import release_due, schedule  # noqa: E402
 
-
-def release_due(limit: int = 50) -> int:
-    """Send scheduled notifications whose time has come; return how many were released.
-
-    Each row is claimed with a conditional UPDATE in the same transaction that notify()
-    commits, so with several schedulers (processes, hosts) exactly one releases it, and a
-    crash before the commit leaves it scheduled.
-    """
-    due_ids = db.session.scalars(
-        select(ScheduledNotification.id)
-        .where(ScheduledNotification.sent_at.is_(None), ScheduledNotification.send_at <= utcnow())
-        .order_by(ScheduledNotification.send_at)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    released = 0
-    for sid in due_ids:
-        claimed = db.session.execute(
-            update(ScheduledNotification)
-            .where(ScheduledNotification.id == sid, ScheduledNotification.sent_at.is_(None))
-            .values(sent_at=utcnow())
-        ).rowcount
-        if not claimed:
-            db.session.rollback()
-            continue
-        row = db.session.get(ScheduledNotification, sid)
-        spec = dict(row.spec)
-        recipients = spec.pop("recipients")
-        spec["send_at"] = None
-        content = validate_content(spec)
-        live = set(db.session.scalars(select(User.id).where(User.id.in_(recipients))))
-        notify(row.tenant_id, content, [r for r in recipients if r in live], sender_id=None)
-        released += 1
-    return released
-
-
-def new_secret() -> str:
-    """Return a webhook signing secret."""
-    return "whsec_" + secrets.token_urlsafe(24)
+__all__ = ["NotifyResult", "notify", "release_due", "resolve_recipients", "schedule"]
