@@ -1,10 +1,10 @@
 """Playwright on the system Chromium against a live server in a subprocess.
 
-Browser tests load this module with ``pytest_plugins = ["tests.fixtures_browser"]`` and reach
-its helpers through the ``ui`` fixture (importing the module directly would defeat pytest's
-assertion rewriting of a plugin). The server comes from ``tests.fixtures_live`` (``python
-app.py`` on a private port, seeded with the demo accounts). Screenshots go to
-``test-artifacts/`` (git-ignored), one per page at 1280 px and at 375 px wide.
+conftest.py loads this module as a plugin; tests reach its helpers through the ``ui`` fixture
+(importing the module directly would defeat pytest's assertion rewriting of a plugin). The
+server comes from ``tests.fixtures_live`` (``python app.py`` on a private port, seeded with
+the demo accounts). Screenshots go to ``test-artifacts/`` (git-ignored), one per page at
+1280 px and at 375 px wide.
 """
 
 from __future__ import annotations

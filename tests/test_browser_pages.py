@@ -7,7 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-pytest_plugins = ["tests.fixtures_browser"]
 pytestmark = pytest.mark.browser
 
 

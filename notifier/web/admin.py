@@ -125,7 +125,6 @@ def _page(form: SendForm, *, preview: str | None = None, status: int = 200) -> A
         form=form,
         preview=preview,
         dead=deliveries.dead_letters(tid),
-        retry_form=RetryForm(),
         **_panels(tid),
     )
     return current_app.make_response((html, status))

@@ -101,6 +101,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         from notifier.vendor import script_tags
+        from notifier.web.fragments import SINK_EVENTS  # here: fragments imports this module
 
         # Callables, not values: fragments rendered for the stream must not pay for them.
         return {
@@ -109,4 +110,5 @@ def init_app(app: Flask) -> None:
             "page_state": page_state,
             "client_config": client_config,
             "stream_url": stream_url,
+            "sink_events": ",".join(SINK_EVENTS),
         }
