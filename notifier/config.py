@@ -22,6 +22,9 @@ _INT_KEYS = {
     "NOTIFIER_CLEANUP_INTERVAL",
     "REDIS_PORT",
     "REDIS_DB",
+    "NOTIFIER_CLIENT_RECONNECT_DELAY_MS",
+    "NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS",
+    "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
 }
 _STR_KEYS = {
     "SECRET_KEY",
@@ -47,7 +50,12 @@ _STR_KEYS = {
     "NOTIFIER_RATE_LIMIT_LOGIN",
     "RATELIMIT_STORAGE_URI",
 }
-_BOOL_KEYS = {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE", "NOTIFIER_TESTING_FAST_HASH", "RATELIMIT_ENABLED"}
+_BOOL_KEYS = {
+    "NOTIFIER_WEBHOOK_ALLOW_PRIVATE",
+    "NOTIFIER_TESTING_FAST_HASH",
+    "RATELIMIT_ENABLED",
+    "NOTIFIER_CLIENT_AUTO_RECONNECT",
+}
 
 
 class Config:
@@ -104,6 +112,12 @@ class Config:
     NOTIFIER_RATE_LIMIT_PUBLISH = "300/minute"
     NOTIFIER_RATE_LIMIT_LOGIN = "10/minute"
     RATELIMIT_ENABLED = True
+    # The page's stream client (the seeds' hook options): reconnect on its own, first delay
+    # (doubling with jitter up to the max), attempts before showing "Offline" and a button.
+    NOTIFIER_CLIENT_AUTO_RECONNECT = True
+    NOTIFIER_CLIENT_RECONNECT_DELAY_MS = 1000
+    NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS = 30000
+    NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS = 8
     # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
     NOTIFIER_BASE_URL: str | None = None
     # Name of this process in cluster stats; defaults to host:pid.
