@@ -9,9 +9,10 @@ from typing import Any, TypeVar
 from flask import Flask, abort, g, redirect, request, url_for
 from flask_login import current_user
 
-from notifier.extensions import db, login_manager
+from notifier.bus.control import Credential
+from notifier.extensions import login_manager
 from notifier.models import User
-from notifier.service import accounts
+from notifier.service import accounts, sessions
 from notifier.service.errors import Forbidden, ServiceError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,14 +27,15 @@ class Unauthorized(ServiceError):
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login to the User model and the login page."""
+    """Wire Flask-Login to server-side sessions and the login page; harden the cookies."""
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"
+    secure_cookies(app)
 
     @login_manager.user_loader
-    def _load(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def _load(raw_id: str) -> User | None:
+        # "<user id>:<session token>": a deleted sign-in (logout) authenticates nothing.
+        return sessions.user_for_session(raw_id)
 
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
@@ -42,26 +44,62 @@ def init_app(app: Flask) -> None:
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
 
 
+def secure_cookies(app: Flask) -> None:
+    """Make every cookie HttpOnly and SameSite=Lax, and Secure when the site is served over https.
+
+    The remember cookie lasts as long as a sign-in may (REMEMBER_COOKIE_DURATION, 30 days
+    unless configured; Flask-Login's own default is 365).
+    """
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", sessions.DEFAULT_MAX_AGE)
+    for prefix in ("SESSION", "REMEMBER"):
+        app.config[f"{prefix}_COOKIE_HTTPONLY"] = True
+        app.config.setdefault(f"{prefix}_COOKIE_SAMESITE", "Lax")
+    if str(app.config.get("NOTIFIER_BASE_URL") or "").lower().startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
 def api_user(*, allow_stream_token: bool = False) -> User:
-    """Return the caller: bearer token, then (for reads) the session, then a stream token."""
+    """Return the caller: bearer token, then (for reads) the session, then a stream token.
+
+    The credential that authenticated it goes in ``g.credential`` (see :func:`credential`).
+    """
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use Authorization: Bearer <token>", code="invalid_token")
-        user = accounts.user_for_token(token.strip())
-        if user is None:
+        row = accounts.token_row(token.strip())
+        if row is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
-        return user
+        g.credential = ("token", row.id)
+        return row.user
     # Cookies ride along on cross-site requests; only reads may use them (no CSRF on the API).
     if request.method in SAFE_METHODS and current_user.is_authenticated:
-        return current_user._get_current_object()  # type: ignore[no-any-return]
+        user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+        g.credential = session_credential(user)
+        return user
     if allow_stream_token and request.args.get("token"):
-        user = accounts.user_for_stream_token(request.args["token"])
-        if user is None:
+        claims = accounts.stream_token_claims(request.args["token"])
+        if claims is None:
             raise Unauthorized("invalid or expired stream token", code="invalid_token")
+        user, g.credential = claims
         return user
     raise Unauthorized("authentication required")
+
+
+def session_credential(user: User) -> Credential | None:
+    """Return the credential of the sign-in ``user`` was loaded through (None without one)."""
+    sid = user.login_session_id
+    return ("session", int(sid)) if sid is not None else None
+
+
+def credential() -> Credential:
+    """Return the credential :func:`api_user` authenticated this request with (401 if none)."""
+    found: Credential | None = g.get("credential")
+    if found is None:
+        raise Unauthorized("authentication required")
+    return found
 
 
 def api_auth(*, admin: bool = False, allow_stream_token: bool = False) -> Callable[[F], F]:

@@ -59,6 +59,20 @@ class User(UserMixin, db.Model):
 
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
+    # Set per request (not columns): the sign-in this user object was loaded through.
+    login_token = None  # the plaintext session token while logging in or loaded from a cookie
+    login_session_id = None  # the UserSession row id, so streams opened with it can be closed
+
+    def get_id(self) -> str:
+        """Return "<user id>:<session token>", what Flask-Login keeps in both cookies.
+
+        The token names one server-side sign-in (a UserSession row), so logout, which deletes
+        the row, makes every copy of the session and "keep me signed in" cookies worthless.
+        """
+        if not self.login_token:
+            raise RuntimeError("start a session (accounts.start_session) before login_user")
+        return f"{self.id}:{self.login_token}"
+
     @property
     def is_admin(self) -> bool:
         """Return True for the admin role."""
@@ -82,6 +96,22 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """One sign-in through the login form; only its token's SHA-256 is stored.
+
+    Logout deletes the row, which ends that sign-in everywhere: the session cookie, the
+    remember cookie and the streams opened with them (CONTRACT §8).
+    """
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship()
 

@@ -12,7 +12,7 @@ from notifier import metrics
 from notifier.api import bp
 from notifier.api.errors import error_response
 from notifier.api.health import ops
-from notifier.auth import api_auth, api_user
+from notifier.auth import api_auth, api_user, credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import state
 from notifier.stream import open_stream
@@ -47,7 +47,8 @@ def notifications_stream() -> Any:
     """Stream the caller's events as SSE (bearer header, session cookie or ?token=)."""
     user = api_user(allow_stream_token=True)
     try:
-        return open_stream(user, "json")
+        # The token, stream token's parent or sign-in that opened it: revoking it closes it.
+        return open_stream(user, "json", credential())
     except TooManyConnections as exc:
         return refusal(exc)
 

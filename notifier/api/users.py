@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 
 from notifier.api import bp
 from notifier.api.request import json_body, limit_arg, reject_unknown
-from notifier.auth import api_auth
+from notifier.auth import api_auth, credential
 from notifier.service import accounts, admin, inbox
 from notifier.service.errors import ValidationError
 from notifier.service.serialize import user_dict
@@ -98,5 +98,6 @@ def revoke_token(token_id: int) -> Any:
 @api_auth()
 def stream_token() -> Any:
     """Return a short-lived token for ``GET …/stream?token=`` (EventSource sends no headers)."""
-    token, ttl = accounts.create_stream_token(g.user)
+    # Names the API token that minted it: revoking that token ends this one too.
+    token, ttl = accounts.create_stream_token(g.user, credential())
     return jsonify({"token": token, "expires_in": ttl})

@@ -8,6 +8,7 @@ start_workers (after any fork), stop it on shutdown.
 from __future__ import annotations
 
 from notifier.bus.base import Broker, Message, decode_batch, encode_batch
+from notifier.bus.control import CLOSE_EVENT, Credential, close_message
 from notifier.bus.hub import (
     Hub,
     Subscription,
@@ -20,7 +21,9 @@ from notifier.bus.memory import MemoryBroker
 from notifier.bus.redis import RedisBroker
 
 __all__ = [
+    "CLOSE_EVENT",
     "Broker",
+    "Credential",
     "Hub",
     "MemoryBroker",
     "Message",
@@ -28,6 +31,7 @@ __all__ = [
     "Subscription",
     "TooManyConnections",
     "broadcast",
+    "close_message",
     "connected",
     "decode_batch",
     "disconnected",

@@ -11,6 +11,9 @@ Guarantees (both backends; the contract suite in tests/test_bus_contract.py chec
   persist anything.
 * A subscription's queue is bounded. When it is full the subscription is marked
   ``overflowed`` and closed; the stream ends and the client resumes from its cursor.
+* A close message (bus/control.py) reaches every process's hub like an event and closes
+  the local subscriptions of the user opened with the credential it names; it is never
+  queued to a stream.
 * After the transport reconnects, every local subscription is flagged ``needs_replay`` and
   woken, so streams replay what they may have missed during the outage.
 

@@ -14,6 +14,9 @@ Signals (blinker, sender is the hub), for metrics:
 * ``disconnected(hub, subscription=sub, reason=str)``, exactly once per subscription
 * ``broadcast(hub, messages=seq, deliveries=int, latency=float)``, where latency is
   ``time.time() - messages[0].published_at`` in seconds
+
+Each subscription records the credential that opened it; a close message (bus/control.py)
+closes the subscriptions of a credential that died instead of being queued.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from blinker import Namespace
 from gevent.queue import Empty, Full, Queue
 
 from notifier.bus.base import Message
+from notifier.bus.control import CLOSE_EVENT, CLOSE_REASON, Credential, matching
 
 _signals = Namespace()
 connected = _signals.signal("connected")
@@ -62,6 +66,7 @@ class Subscription:
         kind: str = "json",
         user_agent: str = "",
         queue_size: int = 256,
+        credential: Credential | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -70,6 +75,7 @@ class Subscription:
         self.tenant_id = tenant_id
         self.kind = kind
         self.user_agent = user_agent
+        self.credential = credential
         self.connected_at = time.time()
         self.last_seen = self.connected_at
         self.last_cursor = 0
@@ -154,7 +160,13 @@ class Hub:
         self._total = 0
 
     def subscribe(
-        self, user_id: int, tenant_id: int, *, kind: str = "json", user_agent: str = ""
+        self,
+        user_id: int,
+        tenant_id: int,
+        *,
+        kind: str = "json",
+        user_agent: str = "",
+        credential: Credential | None = None,
     ) -> Subscription:
         """Open a subscription; raise TooManyConnections over the user or process limit."""
         subs = self._by_user.get(user_id)
@@ -163,7 +175,12 @@ class Hub:
         if self._total >= self.max_total:
             raise TooManyConnections("process", self.max_total)
         sub = Subscription(
-            user_id, tenant_id, kind=kind, user_agent=user_agent, queue_size=self.queue_size
+            user_id,
+            tenant_id,
+            kind=kind,
+            user_agent=user_agent,
+            queue_size=self.queue_size,
+            credential=credential,
         )
         self._by_user.setdefault(user_id, set()).add(sub)
         self._total += 1
@@ -187,13 +204,18 @@ class Hub:
 
         Never blocks: a full queue marks its subscription overflowed and drops it, so the
         client reconnects and replays from its cursor instead of slowing everyone else.
+        A :func:`close_message` is never queued: it closes the subscriptions it names.
         """
         puts = 0
         overflowed: list[Subscription] = []
+        revoked: list[Subscription] = []
         by_user = self._by_user
         for message in messages:
             subs = by_user.get(message.user_id)
             if not subs:
+                continue
+            if message.event == CLOSE_EVENT:
+                revoked.extend(matching(subs, message.data))
                 continue
             for sub in subs:
                 if sub.overflowed:
@@ -208,10 +230,19 @@ class Hub:
         # Removed after the loop: the sets must not change while they are iterated.
         for sub in overflowed:
             self.unsubscribe(sub, "overflow")
+        for sub in revoked:
+            self.unsubscribe(sub, CLOSE_REASON)
         if messages and broadcast.receivers:
             latency = time.time() - messages[0].published_at
             broadcast.send(self, messages=messages, deliveries=puts, latency=latency)
         return puts
+
+    def close_streams(self, user_id: int, credential: Credential | None = None) -> int:
+        """Close this process's streams of ``user_id`` (those of ``credential`` only, if given)."""
+        subs = matching(self._by_user.get(user_id, ()), {"credential": credential})
+        for sub in subs:
+            self.unsubscribe(sub, CLOSE_REASON)
+        return len(subs)
 
     def broadcast_to_user(self, user_id: int, event: str, data: dict[str, Any]) -> int:
         """Send an un-logged event (cursor 0) to one user's local subscriptions."""

@@ -14,8 +14,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from notifier.bus.control import Credential
 from notifier.extensions import db
 from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
+from notifier.service import sessions
 from notifier.service.errors import Conflict, ValidationError
 from notifier.service.preferences import valid_timezone
 
@@ -140,8 +142,8 @@ def create_token_row(user: User, name: str = "default") -> tuple[ApiToken, str]:
     return row, token
 
 
-def user_for_token(token: str) -> User | None:
-    """Return the active user of an unrevoked token, touching last_used_at at most per minute."""
+def token_row(token: str) -> ApiToken | None:
+    """Return the unrevoked token row of an active user; touch last_used_at at most per minute."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
@@ -151,16 +153,24 @@ def user_for_token(token: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
         db.session.commit()
-    return row.user
+    return row
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the active user of an unrevoked token."""
+    row = token_row(token)
+    return row.user if row is not None else None
 
 
 def revoke_token(user: User, token_id: int) -> bool:
-    """Revoke one of the user's tokens; False when it is not theirs."""
+    """Revoke one of the user's tokens and close its streams; False when it is not theirs."""
     row = db.session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
         return False
     row.revoked_at = utcnow()
     db.session.commit()
+    # Streams opened with the token itself or with a stream token minted from it.
+    sessions.close_streams(user, ("token", token_id))
     return True
 
 
@@ -168,18 +178,43 @@ def _stream_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="notifier.stream-token")
 
 
-def create_stream_token(user: User) -> tuple[str, int]:
-    """Return a signed, reusable stream token and its lifetime in seconds."""
+def create_stream_token(user: User, parent: Credential) -> tuple[str, int]:
+    """Return a signed, reusable stream token and its lifetime in seconds.
+
+    It names its ``parent`` (the API token or sign-in that minted it), which must still be
+    live at every connect: revoking the parent ends the stream token too.
+    """
     ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
-    return _stream_serializer().dumps({"u": user.id}), ttl
+    kind, ident = parent
+    return _stream_serializer().dumps({"u": user.id, kind[0]: ident}), ttl
 
 
-def user_for_stream_token(token: str) -> User | None:
-    """Return the user of a valid, unexpired stream token."""
+def stream_token_claims(token: str) -> tuple[User, Credential] | None:
+    """Return the user and parent credential of a valid stream token whose parent is live."""
     ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
     try:
         data = _stream_serializer().loads(token, max_age=ttl)
     except (SignatureExpired, BadSignature):
         return None
-    user = db.session.get(User, int(data.get("u", 0)))
-    return user if user is not None and user.active else None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    user_id = data["u"]
+    if isinstance(data.get("t"), int):
+        row = db.session.get(ApiToken, data["t"])
+        if row is None or row.user_id != user_id or row.revoked_at is not None:
+            return None
+        parent: Credential = ("token", row.id)
+    elif isinstance(data.get("s"), int):
+        if not sessions.session_live(data["s"], user_id):
+            return None
+        parent = ("session", data["s"])
+    else:
+        return None  # minted before stream tokens named their parent: nothing to check it by
+    user = db.session.get(User, user_id)
+    return (user, parent) if user is not None and user.active else None
+
+
+def user_for_stream_token(token: str) -> User | None:
+    """Return the user of a valid, unexpired stream token whose parent is still live."""
+    claims = stream_token_claims(token)
+    return claims[0] if claims is not None else None

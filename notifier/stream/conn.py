@@ -8,9 +8,10 @@ connection the first write after the client's FIN still succeeds. So:
   a closed client thus leaves within one ping interval;
 * the cleanup loop calls :func:`reap` for every subscription, which catches the same thing
   for streams that are not writing;
-* a subscription dropped for overflow or idleness may belong to a stream whose greenlet is
-  blocked in a write to a client that stopped reading: then :func:`_on_disconnect` shuts its
-  socket down, so that write fails at once instead of holding the greenlet and the socket.
+* a subscription dropped for overflow, idleness or a revoked credential may belong to a
+  stream whose greenlet is blocked in a write to a client that stopped reading: then
+  :func:`_on_disconnect` shuts its socket down, so that write fails at once instead of
+  holding the greenlet and the socket.
   A stream that is not mid-write is left to wake up and end itself with a retry hint;
 * TCP_USER_TIMEOUT bounds how long written data may stay unacknowledged (a vanished peer
   that sent no FIN at all);
@@ -45,7 +46,7 @@ _poll = monkey.get_original("select", "poll") if hasattr(select, "poll") else No
 _GONE = (
     getattr(select, "POLLRDHUP", 0) | getattr(select, "POLLHUP", 0) | getattr(select, "POLLERR", 0)
 )
-_SHUT_DOWN_ON = frozenset({"overflow", "idle"})
+_SHUT_DOWN_ON = frozenset({"overflow", "idle", "revoked"})
 STREAM_SNDBUF = 128 * 1024
 
 
@@ -119,7 +120,7 @@ def reap(hub: Hub) -> int:
 
 @disconnected.connect
 def _on_disconnect(_hub: Hub, subscription: Subscription, reason: str = "", **_: Any) -> None:
-    """Shut down the socket of a stream dropped for overflow or idleness (module docstring)."""
+    """Shut down the socket of a stream dropped mid-write (overflow, idle, revoked; see above)."""
     conn = _conns.get(subscription.client_id)
     if reason not in _SHUT_DOWN_ON or conn is None or not conn.writing:
         return

@@ -12,6 +12,10 @@ skips ahead means a message was lost or overtaken on the bus, so the gap is repl
 the ``events`` table first; a subscription flagged ``needs_replay`` (the bus reconnected)
 replays from its last cursor. An unusable cursor gets ``reset`` and the stream continues
 from the current cursor.
+
+Credentials (CONTRACT §8): the subscription records what opened it, so a close message
+(logout, token revocation, deactivation) ends it; after a bus outage, when such a message
+may have been lost, the stream checks its credential again before replaying.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from sqlalchemy import select
 
 from notifier import metrics
 from notifier.bus.base import Message
+from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, User
-from notifier.service import inbox
+from notifier.service import inbox, sessions
 from notifier.stream import conn
 from notifier.stream.render import HtmlRenderer, JsonRenderer, Renderer, encoded
 from notifier.stream.wire import json_event, retry_hint, timestamp
@@ -89,13 +94,20 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
     return Opening(current, reset=reason, stats=inbox.stats(user_id))
 
 
-def open_stream(user: User, kind: str) -> Response:
-    """Subscribe ``user`` and return the streaming response; raises TooManyConnections."""
+def open_stream(user: User, kind: str, credential: Credential | None) -> Response:
+    """Subscribe ``user`` and return the streaming response; raises TooManyConnections.
+
+    ``credential`` is what authenticated the request; when it dies the stream is closed.
+    """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     hub = state(app).hub
     raw = requested_cursor()
     sub = hub.subscribe(
-        user.id, user.tenant_id, kind=kind, user_agent=request.headers.get("User-Agent", "")[:200]
+        user.id,
+        user.tenant_id,
+        kind=kind,
+        user_agent=request.headers.get("User-Agent", "")[:200],
+        credential=credential,
     )
     try:
         opening = opening_for(user.id, raw)
@@ -187,6 +199,13 @@ class Stream:
         self.sub.touch()
         self.sub.last_cursor = self.sent
 
+    def _credential_live(self) -> bool:
+        credential = self.sub.credential
+        if credential is None:
+            return True
+        with self.app.app_context():
+            return sessions.credential_live(self.sub.user_id, credential)
+
     def _load(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
         """Read one page of the log after ``after``; stats too when it is the last page."""
         sub = self.sub
@@ -241,6 +260,10 @@ class Stream:
                 return
             if sub.needs_replay:  # the bus reconnected: anything may have been lost
                 sub.needs_replay = False
+                if not self._credential_live():  # ... a close message too
+                    self.hub.unsubscribe(sub, CLOSE_REASON)
+                    yield retry_hint()
+                    return
                 yield from self._replay()
             if item is None:
                 continue

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
 from notifier.limits import login_limit
-from notifier.service import accounts
+from notifier.service import accounts, sessions
 from notifier.web import bp
 from notifier.web.forms import LoginForm
 
@@ -36,6 +36,8 @@ def login() -> Any:
     if form.validate_on_submit():
         user = accounts.check_login(form.email.data or "", form.password.data or "")
         if user is not None:
+            # A new server-side sign-in per login: fresh session and remember cookie values.
+            sessions.start_session(user)
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Wrong email or password.")
@@ -48,9 +50,14 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    """Sign out (POST with CSRF, so a link elsewhere cannot log you out)."""
+    """Sign out (POST with CSRF, so a link elsewhere cannot log you out).
+
+    The sign-in is deleted server-side, so copies of its cookies stop working, and the
+    streams opened with it close (in every process).
+    """
     form = FlaskForm()
     if form.validate_on_submit():
+        sessions.end_session(current_user._get_current_object())  # type: ignore[attr-defined]
         logout_user()
         flash("You are signed out.")
     return redirect(url_for("web.login"))

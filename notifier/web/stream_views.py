@@ -7,6 +7,7 @@ from typing import Any
 from flask_login import current_user, login_required
 
 from notifier.api.stream import refusal
+from notifier.auth import session_credential
 from notifier.bus.hub import TooManyConnections
 from notifier.stream import open_stream
 from notifier.web import bp
@@ -16,7 +17,9 @@ from notifier.web import bp
 @login_required
 def html_stream() -> Any:
     """Stream the user's events as server-rendered fragments (htmx's SSE extension reads it)."""
+    user = current_user._get_current_object()
     try:
-        return open_stream(current_user._get_current_object(), "html")
+        # Opened with the login session: logout closes it (CONTRACT §8).
+        return open_stream(user, "html", session_credential(user))
     except TooManyConnections as exc:
         return refusal(exc)
