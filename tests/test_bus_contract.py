@@ -16,6 +16,7 @@ import gevent
 import pytest
 
 from notifier.bus import (
+    CLOSE_EVENT,
     Broker,
     Hub,
     MemoryBroker,
@@ -24,6 +25,7 @@ from notifier.bus import (
     Subscription,
     TooManyConnections,
     broadcast,
+    close_message,
     connected,
     disconnected,
 )
@@ -257,6 +259,37 @@ def test_close_all_empties_the_hub_and_ends_streams(broker: Broker) -> None:
     broker.hub.close_all("shutdown")
     assert broker.hub.total_count() == 0
     assert all(s.closed and s.close_reason == "shutdown" for s in subs)
+
+
+def test_a_close_message_closes_the_streams_of_its_credential(broker: Broker) -> None:
+    hub = broker.hub
+    by_token = hub.subscribe(1, 1, credential=("token", 5))
+    by_session = hub.subscribe(1, 1, kind="html", credential=("session", 5))
+    by_other = hub.subscribe(1, 1, credential=("token", 6))
+    elsewhere = hub.subscribe(2, 1, credential=("token", 5))  # same id, another user
+    assert broker.publish([close_message(1, 1, ("token", 5))]) is True
+    assert wait_until(lambda: by_token.closed)
+    assert by_token.close_reason == "revoked"
+    # A logged message after the close: the survivors get it, and nothing before it.
+    assert broker.publish([msg(1, 1), msg(2, 1)]) is True
+    assert [m.cursor for m in receive(by_session, 1)] == [1]
+    assert [m.cursor for m in receive(by_other, 1)] == [1]
+    assert [m.cursor for m in receive(elsewhere, 1)] == [1]
+    assert not (by_session.closed or by_other.closed or elsewhere.closed)
+    assert broker.publish([close_message(1, 1)]) is True  # no credential: all of user 1's
+    assert wait_until(lambda: by_session.closed and by_other.closed)
+    assert hub.user_count(1) == 0 and hub.user_count(2) == 1 and not elsewhere.closed
+
+
+def test_a_malformed_close_message_closes_nothing(broker: Broker) -> None:
+    sub = broker.hub.subscribe(1, 1, credential=("token", 5))
+    garbage = [
+        Message(1, 1, 0, CLOSE_EVENT, {"credential": bad})
+        for bad in ("token", ["token"], ["token", "x"], {"a": 1}, 7)
+    ]
+    assert broker.publish([*garbage, Message(1, 1, 0, CLOSE_EVENT, [1]), msg(1, 1)]) is True
+    assert [(m.event, m.cursor) for m in receive(sub, 1)] == [("notification", 1)]
+    assert not sub.closed and sub.queue.qsize() == 0
 
 
 def test_meta_is_json_ready() -> None:

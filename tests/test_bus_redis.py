@@ -20,7 +20,7 @@ import gevent
 import pytest
 import redis
 
-from notifier.bus import Hub, RedisBroker
+from notifier.bus import Hub, RedisBroker, close_message
 from tests.fixtures_redis import RedisServer
 from tests.test_bus_contract import DEADLINE, msg, receive, wait_until
 
@@ -69,6 +69,16 @@ def test_two_processes_both_deliver_one_publish(make: Factory) -> None:
     for sub in [local, *remote]:
         assert [m.cursor for m in receive(sub, 1)] == [1]
     assert bystander.queue.qsize() == 0
+
+
+def test_a_close_message_from_one_process_closes_streams_in_both(make: Factory) -> None:
+    first, second = make(), make()
+    here = first.hub.subscribe(1, 1, credential=("session", 3))
+    there = second.hub.subscribe(1, 1, kind="html", credential=("session", 3))
+    kept = second.hub.subscribe(1, 1, credential=("session", 4))
+    assert first.publish([close_message(1, 1, ("session", 3))]) is True
+    assert wait_until(lambda: here.closed and there.closed)
+    assert second.hub.user_count(1) == 1 and not kept.closed
 
 
 def test_one_pubsub_connection_per_broker_however_many_subscriptions(
