@@ -113,7 +113,8 @@ class UserSession(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    user: Mapped[User] = relationship()
+    # Joined: each request loads its user through this row, in one query.
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class Notification(db.Model):

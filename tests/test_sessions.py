@@ -275,3 +275,24 @@ def test_stream_tokens_name_a_live_parent(site: Site) -> None:
     client = site.client()
     for token in (orphan, foreign):
         assert client.get(STREAM, query_string={"token": token}).status_code == 401
+
+
+def test_a_token_revoked_while_its_stream_connects_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = state(site.app).hub
+    subscribe = hub.subscribe
+    ident = site.token_id(site.alice_token)
+
+    def revoked_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        # Another request revokes the token after this one authenticated: its close message
+        # finds no subscription yet, so the connect itself must notice.
+        with site.app.app_context():
+            db.session.get(ApiToken, ident).revoked_at = utcnow()
+            db.session.commit()
+        return subscribe(*args, **kwargs)
+
+    monkeypatch.setattr(hub, "subscribe", revoked_meanwhile)
+    resp = site.client().get(STREAM, headers=site.alice_h)
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "invalid_token"
+    assert hub.user_count(site.alice_id) == 0

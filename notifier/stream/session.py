@@ -29,6 +29,7 @@ from gevent.queue import Empty
 from sqlalchemy import select
 
 from notifier import metrics
+from notifier.auth import Unauthorized
 from notifier.bus.base import Message
 from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
@@ -95,22 +96,31 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
 
 
 def open_stream(user: User, kind: str, credential: Credential | None) -> Response:
-    """Subscribe ``user`` and return the streaming response; raises TooManyConnections.
+    """Subscribe ``user`` and return the streaming response.
 
     ``credential`` is what authenticated the request; when it dies the stream is closed.
+    Raises TooManyConnections, or Unauthorized when the credential died meanwhile.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     hub = state(app).hub
     raw = requested_cursor()
+    user_id = user.id
     sub = hub.subscribe(
-        user.id,
+        user_id,
         user.tenant_id,
         kind=kind,
         user_agent=request.headers.get("User-Agent", "")[:200],
         credential=credential,
     )
     try:
-        opening = opening_for(user.id, raw)
+        if credential is not None:
+            # Revoked between the authentication and subscribe(), its close message found no
+            # subscription: check again now that any later one will. The commit ends the
+            # read snapshot the authentication ran in (SQLite WAL would still show it live).
+            db.session.commit()
+            if not sessions.credential_live(user_id, credential):
+                raise Unauthorized("the credential was revoked", code="invalid_token")
+        opening = opening_for(user_id, raw)
     except BaseException:
         hub.unsubscribe(sub, "error")
         raise

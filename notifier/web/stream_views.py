@@ -7,8 +7,9 @@ from typing import Any
 from flask_login import current_user, login_required
 
 from notifier.api.stream import refusal
-from notifier.auth import session_credential
+from notifier.auth import Unauthorized, session_credential
 from notifier.bus.hub import TooManyConnections
+from notifier.extensions import login_manager
 from notifier.stream import open_stream
 from notifier.web import bp
 
@@ -23,3 +24,5 @@ def html_stream() -> Any:
         return open_stream(user, "html", session_credential(user))
     except TooManyConnections as exc:
         return refusal(exc)
+    except Unauthorized:  # signed out while this request was on its way
+        return login_manager.unauthorized()
