@@ -7,11 +7,12 @@ due after it go out in the same tick (CONTRACT §8: one bad row never stalls sha
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, select, update
 
 from notifier.extensions import db
 from notifier.models import ScheduledNotification, User, utcnow
@@ -59,7 +60,11 @@ def release_due(limit: int = 50) -> int:
         except Exception as exc:  # Whatever it is, it is this row's: the others must go on.
             db.session.rollback()
             log.exception("scheduled notification %s failed; set aside as failed", sid)
-            _set_aside(sid, describe(exc))
+            if isinstance(exc, json.JSONDecodeError):  # Not JSON: no read of it would work.
+                reason = f"the stored spec is not JSON ({describe(exc)}); it was cleared"
+                _set_aside(sid, reason, clear_spec=True)
+            else:
+                _set_aside(sid, describe(exc))
     return released
 
 
@@ -87,13 +92,16 @@ def _release(sid: int) -> int:
     return 1
 
 
-def _set_aside(sid: int, reason: str) -> None:
+def _set_aside(sid: int, reason: str, *, clear_spec: bool = False) -> None:
     """Mark the row failed in a fresh transaction; only while it is still scheduled."""
+    values: dict[str, Any] = {"status": "failed", "error": reason, "failed_at": utcnow()}
+    if clear_spec:
+        values["spec"] = JSON.NULL
     try:
         db.session.execute(
             update(ScheduledNotification)
             .where(ScheduledNotification.id == sid, ScheduledNotification.status == "scheduled")
-            .values(status="failed", error=reason, failed_at=utcnow())
+            .values(**values)
         )
         db.session.commit()
     except Exception:  # The database itself is in trouble; the row is retried next tick.
