@@ -59,7 +59,7 @@ class Rule:
         if self.kind == "bool":
             return "one of " + ", ".join(TRUE + FALSE)
         if self.kind == "url":
-            return "a URL with a host and scheme " + " or ".join(f"{s}:" for s in self.schemes)
+            return "a URL with scheme " + " or ".join(f"{s}:" for s in self.schemes)
         if self.kind == "rate":
             return 'rate limits such as "300/minute" or "10/second;300/minute"'
         if self.kind == "sqlalchemy_url":
@@ -117,7 +117,7 @@ class Rule:
             return value.strip().lower()
         if self.kind == "url":
             parts = urlsplit(value)
-            if parts.scheme.lower() not in self.schemes or not (parts.netloc or parts.path):
+            if parts.scheme.lower() not in self.schemes:
                 raise ValueError(value)
             if parts.scheme.lower() in ("http", "https") and not parts.hostname:
                 raise ValueError(value)

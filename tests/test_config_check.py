@@ -120,6 +120,7 @@ def test_good_values_are_parsed_and_normalised(tmp_path: Path) -> None:
             "RATELIMIT_ENABLED": "Yes",
             "NOTIFIER_RATE_LIMIT_PUBLISH": "10/second;300/minute",
             "REDIS_URL": "unix:///run/redis.sock?db=1",
+            "RATELIMIT_STORAGE_URI": "memory://",
             "NOTIFIER_VAPID_SUBJECT": "https://notify.example.com/contact",
         }
     )
