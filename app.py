@@ -9,8 +9,16 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 from notifier import create_app  # noqa: E402
+from notifier.config import ConfigError  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    # `python app.py`, `flask --app app …` and gunicorn all import this module: one message
+    # naming each bad variable and what it may be, and exit status 2 (a usage error).
+    for line in str(exc).splitlines():
+        print(f"notifier: configuration error: {line}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> int:

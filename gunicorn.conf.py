@@ -8,7 +8,10 @@ event to the streams held by the other workers.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import gevent
@@ -24,6 +27,19 @@ graceful_timeout = 5
 control_socket_disable = True
 # Access logs keep the path but never the query string: stream tokens travel in ?token=.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+
+
+def on_starting(server: Any) -> None:
+    """Check the configuration once in the master: a bad value stops gunicorn with exit 2.
+
+    Each worker's import of app.py exits 2 on a bad value too, but gunicorn would only boot
+    another worker, forever. The check imports the app in a child process, so the master
+    itself imports nothing of it before the workers fork and gevent-patch (about 1 s).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    check = subprocess.run([sys.executable, "-c", "import app"], cwd=here, check=False)
+    if check.returncode == 2:  # app.py has printed which variable and what it may be.
+        sys.exit(2)
 
 
 def post_worker_init(worker: Any) -> None:

@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config_mod.from_environ(os.environ))
     else:
         app.config.update(test_config)
+    config_mod.validate(app.config)  # ConfigError: app.py exits 2 naming the variable.
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_mod.ensure_secret_key(app.instance_path)

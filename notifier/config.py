@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
+
+from notifier.config_check import ConfigError, check, parse_environ
+
+__all__ = ["Config", "ConfigError", "ensure_secret_key", "from_environ", "redis_url", "validate"]
 
 # Environment variables read at start-up; the rest come from instance/config.py or test_config.
 _INT_KEYS = {
@@ -133,24 +138,31 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
 
 
-def _coerce(key: str, value: str) -> Any:
-    if key in _INT_KEYS:
-        return int(value)
-    if key in _BOOL_KEYS:
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return value
-
-
 def from_environ(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
-    """Return the recognised keys present in the environment, coerced to their types."""
+    """Return the recognised keys present in the environment, coerced to their types.
+
+    Raises ConfigError (naming the variable and the allowed values) for one that is not valid.
+    """
     out: dict[str, Any] = {}
-    for key in _INT_KEYS | _STR_KEYS | _BOOL_KEYS:
+    problems: list[tuple[str, Any, str]] = []
+    for key in sorted(_INT_KEYS | _STR_KEYS | _BOOL_KEYS):
         if key in environ and environ[key] != "":
             try:
-                out[key] = _coerce(key, environ[key])
-            except ValueError as exc:
-                raise SystemExit(f"config: {key}={environ[key]!r} is not valid: {exc}") from exc
+                out[key] = parse_environ(key, environ[key], _INT_KEYS, _BOOL_KEYS)
+            except ConfigError as exc:
+                problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     return out
+
+
+def validate(cfg: MutableMapping[str, Any]) -> None:
+    """Check every configured value against its rule (config_check.RULES), or raise ConfigError.
+
+    create_app calls it once the defaults, instance/config.py, the environment and
+    test_config are merged; ``app.py`` turns the error into exit status 2.
+    """
+    check(cfg, _INT_KEYS, _BOOL_KEYS)
 
 
 def redis_url(cfg: dict[str, Any]) -> str | None:

@@ -269,3 +269,10 @@ class ScheduledNotification(db.Model):
     send_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # scheduled → sent | failed; a failed row is set aside (with why and when) for the admin
+    # so that it never blocks the rows due after it.
+    status: Mapped[str] = mapped_column(String(10), default="scheduled", server_default="scheduled")
+    error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_scheduled_notifications_due", "status", "send_at"),)

@@ -11,7 +11,14 @@ delivery loop in ``workers.py`` calls :func:`tick` every second in every process
 4. records the result where the lease is still this worker's: ``sent``; a retry at
    ``NOTIFIER_RETRY_BASE * 2**(attempt-1)`` seconds (±20 % jitter, capped at 10 minutes, or
    the receiver's longer Retry-After); ``dead`` after ``NOTIFIER_RETRY_MAX_ATTEMPTS`` attempts,
-   on a permanent failure, or when there is nothing to send to. Unexpected exceptions retry.
+   on a permanent failure, or when there is nothing to send to.
+
+One bad row never stalls the queue (CONTRACT §8). A row that cannot be processed is set aside
+as ``dead`` with the reason (the admin's dead letters) and the tick goes on with the next one:
+a row that cannot be read, a payload no channel can send (not an object, a lone surrogate or
+NUL), and any unexpected exception while planning, sending or recording. Unexpected errors are
+not retried (they come back the same each time); a digest that hits one is split in halves
+and each half sent on its own, so only the row at fault is set aside.
 
 Delivery is at least once. A process that dies between sending and recording leaves the row
 leased; when the lease runs out another worker sends it again. Webhook receivers deduplicate
@@ -27,15 +34,25 @@ Quiet hours need nothing here: ``notify`` sets ``due_at`` to their end, and rows
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import Flask
 
 from notifier.channels import Channel, build_channels
-from notifier.delivery.claim import LEASE, Claim, claim_digest, claim_next, digest_groups
+from notifier.delivery.claim import (
+    LEASE,
+    Claim,
+    claim_digest,
+    claim_next,
+    digest_groups,
+    set_aside,
+)
 from notifier.delivery.counters import DeliveryStats, stats
-from notifier.delivery.jobs import plan, send
-from notifier.delivery.outcome import Recorded, backoff, record
+from notifier.delivery.jobs import Outcome, plan, send, unusable
+from notifier.delivery.outcome import Recorded, backoff, record, redact
+from notifier.extensions import db
 from notifier.models import utcnow
+from notifier.service.failures import describe
 
 __all__ = ["LEASE", "DeliveryStats", "backoff", "channels_for", "stats", "tick"]
 
@@ -74,13 +91,49 @@ def tick(app: Flask, *, limit: int = 100) -> int:
 
 def _deliver(app: Flask, claim: Claim, channels: dict[str, Channel]) -> int:
     """Send one claim and record the outcome; return the number of rows it covered."""
-    the_plan = plan(claim, channels)
-    outcome = send(the_plan, channels.get(claim.channel))
-    recorded = record(claim, outcome, app.config, utcnow())
+    bad = [(row, why) for row in claim.rows if (why := unusable(row.payload)) is not None]
+    for row, why in bad:
+        _set_aside(replace(claim, rows=(row,), unreadable=()), why)
+    rows = tuple(row for row in claim.rows if unusable(row.payload) is None)
+    if rows:
+        _send(app, replace(claim, rows=rows, unreadable=()), channels)
+    return claim.size
+
+
+def _send(app: Flask, claim: Claim, channels: dict[str, Channel]) -> None:
+    """Plan, send and record one claim of usable rows; set it aside on an unexpected error."""
+    try:
+        outcome = send(plan(claim, channels), channels.get(claim.channel))
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("delivery %s %s: unexpected error", claim.first.id, claim.channel)
+        outcome = Outcome("dead", f"unexpected {describe(exc)}", unexpected=True)
+    if outcome.unexpected and len(claim.rows) > 1:
+        half = len(claim.rows) // 2  # Same lease: both halves are still this worker's.
+        _send(app, replace(claim, rows=claim.rows[:half]), channels)
+        _send(app, replace(claim, rows=claim.rows[half:]), channels)
+        return
+    try:
+        recorded = record(claim, outcome, app.config, utcnow())
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("delivery %s: could not record the outcome", claim.first.id)
+        _set_aside(claim, f"could not record the outcome: {describe(exc)}")
+        return
     _log(claim, recorded)
     if recorded.status in _COUNTER:
         stats.incr(_COUNTER[recorded.status], claim.channel, len(claim.rows))
-    return len(claim.rows)
+
+
+def _set_aside(claim: Claim, reason: str) -> None:
+    """Put the claim's rows in the dead letters with ``reason``; the queue goes on."""
+    attempt = max(row.attempts for row in claim.rows) + 1
+    reason = redact(reason) or ""
+    written = set_aside(claim.ids, claim.lease, reason)
+    recorded = Recorded("dead" if written else "lost", attempt, reason)
+    _log(claim, recorded)
+    if written:
+        stats.incr("dead", claim.channel, written)
 
 
 def _log(claim: Claim, recorded: Recorded) -> None:

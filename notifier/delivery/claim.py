@@ -14,15 +14,20 @@ candidate is atomic and its rowcount says whether this process won the row.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Select, and_, or_, select, update
 
 from notifier.extensions import db
 from notifier.models import Delivery, User
+from notifier.service.failures import MAX_REASON, describe, printable
+
+log = logging.getLogger("notifier.delivery")
 
 # Long enough for one send with every channel timeout hit; a crashed worker's rows wait this long.
 LEASE = timedelta(seconds=120)
@@ -42,7 +47,7 @@ class ClaimedRow:
     channel: str
     digest: str | None
     webhook_id: int | None
-    payload: dict[str, Any]
+    payload: Any  # A JSON object, unless the row is bad (see jobs.unusable).
     attempts: int
     created_at: datetime
 
@@ -53,6 +58,13 @@ class Claim:
 
     rows: tuple[ClaimedRow, ...]
     lease: datetime
+    # Rows taken under the lease that could not even be read; already set aside as dead.
+    unreadable: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Return how many rows the claim took, readable or not."""
+        return len(self.rows) + len(self.unreadable)
 
     @property
     def ids(self) -> list[int]:
@@ -173,21 +185,71 @@ def claim_digest(group: DigestGroup, now: datetime) -> Claim | None:
 
 
 def _claim(query: Select[Any], now: datetime, *, want: int) -> Claim | None:
-    """Take the lease on up to ``want`` rows the query finds, copy them out and commit."""
+    """Take the lease on up to ``want`` rows the query finds and commit, then copy them out.
+
+    The lease is committed before the rows are read, so a row the database cannot hand back
+    (a payload that is not JSON) is set aside under it instead of losing the lease with the
+    rollback and coming first in the queue again on every tick.
+    """
     lease = now + LEASE
     ids = _take(query, now, lease, want)
     if not ids:
         db.session.rollback()
         return None
+    db.session.commit()
+    unreadable: list[int] = []
+    try:
+        rows = _read(ids)
+    except Exception:
+        db.session.rollback()
+        rows = []
+        for one in ids:
+            try:
+                rows += _read([one])
+            except json.JSONDecodeError as exc:  # Not JSON (written by hand): keep it out.
+                db.session.rollback()
+                log.exception("delivery %s cannot be read; set aside as dead", one)
+                reason = f"the stored payload is not JSON ({describe(exc)}); it was cleared"
+                set_aside([one], lease, reason, clear_payload=True)
+                unreadable.append(one)
+    db.session.rollback()  # Reads only since the commit.
+    return Claim(tuple(rows), lease, tuple(unreadable))
+
+
+def _read(ids: list[int]) -> list[ClaimedRow]:
     rows = db.session.scalars(
         select(Delivery)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
         .execution_options(populate_existing=True)
     ).all()
-    claim = Claim(tuple(_copy(row) for row in rows), lease)
+    return [_copy(row) for row in rows]
+
+
+def set_aside(ids: list[int], lease: datetime, reason: str, *, clear_payload: bool = False) -> int:
+    """Mark claimed rows dead with ``reason`` in a fresh transaction, while still ours.
+
+    For rows that cannot be processed at all: they go to the dead letters (where an admin sees
+    the reason and can retry) instead of back to the queue. A payload that is not JSON is
+    replaced by JSON ``null``, or every later read of the row (the dead letters) would fail
+    too. Returns the rows written.
+    """
+    values: dict[str, Any] = {
+        "status": "dead",
+        "last_error": printable(reason)[:MAX_REASON],
+        "attempts": Delivery.attempts + 1,
+        "locked_until": None,
+    }
+    if clear_payload:
+        values["payload"] = JSON.NULL
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == "pending", Delivery.locked_until == lease)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    return claim
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _take(query: Select[Any], now: datetime, lease: datetime, want: int) -> list[int]:
@@ -228,7 +290,8 @@ def _copy(row: Delivery) -> ClaimedRow:
         channel=row.channel,
         digest=row.digest,
         webhook_id=row.webhook_id,
-        payload=dict(row.payload or {}),
+        # Kept as stored even when it is not an object: the worker sets such a row aside.
+        payload=dict(row.payload) if isinstance(row.payload, dict) else row.payload,
         attempts=row.attempts or 0,
         created_at=row.created_at,
     )

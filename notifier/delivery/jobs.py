@@ -8,8 +8,9 @@ database at all: it only calls ``Channel.send`` and records the exceptions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import select
@@ -43,6 +44,44 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None
     gone_subscriptions: list[int] = field(default_factory=list)
+    # Not a channel's verdict but an error nobody expected (a bug, or data no code foresaw):
+    # never retried, and a digest that hits one is split to find the row at fault.
+    unexpected: bool = False
+
+
+def unusable(payload: Any) -> str | None:
+    """Return why no channel can send this stored payload, or None when it is fine.
+
+    Publishing refuses such content; a row holding it anyway (written by an older version,
+    or by hand) is set aside by the worker rather than failing every attempt.
+    """
+    if not isinstance(payload, dict):
+        return f"the stored payload is not a JSON object but {type(payload).__name__}"
+    if not all(_sendable(text) for text in _strings(payload)):
+        return "the stored payload holds text no channel can send (a lone surrogate or NUL)"
+    return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _sendable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def items_of(claim: Claim, base_url: str | None = None) -> list[dict[str, object]]:
@@ -143,12 +182,16 @@ def send(the_plan: Plan, channel: Channel | None) -> Outcome:
             note = f"{len(failures)} of {len(the_plan.jobs)} targets failed: "
             note += _describe(failures[0])
         return Outcome("sent", note, gone_subscriptions=gone)
-    transient = [e for e in failures if not isinstance(e, PermanentError)]
+    # Only a channel's TransientError is worth another try: an unexpected error comes back
+    # the same on every attempt, so the row goes to the dead letters with it at once.
+    transient = [e for e in failures if isinstance(e, TransientError)]
     if transient:
         waits = [getattr(e, "retry_after", None) for e in transient]
         retry_after = max((w for w in waits if w is not None), default=None)
         return Outcome("retry", _describe(transient[0]), retry_after, gone)
-    return Outcome("dead", _describe(failures[0]) if failures else "nothing to send", None, gone)
+    unexpected = [e for e in failures if not isinstance(e, PermanentError)]
+    error = _describe((unexpected or failures)[0]) if failures else "nothing to send"
+    return Outcome("dead", error, None, gone, unexpected=bool(unexpected))
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from notifier.delivery.claim import Claim
 from notifier.delivery.jobs import Outcome
 from notifier.extensions import db
 from notifier.models import Delivery, PushSubscription
+from notifier.service.failures import printable
 
 MAX_DELAY = 600.0  # The contract's cap: retries are at most ten minutes apart.
 JITTER = 0.2  # ±20 %, so rows that failed together do not retry together.
@@ -59,10 +60,10 @@ def backoff(
 
 
 def redact(message: str | None) -> str | None:
-    """Drop URL paths (push endpoints are capabilities) and bound the length."""
+    """Drop URL paths (push endpoints are capabilities), escape NUL and surrogates, bound it."""
     if message is None:
         return None
-    text = _URL_PATH.sub(r"\1…", _URL.sub(r"\1/…", message))
+    text = _URL_PATH.sub(r"\1…", _URL.sub(r"\1/…", printable(message)))
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
 
 

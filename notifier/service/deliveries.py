@@ -39,7 +39,8 @@ def dead_letters(tenant_id: int, limit: int = 50) -> list[dict[str, Any]]:
             "id": d.id,
             "channel": d.channel,
             "user_id": d.user_id,
-            "title": (d.payload or {}).get("title", ""),
+            # A payload set aside as unusable need not be an object.
+            "title": d.payload.get("title", "") if isinstance(d.payload, dict) else "",
             "attempts": d.attempts,
             "last_error": d.last_error or "",
             "created_at": iso(d.created_at),

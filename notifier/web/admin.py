@@ -27,6 +27,8 @@ from notifier.models import User
 from notifier.service import NotFound, ValidationError, deliveries
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
+from notifier.service.failures import printable
+from notifier.service.schedule import failed as failed_scheduled
 from notifier.web import bp, fragments, htmx
 from notifier.web.forms import RetryForm, SendForm
 
@@ -124,10 +126,16 @@ def _page(form: SendForm, *, preview: str | None = None, status: int = 200) -> A
         stats=collect(current_app, tid),
         form=form,
         preview=preview,
-        dead=deliveries.dead_letters(tid),
+        dead=_printable_rows(deliveries.dead_letters(tid), "title", "last_error"),
+        failed_scheduled=failed_scheduled(tid),
         **_panels(tid),
     )
     return current_app.make_response((html, status))
+
+
+def _printable_rows(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Escape lone surrogates and NUL in the given fields: a poisoned row must still show."""
+    return [{**r, **{k: printable(r[k]) for k in keys if r.get(k) is not None}} for r in rows]
 
 
 @bp.get("/admin/stream")
