@@ -1,0 +1,111 @@
+"""Hostile-input checks shared by the API, the pages and the CLI: strings, decimals, ids, times.
+
+Everything here answers "can this value be stored and read back by every database we run on",
+so that a bad value is refused at the door (4xx) instead of failing later in a query (5xx) or,
+worse, in a worker that then stalls on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, SmallInteger
+from sqlalchemy.orm import InstrumentedAttribute
+
+from notifier.extensions import db
+
+MAX_JSON_DEPTH = 64
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+INT16_MAX = 2**15 - 1
+# Stored times must survive the round trip through every zone offset and every database.
+MIN_YEAR, MAX_YEAR = 1970, 9999
+NUL_MESSAGE = "must not contain NUL characters"
+SURROGATE_MESSAGE = "must not contain lone surrogates (invalid Unicode)"
+
+
+def bad_chars(value: str) -> str | None:
+    """Return why ``value`` cannot be stored (NUL or a lone surrogate), None when it can.
+
+    PostgreSQL refuses NUL in text and no driver can encode a lone surrogate to UTF-8, so
+    either would fail only when the row is written, possibly by a background worker.
+    """
+    if "\x00" in value:
+        return NUL_MESSAGE
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+class TooDeep(Exception):
+    """A JSON document nests arrays or objects deeper than MAX_JSON_DEPTH."""
+
+
+def find_bad_string(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
+    """Walk a parsed JSON document; return (path, reason) of the first unstorable string.
+
+    Keys count as strings too. Paths read like ``title``, ``tags[1]``, ``types.comment``.
+    Raise TooDeep when containers nest deeper than ``max_depth``. The walk is iterative so
+    hostile nesting cannot exhaust the interpreter's stack.
+    """
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            reason = bad_chars(value)
+            if reason:
+                return path or "body", reason
+        elif isinstance(value, dict | list):
+            if depth >= max_depth:
+                raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    child = f"{path}.{key}" if path else str(key)
+                    if isinstance(key, str) and (reason := bad_chars(key)):
+                        return (path or "body"), f"a key {reason}"
+                    stack.append((item, child, depth + 1))
+            else:
+                stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+    return None
+
+
+def parse_decimal(raw: str) -> int | None:
+    """Return the int an ASCII decimal string spells, None for anything else.
+
+    ``str.isdigit`` alone accepts "³" and "①", which ``int`` then refuses with an error.
+    """
+    if raw.isascii() and raw.isdigit() and len(raw) <= 20:
+        return int(raw)
+    return None
+
+
+def id_max(column: InstrumentedAttribute[Any] | None = None) -> int:
+    """Return the largest value ``column`` (an integer id column) holds on the current database.
+
+    SQLite integers are always 64-bit; elsewhere the column type decides (Integer is 32-bit
+    on PostgreSQL). Without a column, the narrowest common id type (Integer) is assumed.
+    """
+    dialect = db.engine.dialect
+    if dialect.name == "sqlite":
+        return INT64_MAX
+    if column is None:
+        return INT32_MAX
+    impl = column.type.dialect_impl(dialect)
+    if isinstance(impl, BigInteger):
+        return INT64_MAX
+    if isinstance(impl, SmallInteger):
+        return INT16_MAX
+    return INT32_MAX
+
+
+def is_id(value: Any, column: InstrumentedAttribute[Any] | None = None) -> bool:
+    """Return True for a positive integer (not a bool) that ``column`` can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= id_max(column)
+
+
+def storable_time(dt: datetime) -> bool:
+    """Return True when a (naive UTC) time lies within the years every part can handle."""
+    return MIN_YEAR <= dt.year <= MAX_YEAR
