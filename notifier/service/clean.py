@@ -7,6 +7,7 @@ worse, in a worker that then stalls on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -33,10 +34,11 @@ def bad_chars(value: str) -> str | None:
     """
     if "\x00" in value:
         return NUL_MESSAGE
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return SURROGATE_MESSAGE
+    if not value.isascii():  # isascii is O(1); only non-ASCII text can hold a surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE_MESSAGE
     return None
 
 
@@ -44,32 +46,66 @@ class TooDeep(Exception):
     """A JSON document nests arrays or objects deeper than MAX_JSON_DEPTH."""
 
 
+def _children(value: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    return iter(value.items()) if isinstance(value, dict) else enumerate(value)
+
+
+def _has_bad_string(doc: Any, max_depth: int) -> bool:
+    """Return True when any string or key in ``doc`` is unstorable; raise TooDeep.
+
+    The fast pass: no paths are built, and numbers are skipped without being stacked.
+    """
+    if isinstance(doc, str):
+        return bad_chars(doc) is not None
+    if not isinstance(doc, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+        for key, item in _children(container):
+            if type(key) is str and bad_chars(key):
+                return True
+            if type(item) is str:
+                if bad_chars(item):
+                    return True
+            elif isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return False
+
+
+def _locate(value: Any, path: str) -> tuple[str, str] | None:
+    """Return (path, reason) of the first unstorable string (only run once one is known)."""
+    if isinstance(value, str):
+        reason = bad_chars(value)
+        return (path or "body", reason) if reason else None
+    if not isinstance(value, dict | list):
+        return None
+    for key, item in _children(value):
+        if isinstance(key, str) and (reason := bad_chars(key)):
+            return path or "body", f"a key {reason}"
+        if isinstance(value, dict):
+            child = f"{path}.{key}" if path else str(key)
+        else:
+            child = f"{path}[{key}]"
+        found = _locate(item, child)
+        if found:
+            return found
+    return None
+
+
 def find_bad_string(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """Walk a parsed JSON document; return (path, reason) of the first unstorable string.
 
     Keys count as strings too. Paths read like ``title``, ``tags[1]``, ``types.comment``.
-    Raise TooDeep when containers nest deeper than ``max_depth``. The walk is iterative so
-    hostile nesting cannot exhaust the interpreter's stack.
+    Raise TooDeep when containers nest deeper than ``max_depth``. The walk is iterative, so
+    hostile nesting cannot exhaust the stack; the recursive path search runs only on a
+    document already known to be at most ``max_depth`` deep.
     """
-    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
-    while stack:
-        value, path, depth = stack.pop()
-        if isinstance(value, str):
-            reason = bad_chars(value)
-            if reason:
-                return path or "body", reason
-        elif isinstance(value, dict | list):
-            if depth >= max_depth:
-                raise TooDeep(f"JSON nested deeper than {max_depth} levels")
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    child = f"{path}.{key}" if path else str(key)
-                    if isinstance(key, str) and (reason := bad_chars(key)):
-                        return (path or "body"), f"a key {reason}"
-                    stack.append((item, child, depth + 1))
-            else:
-                stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
-    return None
+    if not _has_bad_string(doc, max_depth):
+        return None
+    return _locate(doc, "")
 
 
 def parse_decimal(raw: str) -> int | None:
