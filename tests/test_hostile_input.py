@@ -205,6 +205,15 @@ ROWS: dict[str, Row] = {
     "type-newline": Row(
         "POST", PUBLISH, 422, "validation_error", "type", json=publish(type="comment\n")
     ),
+    "preference-key-nul": Row(
+        "PATCH",
+        f"{API}/preferences",
+        422,
+        "validation_error",
+        "types.comment",
+        "alice",
+        {"types": {"comment": {"email\x00": False}}},
+    ),
     "tag-newline": Row(
         "POST", PUBLISH, 422, "validation_error", "tags", json=publish(tags=["t\n"])
     ),

@@ -85,10 +85,8 @@ def _locate(value: Any, path: str) -> tuple[str, str] | None:
     for key, item in _children(value):
         if isinstance(key, str) and (reason := bad_chars(key)):
             return path or "body", f"a key {reason}"
-        if isinstance(value, dict):
-            child = f"{path}.{key}" if path else str(key)
-        else:
-            child = f"{path}[{key}]"
+        # Fields are named as the rest of the API names them: dotted keys, no list indices.
+        child = (f"{path}.{key}" if path else str(key)) if isinstance(value, dict) else path
         found = _locate(item, child)
         if found:
             return found
@@ -98,7 +96,7 @@ def _locate(value: Any, path: str) -> tuple[str, str] | None:
 def find_bad_string(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """Walk a parsed JSON document; return (path, reason) of the first unstorable string.
 
-    Keys count as strings too. Paths read like ``title``, ``tags[1]``, ``types.comment``.
+    Keys count as strings too. Paths read like ``title``, ``tags``, ``types.comment``.
     Raise TooDeep when containers nest deeper than ``max_depth``. The walk is iterative, so
     hostile nesting cannot exhaust the stack; the recursive path search runs only on a
     document already known to be at most ``max_depth`` deep.
