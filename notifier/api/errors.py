@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, NotFound
 
 from notifier.extensions import db
 from notifier.service.errors import ServiceError
@@ -51,20 +51,53 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+# What a page says for each 4xx; the default describes a request the page cannot use.
+_PAGE_MESSAGES = {
+    400: "The request could not be understood: a value in it is malformed.",
+    404: "There is nothing here, or it is not yours to see.",
+    405: "This page does not take that kind of request.",
+    413: "What was sent is too large.",
+}
+
+
+def _page_error(exc: HTTPException) -> Any:
+    """Answer a page's 4xx with a styled page; anything else (redirects, 5xx) as Werkzeug does."""
+    status = exc.code or 500
+    if not 400 <= status < 500 or status in (401, 429):
+        return exc  # 429 keeps the limiter's Retry-After answer
+    try:
+        html = render_template(
+            "error.html",
+            status=status,
+            title=exc.name,
+            message=_PAGE_MESSAGES.get(status, "The request could not be handled."),
+        )
+    except Exception:  # noqa: BLE001 - the plain page is better than a 500 about a 4xx
+        db.session.rollback()
+        return exc
+    resp = exc.get_response()
+    resp.set_data(html)
+    resp.mimetype = "text/html"
+    return resp
+
+
 def init_app(app: Flask) -> None:
     """Install handlers that answer API paths with JSON and leave pages to HTML handlers."""
+    from notifier.api import guard
+
+    guard.init_app(app)
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:
         db.session.rollback()
         if not _is_api() and exc.status == 404:
-            return "Not Found", 404
+            return _page_error(NotFound())
         return error_response(exc.status, exc.message, code=exc.code, fields=exc.fields)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if not _is_api():
-            return exc
+            return _page_error(exc)
         status = exc.code or 500
         message = {
             404: "no such resource",

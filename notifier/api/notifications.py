@@ -11,7 +11,8 @@ from notifier.api.idempotency import claim, idempotent
 from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth
 from notifier.limits import publish_limit
-from notifier.service import inbox
+from notifier.models import User
+from notifier.service import clean, inbox
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from notifier.service.errors import ValidationError
@@ -35,8 +36,8 @@ STATUSES = ("unread", "read", "all")
 
 
 def _is_id(value: Any) -> bool:
-    """Return True for a positive integer that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """Return True for a positive integer (not a bool) within the range of user ids."""
+    return clean.is_id(value, User.id)
 
 
 def _recipient_spec(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:

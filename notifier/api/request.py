@@ -9,10 +9,13 @@ from typing import Any
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from notifier.models import Notification
+from notifier.service import clean
 from notifier.service.errors import ServiceError, ValidationError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+TOO_DEEP = f"JSON nested deeper than {clean.MAX_JSON_DEPTH} levels"
 
 
 def _reject_constant(name: str) -> Any:
@@ -44,9 +47,27 @@ def json_body(*, allow_empty: bool = False) -> dict[str, Any]:
         data = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ServiceError(f"malformed JSON: {exc}", code="invalid_json") from exc
+    except RecursionError as exc:  # thousands of nested brackets: the parser's own limit
+        raise ServiceError(TOO_DEEP, code="invalid_json") from exc
     if not isinstance(data, dict):
         raise ServiceError("the JSON body must be an object", code="invalid_json")
+    check_document(data)
     return data
+
+
+def check_document(data: Any) -> None:
+    """Refuse a parsed body nested too deep (400) or holding an unstorable string (422).
+
+    One walk here covers every field of every route, so no string with NUL or a lone
+    surrogate reaches a service, a database row or a background worker.
+    """
+    try:
+        bad = clean.find_bad_string(data)
+    except clean.TooDeep as exc:
+        raise ServiceError(TOO_DEEP, code="invalid_json") from exc
+    if bad is not None:
+        path, reason = bad
+        raise ValidationError(f"{path} {reason}", fields={path: reason})
 
 
 def reject_unknown(
@@ -86,11 +107,11 @@ def limit_arg() -> int:
     return min(int_arg("limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
 
 
-def id_list(value: Any, field: str = "ids", limit: int = 1000) -> list[int]:
-    """Validate a list of positive integer ids."""
-    if not isinstance(value, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value
-    ):
+def id_list(
+    value: Any, field: str = "ids", limit: int = 1000, column: Any = Notification.id
+) -> list[int]:
+    """Validate a list of positive integer ids that ``column`` can hold (422 otherwise)."""
+    if not isinstance(value, list) or not all(clean.is_id(i, column) for i in value):
         raise ValidationError(f"{field} must be a list of ids", fields={field: "list of integers"})
     if len(value) > limit:
         raise ValidationError(f"at most {limit} ids", fields={field: f"at most {limit}"})

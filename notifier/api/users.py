@@ -10,6 +10,7 @@ from flask import g, jsonify, request
 from notifier.api import bp
 from notifier.api.request import json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth, credential
+from notifier.models import User
 from notifier.service import accounts, admin, inbox
 from notifier.service.errors import ValidationError
 from notifier.service.serialize import user_dict
@@ -64,7 +65,7 @@ def create_user() -> Any:
 def list_users() -> Any:
     """List the admin's tenant users, newest first, ``limit`` per page with a ``next`` token."""
     limit = limit_arg()
-    before = inbox.parse_before(request.args.get("before"))
+    before = inbox.parse_before(request.args.get("before"), User.id)
     users, nxt = admin.list_users(g.user.tenant_id, limit=limit, before=before)
     return jsonify({"items": [user_dict(u) for u in users], "next": nxt})
 

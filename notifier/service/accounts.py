@@ -8,7 +8,6 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -18,10 +17,11 @@ from notifier.bus.control import Credential
 from notifier.extensions import db
 from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
 from notifier.service import sessions
+from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.errors import Conflict, ValidationError
 from notifier.service.preferences import valid_timezone
 
-E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+E164_RE = re.compile(r"\A\+[1-9]\d{6,14}\Z")
 TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
 # Constant-time dummy check so unknown emails cost as much as wrong passwords.
 _DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
@@ -39,10 +39,10 @@ def normalize_email(raw: Any, field: str = "email") -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationError("email is required", fields={field: "is required"})
     try:
-        info = validate_email(raw.strip(), check_deliverability=False)
+        address = normalized_address(raw.strip())
     except EmailNotValidError as exc:
         raise ValidationError("invalid email", fields={field: str(exc)}) from exc
-    return info.normalized.lower()
+    return address.lower()
 
 
 def get_or_create_tenant(name: str) -> Tenant:
@@ -66,7 +66,7 @@ def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, A
         phone = doc["phone"]
         if phone in (None, ""):
             out["phone"] = None
-        elif not isinstance(phone, str) or not E164_RE.match(phone):
+        elif not isinstance(phone, str) or not E164_RE.fullmatch(phone):
             errors["phone"] = "must be E.164, like +15551234567"
         else:
             out["phone"] = phone

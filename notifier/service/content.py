@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from notifier.models import PRIORITIES
+from notifier.service import clean
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import TYPE_RE
 
 ALL_CHANNELS = ("in_app", "email", "push", "sms", "webhook")
-TAG_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,50}$")
+TAG_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,50}\Z")
 MAX_TAGS = 10
 
 
@@ -30,7 +31,14 @@ def _opt_str(doc: dict[str, Any], key: str, limit: int, errors: dict[str, str]) 
 
 
 def safe_url(value: str) -> bool:
-    """Accept http(s) URLs and same-site paths; refuse javascript:, data: and //host."""
+    """Accept http(s) URLs and same-site paths; refuse javascript:, data: and //host.
+
+    Control characters are refused first: browsers drop tabs and newlines inside a URL, so
+    "/\t/evil.example" would be followed as "//evil.example", and a CR or LF cannot go
+    into a Location header at all.
+    """
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        return False
     if value.startswith("/"):
         return not value.startswith("//") and "\\" not in value
     parts = urlsplit(value)
@@ -38,16 +46,26 @@ def safe_url(value: str) -> bool:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """Parse an ISO 8601 time into naive UTC; None when it is not one."""
+    """Parse an ISO 8601 time into naive UTC; None when it is not one or lies outside 1970–9999."""
     if not isinstance(value, str):
         return None
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        # 9999-12-31T23:00-14:00 is past datetime.max in UTC: OverflowError, not ValueError.
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(tzinfo=None)
+    return dt if clean.storable_time(dt) else None
+
+
+def _refuse_unstorable(out: dict[str, Any], errors: dict[str, str]) -> None:
+    """Name each text field with NUL or a lone surrogate (the CLI and forms come here too)."""
+    for key in ("type", "title", "body", "entity_type", "entity_id", "url"):
+        value = out.get(key)
+        if key not in errors and isinstance(value, str) and (reason := clean.bad_chars(value)):
+            errors[key] = reason
 
 
 def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +75,7 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
     ntype = doc.get("type")
     if ntype is None or ntype == "":
         errors["type"] = "is required"
-    elif not isinstance(ntype, str) or not TYPE_RE.match(ntype):
+    elif not isinstance(ntype, str) or not TYPE_RE.fullmatch(ntype):
         errors["type"] = "letters, digits and _.:- only, at most 64"
     out["type"] = ntype
     title = doc.get("title")
@@ -87,26 +105,30 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
     tags = doc.get("tags", [])
     if tags is None:
         tags = []
-    if not isinstance(tags, list) or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags):
+    tags_ok = isinstance(tags, list) and all(
+        isinstance(t, str) and TAG_RE.fullmatch(t) for t in tags
+    )
+    if not tags_ok:
         errors["tags"] = "a list of tags (letters, digits and _.:- only, at most 50 each)"
     elif len(tags) > MAX_TAGS:
         errors["tags"] = f"at most {MAX_TAGS} tags"
-    out["tags"] = list(dict.fromkeys(tags)) if isinstance(tags, list) else []
+    # Deduplicate only once every item is known to be a string (lists are unhashable).
+    out["tags"] = list(dict.fromkeys(tags)) if tags_ok else []
     channels = doc.get("channels")
-    if channels is not None and (
-        not isinstance(channels, list)
-        or not channels
-        or not all(c in ALL_CHANNELS for c in channels)
-    ):
+    channels_ok = isinstance(channels, list) and all(
+        isinstance(c, str) and c in ALL_CHANNELS for c in channels
+    )
+    if channels is not None and (not channels_ok or not channels):
         errors["channels"] = "a non-empty list of " + ", ".join(ALL_CHANNELS)
-    out["channels"] = list(dict.fromkeys(channels)) if isinstance(channels, list) else None
+    out["channels"] = list(dict.fromkeys(channels)) if channels_ok else None
     send_at = doc.get("send_at")
     out["send_at"] = None
     if send_at is not None:
         parsed = parse_time(send_at)
         if parsed is None:
-            errors["send_at"] = "must be an ISO 8601 time"
+            errors["send_at"] = "must be an ISO 8601 time in the years 1970 to 9999"
         out["send_at"] = parsed
+    _refuse_unstorable(out, errors)
     if errors:
         raise ValidationError("invalid notification", fields=errors)
     return out

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select, update
 
 from notifier.extensions import db
 from notifier.models import Notification, User, utcnow
-from notifier.service import events
+from notifier.service import clean, events
 from notifier.service.errors import NotFound, ServiceError
 from notifier.service.serialize import notification_dict
 
@@ -29,17 +29,18 @@ class Page:
     cursor: int
 
 
-def parse_before(raw: str | None) -> int | None:
-    """Parse a pagination token; raise ServiceError bad_cursor (400) when malformed."""
+def parse_before(raw: str | None, column: Any = Notification.id) -> int | None:
+    """Parse a pagination token (an id of ``column``); ServiceError bad_cursor (400) if bad."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+    value = clean.parse_decimal(raw)
+    if value is None or not clean.is_id(value, column):
         raise ServiceError(
             "malformed pagination cursor",
             code="bad_cursor",
             fields={"before": "not a cursor returned as next"},
         )
-    return int(raw)
+    return value
 
 
 def _visible(user_id: int) -> Select[Any]:

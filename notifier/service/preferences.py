@@ -16,8 +16,9 @@ from notifier.service.errors import ValidationError
 
 USER_CHANNELS = ("in_app", "email", "push", "sms")
 DIGEST_MODES = ("off", "hourly", "daily")
-TYPE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# \A…\Z, not ^…$: "$" also matches before a trailing newline, so "comment\n" passed.
+TYPE_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
+HHMM_RE = re.compile(r"\A([01]\d|2[0-3]):([0-5]\d)\Z")
 
 DEFAULTS: dict[str, Any] = {
     "channels": {"in_app": True, "email": True, "push": True, "sms": False},
@@ -78,7 +79,7 @@ def validate(doc: Any) -> dict[str, Any]:
         errors["types"] = "must be an object"
     else:
         for t, matrix in types.items():
-            if not TYPE_RE.match(str(t)):
+            if not TYPE_RE.fullmatch(str(t)):
                 errors[f"types.{t}"] = "invalid type name"
             elif not isinstance(matrix, dict):
                 errors[f"types.{t}"] = "must be an object"
@@ -100,7 +101,7 @@ def validate(doc: Any) -> dict[str, Any]:
         if "enabled" in qh:
             _check_bool(qh["enabled"], "quiet_hours.enabled", errors)
         for key in ("start", "end"):
-            if key in qh and not (isinstance(qh[key], str) and HHMM_RE.match(qh[key])):
+            if key in qh and not (isinstance(qh[key], str) and HHMM_RE.fullmatch(qh[key])):
                 errors[f"quiet_hours.{key}"] = "must be HH:MM (24-hour)"
         if "timezone" in qh and not valid_timezone(qh["timezone"]):
             errors["quiet_hours.timezone"] = "unknown time zone"
@@ -109,7 +110,7 @@ def validate(doc: Any) -> dict[str, Any]:
         errors["digest"] = "must be an object"
     else:
         for t, mode in digest.items():
-            if not TYPE_RE.match(str(t)):
+            if not TYPE_RE.fullmatch(str(t)):
                 errors[f"digest.{t}"] = "invalid type name"
             elif mode not in DIGEST_MODES:
                 errors[f"digest.{t}"] = "must be off, hourly or daily"

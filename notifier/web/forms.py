@@ -18,9 +18,10 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from notifier.models import PRIORITIES
+from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.preferences import DIGEST_MODES, TYPE_RE, USER_CHANNELS
 
 CHANNEL_LABELS = {"in_app": "In-app", "email": "Email", "push": "Push", "sms": "SMS"}
@@ -28,10 +29,27 @@ DIGEST_LABELS = {"off": "Each one", "hourly": "Hourly digest", "daily": "Daily d
 TIME_MESSAGE = "Use a time like 22:00."
 
 
+class EmailSyntax:
+    """WTForms validator with the account service's rule: any syntactically valid address.
+
+    WTForms' own ``Email()`` refuses special-use domains (``corp.local``), so users the API
+    created there could not sign in.
+    """
+
+    message = "Invalid email address."
+
+    def __call__(self, form: Any, field: Any) -> None:
+        """Raise ValidationError when the field is not an email address."""
+        try:
+            normalized_address(field.data or "")
+        except EmailNotValidError as exc:
+            raise ValidationError(self.message) from exc
+
+
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), EmailSyntax(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     remember = BooleanField("Keep me signed in")
 
@@ -97,7 +115,7 @@ def preferences_form(types: list[str], saved_zone: str = "UTC", **kwargs: Any) -
 
 def clean_types(raw: list[str]) -> list[str]:
     """Keep the valid, distinct type names a preferences form was rendered with."""
-    return list(dict.fromkeys(t for t in raw if TYPE_RE.match(t)))[:200]
+    return list(dict.fromkeys(t for t in raw if TYPE_RE.fullmatch(t)))[:200]
 
 
 class SendForm(FlaskForm):
