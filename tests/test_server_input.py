@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 from collections.abc import Callable, Iterator
 
 import pytest
+from flask.testing import FlaskClient
 
 from notifier.server_handler import redact_requestline
 from tests.fixtures_live import LiveServer, http_json
@@ -93,6 +95,26 @@ def alice_titles(server: LiveServer, alice: str) -> list[str]:
     )
     assert status == 200
     return [n["title"] for n in doc["items"]]
+
+
+def chunked(client: FlaskClient, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    """POST ``body`` with no Content-Length, as a de-chunking server hands it to the app."""
+    headers = {"Transfer-Encoding": "chunked", "Content-Type": content_type}
+    resp = client.post(path, input_stream=io.BytesIO(body), headers=headers)
+    return resp.status_code, resp.data
+
+
+def test_chunked_bodies_over_the_limit_are_413_for_api_and_pages(client: FlaskClient) -> None:
+    # Over the limit: 413 before authentication (no token here), as with a Content-Length.
+    over = b"{}" + b" " * LIMIT
+    status, data = chunked(client, "/api/v1/notifications", over, "application/json")
+    assert status == 413
+    assert json.loads(data)["error"]["code"] == "payload_too_large"
+    form = b"email=a%40example.com&password=" + b"x" * LIMIT
+    assert chunked(client, "/login", form, "application/x-www-form-urlencoded")[0] == 413
+    # Within it the body reaches the app whole: here the missing token is what answers.
+    status, data = chunked(client, "/api/v1/notifications", b"{}" + b" " * 100, "application/json")
+    assert status == 401
 
 
 @pytest.mark.parametrize("gunicorn_workers", [0, 1], ids=["app.py", "gunicorn"])
