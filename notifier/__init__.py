@@ -65,6 +65,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
+    from notifier.body_limit import ChunkedBodyLimit
+
+    # NOTIFIER_MAX_BODY must hold for chunked bodies too, which Werkzeug would cut and accept.
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
     return app
 
 

@@ -18,6 +18,8 @@ _INT_KEYS = {
     "NOTIFIER_MAX_CONNECTIONS_PER_USER",
     "NOTIFIER_MAX_CONNECTIONS",
     "NOTIFIER_MAX_BODY",
+    "NOTIFIER_HEADER_TIMEOUT",
+    "NOTIFIER_KEEPALIVE_TIMEOUT",
     "NOTIFIER_STREAM_TOKEN_TTL",
     "NOTIFIER_RETRY_BASE",
     "NOTIFIER_RETRY_MAX_ATTEMPTS",
@@ -85,8 +87,14 @@ class Config:
     NOTIFIER_QUEUE_SIZE = 256
     # Seconds between sweeps for dead connections.
     NOTIFIER_CLEANUP_INTERVAL = 30
-    # Request bodies larger than this get 413 before any parsing.
+    # Request bodies larger than this get 413 before any parsing (chunked ones too).
     NOTIFIER_MAX_BODY = 65536
+    # `python app.py` only (gunicorn has --keep-alive): seconds a client has to send the request
+    # line and headers, and seconds a keep-alive connection may idle between requests, so idle
+    # sockets cannot pile up to the fd limit. Never applies to a running stream. 0 = no limit.
+    # It also serves NOTIFIER_MAX_CONNECTIONS + 100 sockets at most, answering 503 beyond.
+    NOTIFIER_HEADER_TIMEOUT = 10
+    NOTIFIER_KEEPALIVE_TIMEOUT = 60
     # How long a stream token may be used to (re)connect.
     NOTIFIER_STREAM_TOKEN_TTL = 3600
     # Delivery retries: first delay, doubled with jitter, capped at 10 minutes.

@@ -12,48 +12,99 @@ from typing import Any
 import gevent
 from flask import Flask
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIServer
+
+from notifier.server_handler import QuietHandler
 
 STOP_TIMEOUT = 3.0  # seconds in-flight requests get to finish after SIGTERM/SIGINT
+FD_HEADROOM = 256  # descriptors besides client sockets: listener, database, redis, logs
 
 
-class QuietHandler(WSGIHandler):
-    """Log requests without query strings (stream tokens travel in ?token=) and expose the socket.
+# Sockets served beyond the stream cap (NOTIFIER_MAX_CONNECTIONS): room for /healthz, the API
+# and pages while every stream slot is taken (the hub answers streams over the cap with 503).
+EXTRA_CONNECTIONS = 100
 
-    The socket goes into the environ as ``notifier.socket`` so a stream can notice a client
-    that closed its connection (notifier.stream.conn); gunicorn's worker sets
-    ``gunicorn.socket`` the same way.
-    """
-
-    def format_request(self) -> str:
-        """Return the access-log line with any query string cut from the request line."""
-        line = super().format_request()
-        path = self.path or ""
-        if "?" in path:
-            line = line.replace(path, path.split("?", 1)[0] + "?…", 1)
-        return line
-
-    def get_environ(self) -> dict[str, Any]:
-        """Add the client socket to the WSGI environ."""
-        env = super().get_environ()
-        env["notifier.socket"] = self.socket
-        return env  # type: ignore[no-any-return]
+_BUSY_BODY = b'{"error": {"code": "unavailable", "message": "too many open connections"}}'
+BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Retry-After: 5\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
 
 
 class NoDelayServer(WSGIServer):
-    """WSGIServer that sets TCP_NODELAY on every accepted socket.
+    """WSGIServer with TCP_NODELAY, bounded client waits and a cap on open connections.
 
-    Without it, every keep-alive request after the first waits on Nagle + the client's delayed
-    ACK: 44 ms median instead of 0.5 ms (measured in docs/deployment.md).
+    Without TCP_NODELAY every keep-alive request after the first waits on Nagle + the client's
+    delayed ACK: 44 ms median instead of 0.5 ms (measured in docs/deployment.md).
+
+    Beyond ``max_open`` connections a new socket is answered 503 and closed at once, before
+    its request is read: it costs one accept and one write, so idle sockets can no longer use
+    up the process's file descriptors and starve /healthz.
     """
 
     handler_class = QuietHandler
 
+    def __init__(
+        self,
+        *args: Any,
+        max_open: int | None = None,
+        header_timeout: float | None = None,
+        keepalive_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_open = max_open
+        self.header_timeout = header_timeout  # read by QuietHandler
+        self.keepalive_timeout = keepalive_timeout
+        self.open_connections = 0
+
     def handle(self, sock: socket.socket, address: Any) -> None:
-        """Disable Nagle, then hand the connection to pywsgi."""
-        with suppress(OSError):  # unix sockets have no TCP options
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().handle(sock, address)
+        """Refuse the socket when over the cap; else disable Nagle and hand it to pywsgi."""
+        if self.max_open is not None and self.open_connections >= self.max_open:
+            refuse(sock)
+            return
+        self.open_connections += 1
+        try:
+            with suppress(OSError):  # unix sockets have no TCP options
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle(sock, address)
+        finally:
+            self.open_connections -= 1
+
+
+def refuse(sock: socket.socket) -> None:
+    """Answer 503 and close without waiting for the client (nothing here may block)."""
+    with suppress(OSError):
+        sock.setblocking(False)
+        sock.send(BUSY_RESPONSE)
+        sock.shutdown(socket.SHUT_WR)
+        # Read what already arrived: closing with unread data sends a reset, which can make
+        # the client drop the 503 it has not read yet.
+        sock.recv(65536)
+    sock.close()
+
+
+def raise_fd_limit(wanted: int) -> None:
+    """Raise the soft open-files limit towards ``wanted`` (up to the hard limit); warn if short."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        print(
+            f"warning: open-files limit {soft} is below NOTIFIER_MAX_CONNECTIONS + "
+            f"{EXTRA_CONNECTIONS} + files ({wanted}); raise `ulimit -n` or lower the setting",
+            file=sys.stderr,
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -82,7 +133,17 @@ def serve(app: Flask, host: str, port: int) -> int:
     listener = bind(host, port)
     start_workers(app)  # the bus is subscribed before the first request is accepted
     # A pool lets stop() wait for in-flight requests (without one it only stops accepting).
-    server = NoDelayServer(listener, app, log=sys.stderr, spawn=Pool())
+    max_open = int(app.config["NOTIFIER_MAX_CONNECTIONS"]) + EXTRA_CONNECTIONS
+    raise_fd_limit(max_open + FD_HEADROOM)
+    server = NoDelayServer(
+        listener,
+        app,
+        log=sys.stderr,
+        spawn=Pool(),  # unbounded: the cap is max_open, and a full Pool would stop accepting
+        max_open=max_open,
+        header_timeout=float(app.config["NOTIFIER_HEADER_TIMEOUT"]) or None,
+        keepalive_timeout=float(app.config["NOTIFIER_KEEPALIVE_TIMEOUT"]) or None,
+    )
     server.stop_timeout = STOP_TIMEOUT  # also what serve_forever() waits on its way out
     stopping: list[gevent.Greenlet] = []
 

@@ -1,0 +1,163 @@
+"""The pywsgi request handler of `python app.py`: token-free logs and bounded client waits.
+
+gunicorn bounds these itself (its gevent worker wraps request parsing in a keep-alive timeout);
+gevent's pywsgi waits forever for a request line, for headers and for the next keep-alive
+request, so an idle or slow socket would hold a file descriptor until the process runs out.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import gevent
+from gevent.pywsgi import Input, WSGIHandler
+
+# What pywsgi discards of a body the application did not read before the connection is given up
+# (a client may keep sending a chunked body forever; reading it all would hold the greenlet).
+DISCARD_LIMIT = 1024 * 1024
+
+# The protocol at the end of a request line; everything between the first "?" and it is query,
+# spaces included (a target with an unencoded space splits into more than three words).
+_VERSION_TAIL = re.compile(r"\s+HTTP/\S*\s*$")
+# Any other query string inside a log message: up to whitespace or the quote of a repr().
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def redact_requestline(line: str) -> str:
+    """Return ``line`` with its query string replaced by ``?…`` (stream tokens travel in it)."""
+    if "?" not in line:
+        return line
+    head, _, rest = line.partition("?")
+    tail = _VERSION_TAIL.search(rest)
+    return f"{head}?…{tail.group(0) if tail else ''}"
+
+
+class ClientTooSlow(BaseException):  # noqa: N818 - an interruption like GreenletExit, not an error
+    """Raised into a handler whose client did not send a request (line and headers) in time.
+
+    A BaseException so that pywsgi's ``except Exception`` around header parsing (which answers
+    400 and logs) lets it through to :meth:`QuietHandler.handle_one_request`, which closes quietly.
+    """
+
+
+class BoundedInput(Input):
+    """pywsgi's request body that discards at most DISCARD_LIMIT unread bytes after a response."""
+
+    __slots__ = ("abandoned",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.abandoned = False  # True: unread body left behind, the connection must close
+
+    def _discard(self) -> None:
+        """Read and drop what the application left of the body, up to DISCARD_LIMIT."""
+        if self._chunked_input_error:
+            return
+        if self.position < (self.content_length or 0) or self.chunked_input:
+            self.send_100_continue_enabled = False  # the application did not want the body
+            left = DISCARD_LIMIT
+            while left > 0:
+                data = self.read(min(16384, left))
+                if not data:
+                    return
+                left -= len(data)
+            self.abandoned = True
+
+
+class QuietHandler(WSGIHandler):
+    """Log requests without query strings and bound how long a client may keep us waiting.
+
+    - The request line and headers must arrive within ``server.header_timeout`` seconds (from
+      the accept for a connection's first request, from the first byte for later ones).
+    - Between keep-alive requests the connection may idle ``server.keepalive_timeout`` seconds.
+    - Neither applies once the application runs: a stream response is never cut by them.
+
+    The socket goes into the environ as ``notifier.socket`` so a stream can notice a client
+    that closed its connection (notifier.stream.conn); gunicorn's worker sets
+    ``gunicorn.socket`` the same way.
+    """
+
+    _served = 0  # requests answered on this connection
+    _timer: gevent.Timeout | None = None
+    _raw_requestline = ""
+
+    def _start_header_timer(self) -> None:
+        seconds = getattr(self.server, "header_timeout", None)
+        if seconds and self._timer is None:
+            self._timer = gevent.Timeout.start_new(seconds, ClientTooSlow)
+
+    def _cancel_header_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+
+    def read_requestline(self) -> str:
+        """Wait (bounded) for the next request, then read its line under the header deadline."""
+        if self._served:
+            idle = getattr(self.server, "keepalive_timeout", None)
+            # peek() returns at the first byte (or b"" at EOF) and consumes nothing.
+            with gevent.Timeout(idle or None, ClientTooSlow):
+                self.rfile.peek(1)
+        self._start_header_timer()
+        line: str = super().read_requestline()
+        self._raw_requestline = line
+        return line
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """Parse the request line and headers; the header deadline ends here."""
+        try:
+            return bool(super().read_request(raw_requestline))
+        finally:
+            self._cancel_header_timer()
+
+    def handle_one_request(self) -> Any:
+        """Handle one request; a client too slow to send one is disconnected without a word."""
+        if not self._served:
+            self._start_header_timer()  # counts from the accept, not from the first byte
+        try:
+            result = super().handle_one_request()
+        except ClientTooSlow:
+            self.close_connection = True
+            return None
+        finally:
+            self._cancel_header_timer()
+        self._served += 1
+        return result
+
+    def handle_one_response(self) -> None:
+        """Run the application; close the connection when unread body had to be left behind."""
+        super().handle_one_response()
+        if getattr(self.wsgi_input, "abandoned", False):
+            self.close_connection = True
+
+    def get_environ(self) -> dict[str, Any]:
+        """Add the client socket to the WSGI environ and bound the body discard."""
+        env = super().get_environ()
+        old = self.wsgi_input
+        if env.get("wsgi.input") is old:
+            self.wsgi_input = env["wsgi.input"] = BoundedInput(
+                old.rfile, old.content_length, socket=old.socket, chunked_input=old.chunked_input
+            )
+        env["notifier.socket"] = self.socket
+        return env  # type: ignore[no-any-return]
+
+    def format_request(self) -> str:
+        """Return the access-log line with any query string cut from the request line."""
+        line: str = super().format_request()
+        if self.requestline:
+            line = line.replace(self.requestline, redact_requestline(self.requestline), 1)
+        return line
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """Write an error line with the request line's query string cut out.
+
+        pywsgi quotes the raw request line (``Invalid http version: 'GET /…?token=… HTTP/9.9'``)
+        when it refuses one; those are exactly the lines a misbehaving client produces.
+        """
+        message = msg % args if args else msg
+        for raw in {self._raw_requestline, self.requestline or ""}:
+            if raw and "?" in raw:
+                message = message.replace(repr(raw)[1:-1], repr(redact_requestline(raw))[1:-1])
+                message = message.replace(raw, redact_requestline(raw))
+        super().log_error(_QUERY.sub("?…", message))
