@@ -53,7 +53,8 @@ def subscription(endpoint: str) -> dict[str, Any]:
     public = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    return {"endpoint": endpoint, "keys": {"p256dh": b64url(public), "auth": b64url(os.urandom(16))}}
+    keys = {"p256dh": b64url(public), "auth": b64url(os.urandom(16))}
+    return {"endpoint": endpoint, "keys": keys}
 
 
 def push_channel(allow_private: bool) -> PushChannel:
