@@ -11,7 +11,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from notifier.extensions import db
@@ -146,12 +146,33 @@ def _digest(token: str) -> str:
 
 
 def create_token(user: User, name: str = "default") -> str:
-    """Create an API token and return the plaintext, which is never stored."""
-    return create_token_row(user, name)[1]
+    """Create an API token and return the plaintext, which is never stored.
+
+    For operators (``flask create-token``) and fixtures: not held to the per-user cap.
+    """
+    return create_token_row(user, name, capped=False)[1]
 
 
-def create_token_row(user: User, name: str = "default") -> tuple[ApiToken, str]:
-    """Create an API token; return its row and the plaintext (the API shows the id too)."""
+def create_token_row(
+    user: User, name: str = "default", *, capped: bool = True
+) -> tuple[ApiToken, str]:
+    """Create an API token; return its row and the plaintext (the API shows the id too).
+
+    Conflict ``too_many_tokens`` when ``capped`` and the user already holds
+    NOTIFIER_MAX_TOKENS_PER_USER unrevoked tokens (revoking one makes room).
+    """
+    if capped:
+        limit = int(current_app.config.get("NOTIFIER_MAX_TOKENS_PER_USER", 50))
+        held = db.session.scalar(
+            select(func.count())
+            .select_from(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+        if (held or 0) >= limit:
+            raise Conflict(
+                f"at most {limit} API tokens per user; revoke one first",
+                code="too_many_tokens",
+            )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name[:100], token_hash=_digest(token), prefix=token[:12])
     db.session.add(row)
