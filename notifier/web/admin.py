@@ -59,7 +59,8 @@ def _weighted_age(instances: list[dict[str, Any]], total: int) -> float:
 
 def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
     """Sum the per-process stats and name the top users of the admin's own tenant."""
-    instances = metrics.cluster_stats(app)  # every process when Redis is on, else this one
+    # Every process when Redis is on, else this one; connection figures of this tenant only.
+    instances = metrics.tenant_view(metrics.cluster_stats(app), tenant_id)
     total = sum(int(i.get("connections") or 0) for i in instances)
     out: dict[str, Any] = {
         "instances": instances,
@@ -81,7 +82,7 @@ def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
         for row in i.get("top_users") or []:
             uid = int(row["user_id"])
             by_user[uid] = by_user.get(uid, 0) + int(row["connections"])
-    # Other tenants' users count in the totals but are never named (tenants never meet).
+    # tenant_view kept this tenant's users only; the query below checks it again.
     emails = dict(
         db.session.execute(
             select(User.id, User.email).where(
