@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
 from notifier.bus import make_broker
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("NOTIFIER_INSTANCE", None)
     instance = app.config["NOTIFIER_INSTANCE"] or f"{socket.gethostname()}:{os.getpid()}"
 
+    _trust_proxies(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -70,6 +72,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # NOTIFIER_MAX_BODY must hold for chunked bodies too, which Werkzeug would cut and accept.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client address and scheme from NOTIFIER_TRUSTED_PROXIES hops of X-Forwarded-*.
+
+    Only X-Forwarded-For and -Proto: the documented nginx passes Host itself, and trusting
+    X-Forwarded-Host would let a client choose the host of absolute links.
+    """
+    hops = int(app.config.get("NOTIFIER_TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -32,6 +32,8 @@ _INT_KEYS = {
     "NOTIFIER_CLIENT_RECONNECT_DELAY_MS",
     "NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS",
     "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
+    "NOTIFIER_TRUSTED_PROXIES",
+    "NOTIFIER_MAX_TOKENS_PER_USER",
 }
 _STR_KEYS = {
     "SECRET_KEY",
@@ -55,6 +57,7 @@ _STR_KEYS = {
     "NOTIFIER_BASE_URL",
     "NOTIFIER_RATE_LIMIT_PUBLISH",
     "NOTIFIER_RATE_LIMIT_LOGIN",
+    "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT",
     "RATELIMIT_STORAGE_URI",
 }
 _BOOL_KEYS = {
@@ -121,9 +124,17 @@ class Config:
     NOTIFIER_MANDATORY_TYPES: tuple[str, ...] = ("security",)
     # Types offered in the preferences matrix besides those a user has received.
     NOTIFIER_TYPES: tuple[str, ...] = ("comment", "mention", "system", "billing", "security")
-    # Flask-Limiter windows: publishing per calling user, login attempts per client address.
-    NOTIFIER_RATE_LIMIT_PUBLISH = "300/minute"
+    # Flask-Limiter windows. Publishing per admin API token: 100/s sustained, bursts to 200/s,
+    # so a backend service is not throttled. Login: every POST per client address, and failed
+    # attempts per account (the submitted email), so many addresses cannot share one guess.
+    NOTIFIER_RATE_LIMIT_PUBLISH = "200/second;6000/minute"
     NOTIFIER_RATE_LIMIT_LOGIN = "10/minute"
+    NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT = "10/minute"
+    # Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0 trusts
+    # no header: the client address is the TCP peer, so a client cannot pick its own address.
+    NOTIFIER_TRUSTED_PROXIES = 0
+    # Unrevoked API tokens one user may hold (409 beyond); `flask create-token` is not capped.
+    NOTIFIER_MAX_TOKENS_PER_USER = 50
     RATELIMIT_ENABLED = True
     # The page's stream client (the seeds' hook options): reconnect on its own, first delay
     # (doubling with jitter up to the max), attempts before showing "Offline" and a button.

@@ -1,17 +1,25 @@
-"""Rate limits with Flask-Limiter: publishing per calling user, login per client address.
+"""Rate limits with Flask-Limiter: publishing per API token, login per client and per account.
 
 Flask-Limiter gives exact moving windows, Retry-After, and Redis storage shared by every
 process (memory:// when no Redis is configured). Each app gets its own Limiter, so test apps
 never share counters or the enabled switch; views name their limit with :func:`rate_limit`
 and the app's limiter is looked up when the view runs, whichever app that is.
 
+Streams that are not event streams (the admin dashboard's) hold a slot of the per-user stream
+limit too, through :func:`hold_stream_slot` (the hub's own limit, 429 beyond it).
+
 Config: ``RATELIMIT_ENABLED`` (default on; tests turn it off), ``RATELIMIT_STORAGE_URI``
 (default: the Redis URL when configured, else ``memory://``), ``NOTIFIER_RATE_LIMIT_PUBLISH``
-(``300/minute``) and ``NOTIFIER_RATE_LIMIT_LOGIN`` (``10/minute``).
+(``200/second;6000/minute`` per admin API token: 100/s sustained with bursts to 200),
+``NOTIFIER_RATE_LIMIT_LOGIN`` (``10/minute`` per client address, every POST) and
+``NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT`` (``10/minute`` per submitted email, failed attempts).
+The client address is the TCP peer, or with ``NOTIFIER_TRUSTED_PROXIES`` = N the address N hops
+back in X-Forwarded-For (werkzeug's ProxyFix, installed by create_app).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -20,18 +28,20 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from notifier import config as config_mod
+from notifier.bus.hub import Hub, Subscription
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION = "notifier.limits"
 DEFAULTS = {
     "RATELIMIT_ENABLED": True,
-    "NOTIFIER_RATE_LIMIT_PUBLISH": "300/minute",
+    "NOTIFIER_RATE_LIMIT_PUBLISH": "200/second;6000/minute",
     "NOTIFIER_RATE_LIMIT_LOGIN": "10/minute",
+    "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT": "10/minute",
 }
 
 
@@ -50,9 +60,32 @@ def user_key() -> str:
     return f"user:{user.id}" if user is not None else f"ip:{get_remote_address()}"
 
 
+def token_key() -> str:
+    """Key a limit by the bearer token (hashed), else the caller; for views inside api_auth."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token:" + _digest(token.strip())
+    return user_key()
+
+
 def ip_key() -> str:
-    """Key a limit by the client address (set ProxyFix behind a proxy so this is the client)."""
+    """Key a limit by the client address (NOTIFIER_TRUSTED_PROXIES makes it the client's)."""
     return f"ip:{get_remote_address()}"
+
+
+def account_key() -> str:
+    """Key a limit by the submitted email, normalized as check_login looks it up."""
+    email = str(request.form.get("email") or "").strip().lower()
+    return "account:" + _digest(email)  # hashed: no addresses in the limiter's store
+
+
+def failed_login(response: Response) -> bool:
+    """Return True for a wrong email or password (the login view answers 401)."""
+    return response.status_code == 401
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def init_app(app: Flask) -> None:
@@ -109,10 +142,29 @@ def retry_after(limiter: Limiter) -> int:
     return max(1, math.ceil(current.window[0] - time.time()))
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One limit on a view: the rate in ``config_key``, counted per ``key_func()``.
+
+    ``deduct_when`` (given the response) decides whether a request counts; every request is
+    checked against the limit either way, so a breached limit refuses even a would-be success.
+    """
+
+    config_key: str
+    key_func: Callable[[], str]
+    methods: tuple[str, ...] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
+
+
 def rate_limit(
     config_key: str, *, key_func: Callable[[], str], methods: list[str] | None = None
 ) -> Callable[[F], F]:
     """Limit a view to the rate in ``config_key``, counted per ``key_func()``."""
+    return rate_limits(Rule(config_key, key_func, tuple(methods) if methods else None))
+
+
+def rate_limits(*rules: Rule) -> Callable[[F], F]:
+    """Limit a view by every rule at once (a request over any of them gets 429)."""
 
     def deco(fn: F) -> F:
         name = f"{fn.__module__}.{fn.__qualname__}"
@@ -128,11 +180,7 @@ def rate_limit(
                 with st.lock:  # wrap once: two wrappers would count every hit twice
                     guarded = st.guarded.get(name)
                     if guarded is None:
-                        guarded = st.limiter.limit(
-                            lambda: str(app.config[config_key]),
-                            key_func=key_func,
-                            methods=methods,
-                        )(fn)
+                        guarded = _guard(st.limiter, app, fn, rules)
                         st.guarded[name] = guarded
             return guarded(*args, **kwargs)
 
@@ -141,7 +189,55 @@ def rate_limit(
     return deco
 
 
-# Publishing is counted per user so one noisy integration cannot starve the tenant's others.
-publish_limit = rate_limit("NOTIFIER_RATE_LIMIT_PUBLISH", key_func=user_key)
-# Login is counted per client address: guessing passwords is what it slows down.
-login_limit = rate_limit("NOTIFIER_RATE_LIMIT_LOGIN", key_func=ip_key, methods=["POST"])
+def _guard(
+    limiter: Limiter, app: Flask, fn: Callable[..., Any], rules: tuple[Rule, ...]
+) -> Callable[..., Any]:
+    """Stack one limiter.limit per rule; Flask-Limiter checks them all in the innermost one."""
+    guarded = fn
+    for rule in rules:
+
+        def rate(key: str = rule.config_key) -> str:
+            return str(app.config[key])
+
+        guarded = limiter.limit(
+            rate,
+            key_func=rule.key_func,
+            methods=list(rule.methods) if rule.methods else None,
+            deduct_when=rule.deduct_when,
+        )(guarded)
+    return guarded
+
+
+# Publishing is counted per API token (only admins publish), so one noisy integration cannot
+# starve the others; the default fits a backend service, members never get this far (403).
+publish_limit = rate_limit("NOTIFIER_RATE_LIMIT_PUBLISH", key_func=token_key)
+# Login: per client address (one guesser) and per account (many addresses guessing one
+# password). The account limit counts failures only, yet refuses every attempt once breached.
+login_limit = rate_limits(
+    Rule("NOTIFIER_RATE_LIMIT_LOGIN", ip_key, ("POST",)),
+    Rule("NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT", account_key, ("POST",), failed_login),
+)
+
+
+def hold_stream_slot(hub: Hub, user_id: int, tenant_id: int, user_agent: str = "") -> Subscription:
+    """Take one of the user's stream slots in ``hub``; raises TooManyConnections when full.
+
+    The slot is a page ("html") subscription, so it counts wherever streams are counted and
+    closes with the user's other page streams; release it with ``hub.unsubscribe``.
+    """
+    return hub.subscribe(user_id, tenant_id, kind="html", user_agent=user_agent[:200])
+
+
+def wait_on_slot(slot: Subscription, seconds: float) -> bool:
+    """Wait ``seconds`` while discarding what the hub queues on ``slot``; False once it closed.
+
+    The slot's holder does not show events, but a full queue would drop the slot as a slow client.
+    """
+    deadline = time.monotonic() + seconds
+    while not slot.closed:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            slot.touch()  # alive: the cleanup sweep spares it
+            return True
+        slot.get(left)
+    return False

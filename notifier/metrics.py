@@ -220,6 +220,7 @@ def local_stats(app: Flask) -> dict[str, Any]:
             round(sum(now - s.connected_at for s in subs) / len(subs), 1) if subs else 0.0
         ),
         "top_users": [{"user_id": uid, "connections": n} for uid, n in top],
+        "tenants": by_tenant(subs, now),
         "connects_per_min": stats.connects.total(now),
         "disconnects_per_min": stats.disconnects.total(now),
         "resumes_per_min": stats.resumes.total(now),
@@ -231,6 +232,44 @@ def local_stats(app: Flask) -> dict[str, Any]:
         "bus_reconnects": int(getattr(broker, "reconnects", 0)),
         "updated_at": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def by_tenant(subs: list[Subscription], now: float) -> dict[str, dict[str, Any]]:
+    """Return the connection figures of local_stats per tenant id (a string: stats are JSON)."""
+    groups: dict[str, list[Subscription]] = {}
+    for sub in subs:
+        groups.setdefault(str(sub.tenant_id), []).append(sub)
+    out: dict[str, dict[str, Any]] = {}
+    for tenant, group in groups.items():
+        users: dict[int, int] = {}
+        for sub in group:
+            users[sub.user_id] = users.get(sub.user_id, 0) + 1
+        top = sorted(users.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_USERS]
+        out[tenant] = {
+            "connections": len(group),
+            "users_online": len(users),
+            "avg_connection_age": round(sum(now - s.connected_at for s in group) / len(group), 1),
+            "top_users": [{"user_id": uid, "connections": n} for uid, n in top],
+        }
+    return out
+
+
+TENANT_KEYS = ("connections", "users_online", "avg_connection_age", "top_users")
+
+
+def tenant_view(instances: list[dict[str, Any]], tenant_id: int) -> list[dict[str, Any]]:
+    """Return the processes' stats with the connection figures of one tenant only.
+
+    An admin's dashboard must not show other tenants' activity; operators read /metrics.
+    """
+    empty = {"connections": 0, "users_online": 0, "avg_connection_age": 0.0, "top_users": []}
+    out = []
+    for stats in instances:
+        mine = (stats.get("tenants") or {}).get(str(tenant_id)) or empty
+        scoped = {k: v for k, v in stats.items() if k != "tenants"}
+        scoped.update({key: mine.get(key, empty[key]) for key in TENANT_KEYS})
+        out.append(scoped)
+    return out
 
 
 def cluster_stats(app: Flask) -> list[dict[str, Any]]:

@@ -208,9 +208,13 @@ class PushSubscription(db.Model):
     """A browser's Web Push subscription."""
 
     __tablename__ = "push_subscriptions"
+    # One row per (user, endpoint): a user can never claim or learn about another's endpoint.
+    __table_args__ = (
+        UniqueConstraint("user_id", "endpoint", name="uq_push_subscriptions_user_endpoint"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    endpoint: Mapped[str] = mapped_column(String(2048), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(2048))
     p256dh: Mapped[str] = mapped_column(String(255))
     auth: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -47,6 +47,7 @@ class LiveServer:
             # Tests publish and log in far faster than people; the limiter has its own tests.
             "NOTIFIER_RATE_LIMIT_PUBLISH": "100000/minute",
             "NOTIFIER_RATE_LIMIT_LOGIN": "10000/minute",
+            "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT": "10000/minute",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from flask import Flask, jsonify
+from limits import parse_many
 
+from notifier.config import Config
 from notifier.extensions import db
 from notifier.limits import EXTENSION, ip_key, rate_limit, storage_uri
+from notifier.service import accounts
 from tests.conftest import make_app
 from tests.factories import bearer, make_world
 
@@ -62,6 +65,40 @@ def test_publishing_is_limited_per_user(limited_app: Flask) -> None:
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
     assert client.get(URL, headers=world.alice_h).get_json()["total"] == 3
     assert client.post(URL, headers=world.carol_h, json=body(world.carol.id)).status_code == 201
+
+
+def test_each_admin_token_has_its_own_publish_bucket(limited_app: Flask) -> None:
+    world = make_world()
+    client = limited_app.test_client()
+    second = bearer(accounts.create_token(world.admin, "billing-service"))
+    for _ in range(3):
+        assert client.post(URL, headers=world.admin_h, json=body(world.alice.id)).status_code == 201
+    assert client.post(URL, headers=world.admin_h, json=body(world.alice.id)).status_code == 429
+    # Another integration of the same admin is not starved by the first one.
+    assert client.post(URL, headers=second, json=body(world.alice.id)).status_code == 201
+
+
+def test_members_cannot_publish_whatever_the_limit(limited_app: Flask) -> None:
+    world = make_world()
+    client = limited_app.test_client()
+    assert [
+        client.post(URL, headers=world.alice_h, json=body(world.alice.id)).status_code
+        for _ in range(4)
+    ] == [403] * 4
+
+
+def test_the_default_publish_limit_fits_a_backend_service() -> None:
+    windows = parse_many(Config.NOTIFIER_RATE_LIMIT_PUBLISH)
+    # Sustained: every window allows at least 100 publishes a second on average.
+    assert all(w.amount / w.get_expiry() >= 100 for w in windows)
+    # Bursts: the shortest window allows more than the sustained rate for a moment.
+    shortest = min(windows, key=lambda w: w.get_expiry())
+    longest = max(windows, key=lambda w: w.get_expiry())
+    assert shortest.get_expiry() == 1
+    assert shortest.amount > longest.amount / longest.get_expiry()
+    # Members' limit stays strict: ten login attempts a minute per address and per account.
+    assert Config.NOTIFIER_RATE_LIMIT_LOGIN == Config.NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT
+    assert parse_many(Config.NOTIFIER_RATE_LIMIT_LOGIN)[0].amount == 10
 
 
 def test_address_limit_counts_only_its_methods_and_addresses(limited_app: Flask) -> None:

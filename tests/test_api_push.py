@@ -76,9 +76,7 @@ def test_subscribe_stores_the_subscription(client: FlaskClient, world: World) ->
     assert stored() == [(sid, world.alice.id, ENDPOINT, P256DH)]
 
 
-def test_resubscribing_an_endpoint_updates_it_and_moves_it_to_the_caller(
-    client: FlaskClient, world: World
-) -> None:
+def test_resubscribing_an_endpoint_updates_its_keys(client: FlaskClient, world: World) -> None:
     first = client.post(URL, json=body(), headers=world.alice_h).get_json()["id"]
     new_key = b64url(b"\x04" + os.urandom(64))
 
@@ -86,10 +84,29 @@ def test_resubscribing_an_endpoint_updates_it_and_moves_it_to_the_caller(
     assert again.status_code == 201 and again.get_json() == {"id": first}
     assert stored() == [(first, world.alice.id, ENDPOINT, new_key)]
 
-    # Bob logs in on the same browser: its pushes are his now.
-    moved = client.post(URL, json=body(p256dh=new_key), headers=world.bob_h)
-    assert moved.status_code == 201 and moved.get_json() == {"id": first}
-    assert stored() == [(first, world.bob.id, ENDPOINT, new_key)]
+
+@pytest.mark.parametrize("who", ["carol", "bob"], ids=["other-tenant", "same-tenant"])
+def test_someone_elses_endpoint_is_neither_taken_over_nor_revealed(
+    client: FlaskClient, world: World, who: str
+) -> None:
+    alices = client.post(URL, json=body(), headers=world.alice_h).get_json()["id"]
+    other, headers = getattr(world, who), getattr(world, f"{who}_h")
+    attacker_keys = {"p256dh": b64url(b"\x04" + os.urandom(64)), "auth": b64url(os.urandom(16))}
+
+    taken = client.post(URL, json=body(**attacker_keys), headers=headers)
+    fresh = client.post(URL, json=body(endpoint=ENDPOINT + "-new"), headers=headers)
+
+    # The answer to a known endpoint is the answer to a never-seen one: 201 and an id of one's own.
+    assert (taken.status_code, fresh.status_code) == (201, 201)
+    assert set(taken.get_json()) == set(fresh.get_json()) == {"id"}
+    assert taken.get_json()["id"] not in (alices, fresh.get_json()["id"])
+    # Alice's row still has her keys and still sends her pushes to her browser.
+    rows = stored()
+    assert rows[0] == (alices, world.alice.id, ENDPOINT, P256DH)
+    assert rows[1] == (taken.get_json()["id"], other.id, ENDPOINT, attacker_keys["p256dh"])
+    # Removing their copy leaves hers alone.
+    assert client.delete(f"{URL}/{taken.get_json()['id']}", headers=headers).status_code == 204
+    assert [r[0] for r in stored()] == [alices, fresh.get_json()["id"]]
 
 
 @pytest.mark.parametrize(

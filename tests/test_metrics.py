@@ -33,6 +33,7 @@ KEYS = {
     "replayed_events",
     "bus_reconnects",
     "updated_at",
+    "tenants",
 }
 
 
@@ -101,6 +102,14 @@ def test_local_stats_has_exactly_the_dashboard_keys(app: Flask, world: World) ->
         {"user_id": world.alice.id, "connections": 1},
         {"user_id": world.bob.id, "connections": 1},
     ]
+    # Per tenant too, so each admin's dashboard counts only their own tenant.
+    assert stats["tenants"] == {
+        "1": {
+            **{k: stats[k] for k in ("connections", "users_online")},
+            "avg_connection_age": stats["avg_connection_age"],
+            "top_users": stats["top_users"],
+        }
+    }
     assert stats["connects_per_min"] == 3 and stats["disconnects_per_min"] == 1
     assert stats["broadcasts_per_sec"] == round(1 / 60, 2)
     assert stats["latency_p50_ms"] is not None and stats["latency_p50_ms"] > 0

@@ -174,7 +174,7 @@ PATHS: dict[str, Any] = {
             "Create an API token for the caller",
             "tokens",
             {"201": json_response("CreatedToken", "Created")},
-            errors=f"{AUTH} {BODY}",
+            errors=f"{AUTH} {BODY} 409",
             body="NewToken",
         ),
     },

@@ -33,7 +33,10 @@ def vapid_public_key() -> Any:
 @bp.post("/push/subscriptions")
 @api_auth()
 def subscribe() -> Any:
-    """Store the caller's browser subscription ``{endpoint, keys: {p256dh, auth}}``; 201 {id}."""
+    """Store the caller's browser subscription ``{endpoint, keys: {p256dh, auth}}``; 201 {id}.
+
+    Keyed by (caller, endpoint): the same answer whether or not anyone else has that endpoint.
+    """
     doc = json_body()
     reject_unknown(doc, SUBSCRIPTION_FIELDS)
     keys = doc.get("keys")

@@ -56,16 +56,25 @@ def notifications_stream() -> Any:
 @bp.get("/notifications/stream/status")
 @api_auth()
 def stream_status() -> Any:
-    """Report the bus mode and this process's stream counts."""
-    st = state()
+    """Report the bus mode and this process's stream counts, scoped to what the caller may see.
+
+    A member counts their own streams, an admin their tenant's; only admins learn the process
+    name (``instance`` is "" for members). Process-wide figures are for operators: /metrics.
+    """
+    st, user = state(), g.user
+    subs = [
+        sub
+        for sub in st.hub.subscriptions()
+        if (sub.tenant_id == user.tenant_id if user.is_admin else sub.user_id == user.id)
+    ]
     return jsonify(
         {
             "mode": st.broker.mode,
             "redis_available": st.broker.mode == "redis" and st.broker.available(),
-            "active_connections": st.hub.total_count(),
+            "active_connections": len(subs),
             # One subscription per connected user: what a per-user channel design would hold.
-            "active_subscriptions": len(st.hub.connected_user_ids()),
-            "instance": st.instance,
+            "active_subscriptions": len({sub.user_id for sub in subs}),
+            "instance": st.instance if user.is_admin else "",
         }
     )
 

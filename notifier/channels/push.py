@@ -11,8 +11,9 @@ other is base64url DER). :func:`generate_vapid_keys` makes a matching pair.
 
 A 404 or 410 from the push service means the subscription is gone for good: that raises
 :class:`PushGone`, and the worker deletes the subscription. Endpoints come from browsers, i.e.
-from users, so they pass the same address guard as webhooks and must be https; redirects are
-not followed.
+from users, so they must be https and go out through webhooks' SSRF guard
+(:mod:`notifier.channels.pinned`): resolved once, checked, and connected to at that address;
+redirects are not followed. pywebpush encrypts and signs; its POST goes through that guard.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid, Vapid02
 from pywebpush import WebPushException, webpush
 
+from notifier.channels import pinned
 from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
-from notifier.channels.webhook import parse_retry_after, resolve
+from notifier.channels.webhook import parse_retry_after
 
 TIMEOUT = 10.0
 TTL = 86400  # Keep undelivered messages a day at the push service, then drop them.
@@ -83,13 +85,35 @@ def build_payload(job: DeliveryJob) -> dict[str, Any]:
     }
 
 
-class _NoRedirectSession(requests.Session):
-    """A requests session that never follows redirects (they could lead inside)."""
+class _PinnedSession(requests.Session):
+    """The session pywebpush posts through: every POST goes out by ``pinned.post``."""
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Send the request with redirects off."""
-        kwargs["allow_redirects"] = False
-        return super().request(*args, **kwargs)
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
+    def post(  # type: ignore[override]
+        self,
+        url: str | bytes,
+        data: Any = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """POST ``data`` with ``headers`` to the checked address; answer as requests would."""
+        headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+        reply = pinned.post(
+            url.decode() if isinstance(url, bytes) else url,
+            data or b"",
+            headers,
+            allow_private=self.allow_private,
+            timeout=float(kwargs.get("timeout") or TIMEOUT),
+            what="push endpoint",
+        )
+        resp = requests.Response()
+        resp.status_code, resp.reason, resp._content = reply.status, reply.reason, reply.body
+        resp.headers.update(reply.headers.items())
+        resp.url = str(url)
+        return resp
 
 
 class PushChannel(Channel):
@@ -104,7 +128,7 @@ class PushChannel(Channel):
         self.subject = str(cfg.get("NOTIFIER_VAPID_SUBJECT") or "mailto:admin@localhost")
         self.allow_private = bool(cfg.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE", False))
         self._vapid: Vapid02 | None = None
-        self._session = _NoRedirectSession()
+        self._session = _PinnedSession(self.allow_private)
 
     def configured(self) -> bool:
         """Return True when both VAPID keys are set."""
@@ -121,7 +145,10 @@ class PushChannel(Channel):
         return self._vapid
 
     def _check_endpoint(self, endpoint: Any) -> str:
-        """Return the endpoint if it may be contacted, else raise PermanentError."""
+        """Return the endpoint if it is an https URL, else raise PermanentError.
+
+        The address itself is checked when sending, by the same lookup that is connected to.
+        """
         if not isinstance(endpoint, str):
             raise PermanentError("push subscription has no endpoint")
         try:
@@ -129,12 +156,8 @@ class PushChannel(Channel):
             allowed = ("https", "http") if self.allow_private else ("https",)
             if parts.scheme not in allowed or not parts.hostname:
                 raise ValueError("push endpoints must be https URLs")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            resolve(parts.hostname, port, self.allow_private)
         except ValueError as exc:
             raise PermanentError(f"refused push endpoint: {exc}") from exc
-        except OSError as exc:  # DNS failure: the push service may be back shortly.
-            raise TransientError(f"cannot resolve push endpoint: {exc}") from exc
         return endpoint
 
     def send(self, job: DeliveryJob) -> None:

@@ -25,9 +25,10 @@ Receivers answer 2xx to accept. 410 Gone ends delivery for good, 429 and 5xx are
 (honouring Retry-After), other 4xx and any redirect are permanent failures: redirects are never
 followed, because a redirect could point the server at an internal address.
 
-SSRF guard: the host is resolved once, every address must be public (not loopback, private,
-link-local, multicast, reserved or unspecified) unless ``NOTIFIER_WEBHOOK_ALLOW_PRIVATE``, and the
-connection goes to that checked address, so a DNS answer cannot change between check and use.
+SSRF guard (:mod:`notifier.channels.pinned`, shared with Web Push): the host is resolved once,
+every address must be public (not loopback, private, link-local, multicast, reserved or
+unspecified) unless ``NOTIFIER_WEBHOOK_ALLOW_PRIVATE``, and the connection goes to that checked
+address, so a DNS answer cannot change between check and use.
 """
 
 from __future__ import annotations
@@ -35,20 +36,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import socket
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
 
 from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
+from notifier.channels.pinned import post, resolve, split_url
 
 TIMEOUT = 5.0
 USER_AGENT = "Notifier-Webhook/1"
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -73,113 +72,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def is_public(ip: IPAddress) -> bool:
-    """Return True when an address is globally routable, the only kind a webhook may reach."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        # Addresses that embed IPv4 would otherwise smuggle 127.0.0.1 past the v6 checks.
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None and not is_public(embedded):
-            return False
-    blocked = (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-    # is_global also rules out shared (100.64/10) and documentation ranges.
-    return not blocked and ip.is_global
-
-
-def _split(url: str) -> tuple[SplitResult, int]:
-    """Return the parsed URL and its port, raising ValueError with a user-facing reason."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("only http and https URLs are allowed")
-    if not parts.hostname:
-        raise ValueError("the URL has no host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("credentials in the URL are not supported; use the signing secret")
-    port = parts.port  # Raises ValueError for a malformed or out-of-range port.
-    return parts, port or (443 if parts.scheme == "https" else 80)
-
-
-def resolve(host: str, port: int, allow_private: bool) -> list[IPAddress]:
-    """Resolve a host and return its addresses, raising ValueError if any is not public.
-
-    Raises socket.gaierror when the name does not resolve (a transient condition at send
-    time, a validation error at registration time).
-    """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    if not allow_private:
-        # Every answer must pass: a name with one private record is a rebinding attempt.
-        for ip in addresses:
-            if not is_public(ip):
-                raise ValueError(f"{host} resolves to a non-public address ({ip})")
-    return addresses
-
-
 def validate_webhook_url(url: str, allow_private: bool) -> str | None:
     """Return why a URL may not be used as a webhook endpoint, or None when it may."""
     try:
-        parts, port = _split(url)
+        parts, port = split_url(url)
         resolve(str(parts.hostname), port, allow_private)
     except ValueError as exc:
         return str(exc)
     except socket.gaierror:
         return "cannot resolve the host"
     return None
-
-
-def post(
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    allow_private: bool,
-    timeout: float = TIMEOUT,
-) -> tuple[int, http.client.HTTPMessage]:
-    """POST to a checked URL and return (status, headers); never follows redirects.
-
-    Raises PermanentError for a refused URL and TransientError for network failures.
-    """
-    try:
-        parts, port = _split(url)
-        host = str(parts.hostname)
-        addresses = resolve(host, port, allow_private)
-    except ValueError as exc:
-        raise PermanentError(f"refused URL: {exc}") from exc
-    except socket.gaierror as exc:  # DNS hiccups pass; a name that never resolves dies later.
-        raise TransientError(f"cannot resolve {host}: {exc}") from exc
-
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    pinned = str(addresses[0])
-
-    def connect_pinned(
-        address: tuple[str, int], timeout: Any = None, source: Any = None
-    ) -> socket.socket:
-        # Connect to the address we checked; TLS still verifies the certificate for `host`.
-        return socket.create_connection((pinned, address[1]), timeout, source)
-
-    conn._create_connection = connect_pinned  # type: ignore[attr-defined]
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    try:
-        conn.request("POST", path, body=body, headers=dict(headers))
-        response = conn.getresponse()
-        response.read(4096)  # Drain a little so the server sees a clean close; ignore the rest.
-        return response.status, response.headers
-    except (OSError, http.client.HTTPException) as exc:
-        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        conn.close()
 
 
 def raise_for_status(status: int, headers: http.client.HTTPMessage, what: str) -> None:
@@ -236,5 +138,5 @@ class WebhookChannel(Channel):
             "X-Notifier-Timestamp": timestamp,
             "X-Notifier-Signature": sign(secret, timestamp, body),
         }
-        status, response_headers = post(url, body, headers, allow_private=self.allow_private)
-        raise_for_status(status, response_headers, "webhook endpoint")
+        reply = post(url, body, headers, allow_private=self.allow_private, timeout=TIMEOUT)
+        raise_for_status(reply.status, reply.headers, "webhook endpoint")

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from notifier.bus.control import Credential
@@ -23,15 +23,33 @@ from notifier.service.preferences import valid_timezone
 
 E164_RE = re.compile(r"\A\+[1-9]\d{6,14}\Z")
 TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
-# Constant-time dummy check so unknown emails cost as much as wrong passwords.
-_DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
+REAL_HASH_METHOD = "scrypt"  # werkzeug's default: scrypt:32768:8:1
+FAST_HASH_METHOD = "pbkdf2:sha256:1000"  # NOTIFIER_TESTING_FAST_HASH only
+# One dummy hash per method, made like real ones: an unknown email then costs a wrong password.
+_dummy_hashes: dict[str, str] = {}
+
+
+def password_method() -> str:
+    """Return the hash method new passwords get: scrypt, or cheap pbkdf2 under the test flag."""
+    if current_app.config.get("NOTIFIER_TESTING_FAST_HASH"):
+        return FAST_HASH_METHOD
+    return REAL_HASH_METHOD
 
 
 def hash_password(password: str) -> str:
-    """Hash with scrypt (werkzeug's default), or cheap pbkdf2 under the test flag."""
-    if current_app.config.get("NOTIFIER_TESTING_FAST_HASH"):
-        return generate_password_hash(password, method="pbkdf2:sha256:1000")
-    return generate_password_hash(password)
+    """Hash a password with :func:`password_method` (a random salt each time)."""
+    return generate_password_hash(password, method=password_method())
+
+
+def dummy_hash() -> str:
+    """Return a hash of a random password made exactly as real ones are (computed once)."""
+    method = password_method()
+    found = _dummy_hashes.get(method)
+    if found is None:  # Two first logins racing both compute one; either result will do.
+        found = _dummy_hashes[method] = generate_password_hash(
+            secrets.token_urlsafe(16), method=method
+        )
+    return found
 
 
 def normalize_email(raw: Any, field: str = "email") -> str:
@@ -119,7 +137,8 @@ def check_login(email: str, password: str) -> User | None:
     """Return the active user whose password matches, else None (same cost either way)."""
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        # Same algorithm and parameters as a real check, so the answer's timing tells nothing.
+        check_password_hash(dummy_hash(), password or "")
         return None
     return user if check_password_hash(user.password_hash, password or "") else None
 
@@ -129,12 +148,33 @@ def _digest(token: str) -> str:
 
 
 def create_token(user: User, name: str = "default") -> str:
-    """Create an API token and return the plaintext, which is never stored."""
-    return create_token_row(user, name)[1]
+    """Create an API token and return the plaintext, which is never stored.
+
+    For operators (``flask create-token``) and fixtures: not held to the per-user cap.
+    """
+    return create_token_row(user, name, capped=False)[1]
 
 
-def create_token_row(user: User, name: str = "default") -> tuple[ApiToken, str]:
-    """Create an API token; return its row and the plaintext (the API shows the id too)."""
+def create_token_row(
+    user: User, name: str = "default", *, capped: bool = True
+) -> tuple[ApiToken, str]:
+    """Create an API token; return its row and the plaintext (the API shows the id too).
+
+    Conflict ``too_many_tokens`` when ``capped`` and the user already holds
+    NOTIFIER_MAX_TOKENS_PER_USER unrevoked tokens (revoking one makes room).
+    """
+    if capped:
+        limit = int(current_app.config.get("NOTIFIER_MAX_TOKENS_PER_USER", 50))
+        held = db.session.scalar(
+            select(func.count())
+            .select_from(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+        if (held or 0) >= limit:
+            raise Conflict(
+                f"at most {limit} API tokens per user; revoke one first",
+                code="too_many_tokens",
+            )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name[:100], token_hash=_digest(token), prefix=token[:12])
     db.session.add(row)

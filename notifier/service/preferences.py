@@ -20,6 +20,10 @@ DIGEST_MODES = ("off", "hourly", "daily")
 TYPE_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 HHMM_RE = re.compile(r"\A([01]\d|2[0-3]):([0-5]\d)\Z")
 
+# Per-type entries a user may keep in `types` and in `digest` (names are at most 64 characters,
+# so a stored document stays under ~40 KB); PATCH merges, so without a cap it grew every call.
+MAX_TYPES = 200
+
 DEFAULTS: dict[str, Any] = {
     "channels": {"in_app": True, "email": True, "push": True, "sms": False},
     "types": {},
@@ -137,12 +141,24 @@ def set_preferences(user: User, doc: Any, *, merge: bool) -> dict[str, Any]:
     current = row.data if row else {}
     new = _merge(current, doc) if merge else copy.deepcopy(doc)
     validate(_merge(DEFAULTS, new))
+    check_bounds(new)
     if row is None:
         db.session.add(Preference(user_id=user.id, data=new))
     else:
         row.data = new
     db.session.commit()
     return get_preferences(user.id)
+
+
+def check_bounds(doc: dict[str, Any]) -> None:
+    """Refuse a document holding more than MAX_TYPES entries in ``types`` or ``digest``."""
+    errors = {
+        key: f"at most {MAX_TYPES} types; PUT the whole document to drop some"
+        for key in ("types", "digest")
+        if len(doc.get(key) or {}) > MAX_TYPES
+    }
+    if errors:
+        raise ValidationError("too many preference types", fields=errors)
 
 
 def channel_allowed(prefs: dict[str, Any], ntype: str, channel: str) -> bool:

@@ -1,10 +1,13 @@
-"""Web Push subscriptions: the VAPID public key, subscribe (upsert by endpoint), unsubscribe.
+"""Web Push subscriptions: the VAPID key, subscribe (upsert by user and endpoint), unsubscribe.
 
 A browser's ``PushSubscription.toJSON()`` is ``{endpoint, expirationTime, keys: {p256dh,
-auth}}``. An endpoint identifies one browser profile, so subscribing an endpoint that is
-already stored moves it to the caller with the new keys: whoever is logged in on that browser
-now gets its pushes. Endpoints must be https (http too with NOTIFIER_WEBHOOK_ALLOW_PRIVATE, for
-development); the push channel checks the address again before every send.
+auth}}``. The key is (user, endpoint): subscribing an endpoint the caller already has updates
+its keys; an endpoint stored for anyone else is never touched, read or reported, and the caller
+gets a row of their own, answered exactly as a new subscription is. So nobody can take over
+another user's (or tenant's) pushes by posting their endpoint, nor learn that it exists. A
+browser profile shared by two users who both turned alerts on gets each one's pushes until
+they unsubscribe. Endpoints must be https (http too with NOTIFIER_WEBHOOK_ALLOW_PRIVATE, for
+development); the push channel checks the address again before every send and connects to it.
 """
 
 from __future__ import annotations
@@ -80,17 +83,19 @@ def validate(endpoint: Any, p256dh: Any, auth: Any) -> tuple[str, str, str]:
 
 
 def subscribe(user: User, endpoint: Any, p256dh: Any, auth: Any) -> PushSubscription:
-    """Store the browser's subscription for ``user`` (upsert by endpoint) and commit."""
+    """Store the browser's subscription for ``user`` (upsert by user and endpoint) and commit."""
     endpoint, p256dh, auth = validate(endpoint, p256dh, auth)
-    for _ in range(2):  # A concurrent insert of the same endpoint loses once, then updates.
+    for _ in range(2):  # A concurrent insert of the same pair loses once, then updates.
         row = db.session.scalar(
-            select(PushSubscription).where(PushSubscription.endpoint == endpoint)
+            select(PushSubscription).where(
+                PushSubscription.user_id == user.id, PushSubscription.endpoint == endpoint
+            )
         )
         if row is None:
             row = PushSubscription(user_id=user.id, endpoint=endpoint, p256dh=p256dh, auth=auth)
             db.session.add(row)
         else:
-            row.user_id, row.p256dh, row.auth = user.id, p256dh, auth
+            row.p256dh, row.auth = p256dh, auth
         try:
             db.session.commit()
         except IntegrityError:

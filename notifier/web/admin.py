@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import gevent
 from flask import (
     Flask,
     Response,
@@ -20,8 +19,10 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from notifier import metrics
+from notifier import limits, metrics
+from notifier.api.stream import refusal
 from notifier.auth import admin_required
+from notifier.bus.hub import TooManyConnections
 from notifier.extensions import db, state
 from notifier.models import User
 from notifier.service import NotFound, ValidationError, deliveries
@@ -60,7 +61,8 @@ def _weighted_age(instances: list[dict[str, Any]], total: int) -> float:
 
 def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
     """Sum the per-process stats and name the top users of the admin's own tenant."""
-    instances = metrics.cluster_stats(app)  # every process when Redis is on, else this one
+    # Every process when Redis is on, else this one; connection figures of this tenant only.
+    instances = metrics.tenant_view(metrics.cluster_stats(app), tenant_id)
     total = sum(int(i.get("connections") or 0) for i in instances)
     out: dict[str, Any] = {
         "instances": instances,
@@ -82,7 +84,7 @@ def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
         for row in i.get("top_users") or []:
             uid = int(row["user_id"])
             by_user[uid] = by_user.get(uid, 0) + int(row["connections"])
-    # Other tenants' users count in the totals but are never named (tenants never meet).
+    # tenant_view kept this tenant's users only; the query below checks it again.
     emails = dict(
         db.session.execute(
             select(User.id, User.email).where(
@@ -146,6 +148,11 @@ def admin_stream() -> Response:
     tenant_id = current_user.tenant_id
     interval = float(app.config.get("NOTIFIER_ADMIN_STREAM_INTERVAL", 2.0))
     lifetime = float(app.config.get("NOTIFIER_ADMIN_STREAM_LIFETIME", 300.0))
+    hub = state(app).hub
+    try:  # counts in the per-user stream limit like any other stream
+        slot = limits.hold_stream_slot(hub, current_user.id, tenant_id)
+    except TooManyConnections as exc:
+        return refusal(exc)
 
     def generate() -> Iterator[str]:
         # A closed client surfaces as GeneratorExit at the next yield, within one interval.
@@ -163,13 +170,16 @@ def admin_stream() -> Response:
                     )
             yield chunk
             tick += 1
-            gevent.sleep(interval)
+            if not limits.wait_on_slot(slot, interval):
+                return
 
-    return Response(
+    resp = Response(
         generate(),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    resp.call_on_close(lambda: hub.unsubscribe(slot, "closed"))
+    return resp
 
 
 def _content(form: SendForm) -> dict[str, Any]:
