@@ -4,7 +4,7 @@ A user posting another user's endpoint used to take the row over (and learn it e
 each user has their own row for an endpoint.
 
 Revision ID: limits01
-Revises: 36f5ba529e73
+Revises: queues01
 Create Date: 2026-12-01 18:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'limits01'
-down_revision = '36f5ba529e73'
+down_revision = 'queues01'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """scheduled notifications: status, error and failed_at, so a failed row is set aside
 
 Revision ID: queues01
-Revises: 36f5ba529e73
+Revises: wtsessions01
 Create Date: 2026-12-01 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'queues01'
-down_revision = '36f5ba529e73'
+down_revision = 'wtsessions01'
 branch_labels = None
 depends_on = None
 
