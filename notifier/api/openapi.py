@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox
+from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
 
@@ -30,11 +30,17 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {**openapi_inbox.PATHS, **openapi_channels.PATHS, **openapi_accounts.PATHS},
+        "paths": {
+            **openapi_inbox.PATHS,
+            **openapi_stream.PATHS,
+            **openapi_channels.PATHS,
+            **openapi_accounts.PATHS,
+        },
         "components": {
             "schemas": {
                 "Error": ERROR_SCHEMA,
                 **openapi_inbox.SCHEMAS,
+                **openapi_stream.SCHEMAS,
                 **openapi_channels.SCHEMAS,
                 **openapi_accounts.SCHEMAS,
                 "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),

@@ -108,8 +108,8 @@ WEBHOOK_URL = {
 PUSH_ENDPOINT = {
     "type": "string",
     "maxLength": 2048,
-    # Leading whitespace, then C0 controls and spaces are cut (strip, then urlsplit); the host ends at the
-    # port or the path, and after it anything goes, as for the browser that made it.
+    # Leading whitespace, then C0 controls and spaces, are cut (strip, then urlsplit); the host
+    # ends at the port or the path, and after it anything goes, as for the browser that made it.
     "pattern": f"^[{WS}]*[\\x00-\\x20]*[Hh][Tt][Tt][Pp][Ss]://"
     f"[^/?#@\\[\\]:\\t\\n\\r{WS}][^/?#@\\[\\]:\\t\\n\\r]*(?::{PORT}?)?(?:[/?#][\\s\\S]*)?$",
     "description": "https (http too with NOTIFIER_WEBHOOK_ALLOW_PRIVATE); no credentials",
