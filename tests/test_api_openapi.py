@@ -150,6 +150,13 @@ AGREEMENT = [
         201,
     ),
     ("post", "/api/v1/push/subscriptions", {"endpoint": "http://p.example/", "keys": KEYS}, 422),
+    # 2048 characters once trimmed, 2058 as sent: the limit counts what was sent.
+    (
+        "post",
+        "/api/v1/push/subscriptions",
+        {"endpoint": " " * 10 + "https://p.example/" + "a" * 2030, "keys": KEYS},
+        422,
+    ),
     ("post", "/api/v1/webhooks", {"url": "https://93.184.215.14/h", "types": [""]}, 422),
     ("post", "/api/v1/webhooks", {"url": "https://93.184.215.14/h", "types": ["comment"]}, 201),
 ]
