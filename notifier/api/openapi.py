@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox
+from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
+from notifier.config import Config
 
 
-def document() -> dict[str, Any]:
-    """Return the whole document; tests hold its paths to the app's url_map both ways."""
+def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Return the whole document; tests hold its paths to the app's url_map both ways.
+
+    ``mandatory_types``: the types whose in-app switch stays on (NOTIFIER_MANDATORY_TYPES; the
+    default configuration's when not given).
+    """
+    mandatory = Config.NOTIFIER_MANDATORY_TYPES if mandatory_types is None else mandatory_types
     return {
         "openapi": "3.1.0",
         "info": {
@@ -19,17 +25,25 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Real-time notification center. JSON in and out; every error is "
             '`{"error": {"code", "message", "fields"}}`; times are ISO 8601 UTC with Z; '
-            "ids are integers and entity_id is a string.",
+            "ids are integers and entity_id is a string. No string may hold NUL or a lone "
+            "surrogate (422; on PostgreSQL ids of users and most rows stop at 2^31-1).",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {**openapi_inbox.PATHS, **openapi_channels.PATHS, **openapi_accounts.PATHS},
+        "paths": {
+            **openapi_inbox.PATHS,
+            **openapi_stream.PATHS,
+            **openapi_channels.PATHS,
+            **openapi_accounts.PATHS,
+        },
         "components": {
             "schemas": {
                 "Error": ERROR_SCHEMA,
                 **openapi_inbox.SCHEMAS,
+                **openapi_stream.SCHEMAS,
                 **openapi_channels.SCHEMAS,
                 **openapi_accounts.SCHEMAS,
+                "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
             },
             "responses": RESPONSES,
             "securitySchemes": SECURITY_SCHEMES,
@@ -40,4 +54,4 @@ def document() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """Return the OpenAPI 3.1 document of this API."""
-    return jsonify(document())
+    return jsonify(document(tuple(current_app.config.get("NOTIFIER_MANDATORY_TYPES", ()))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from notifier.api.openapi_common import (
@@ -22,8 +23,10 @@ from notifier.api.openapi_common import (
     op,
     ref,
 )
+from notifier.api.openapi_fields import E164_OR_EMPTY, HHMM, TYPE, timezone_schema, trimmed
+from notifier.service.preferences import DIGEST_MODES
 
-E164 = {"type": ["string", "null"], "pattern": "^\\+[1-9]\\d{6,14}$", "description": "E.164"}
+TIMEZONE = ref("TimeZone")
 ROLE = {"enum": ["admin", "member"]}
 ANY_OBJECT = {"type": "object"}
 PUBLIC: list[dict[str, list[str]]] = []
@@ -32,7 +35,6 @@ CHANNEL_FLAGS = {
     "properties": {c: {"type": "boolean"} for c in ("in_app", "email", "push", "sms")},
     "additionalProperties": False,
 }
-HHMM = {"type": "string", "pattern": "^([01]\\d|2[0-3]):[0-5]\\d$"}
 
 SCHEMAS: dict[str, Any] = {
     "Preferences": obj(
@@ -40,16 +42,25 @@ SCHEMAS: dict[str, Any] = {
             "channels": CHANNEL_FLAGS,
             "types": {
                 "type": "object",
+                "propertyNames": TYPE,
                 "additionalProperties": CHANNEL_FLAGS,
+                # Filled in by preferences_schema() with the server's mandatory types.
+                "properties": {},
                 "description": "mandatory types (security) cannot turn in_app off",
             },
             "quiet_hours": obj(
-                {"enabled": {"type": "boolean"}, "start": HHMM, "end": HHMM, "timezone": STRING},
+                {
+                    "enabled": {"type": "boolean"},
+                    "start": HHMM,
+                    "end": HHMM,
+                    "timezone": TIMEZONE,
+                },
                 additionalProperties=False,
             ),
             "digest": {
                 "type": "object",
-                "additionalProperties": {"enum": ["off", "hourly", "daily"]},
+                "propertyNames": TYPE,
+                "additionalProperties": {"enum": list(DIGEST_MODES)},
             },
         },
         additionalProperties=False,
@@ -61,17 +72,21 @@ SCHEMAS: dict[str, Any] = {
             "role": ROLE,
             "tenant": STRING,
             "timezone": {"type": "string", "examples": ["Europe/Paris"]},
-            "phone": E164,
+            "phone": {"type": ["string", "null"], "description": "E.164"},
         },
         ("id", "email", "role", "tenant", "timezone", "phone"),
     ),
     "NewUser": obj(
         {
             "email": {"type": "string", "format": "email"},
-            "password": {"type": "string", "minLength": 8},
+            "password": {
+                "type": ["string", "null"],
+                "minLength": 8,
+                "description": "null or left out: one is generated and returned once",
+            },
             "role": {**ROLE, "default": "member"},
-            "timezone": {"type": "string", "default": "UTC"},
-            "phone": E164,
+            "timezone": {**TIMEZONE, "default": "UTC"},
+            "phone": E164_OR_EMPTY,
         },
         ("email",),
         additionalProperties=False,
@@ -90,7 +105,7 @@ SCHEMAS: dict[str, Any] = {
         ]
     },
     "ProfilePatch": obj(
-        {"timezone": STRING, "phone": E164},
+        {"timezone": TIMEZONE, "phone": E164_OR_EMPTY},
         additionalProperties=False,
         description="id, email, role and tenant are read-only here (422)",
     ),
@@ -109,9 +124,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", "name", "prefix", "created_at", "last_used_at", "revoked"),
     ),
     "TokenList": obj({"items": array(ref("Token"))}, ("items",)),
-    "NewToken": obj(
-        {"name": {"type": "string", "maxLength": 100}}, ("name",), additionalProperties=False
-    ),
+    "NewToken": obj({"name": trimmed(100)}, ("name",), additionalProperties=False),
     "CreatedToken": obj(
         {
             "id": INTEGER,
@@ -121,7 +134,17 @@ SCHEMAS: dict[str, Any] = {
         ("id", "name", "token"),
     ),
     "StreamToken": obj({"token": STRING, "expires_in": INTEGER}, ("token", "expires_in")),
+    "TimeZone": timezone_schema(),
 }
+
+
+def preferences_schema(mandatory: tuple[str, ...]) -> dict[str, Any]:
+    """Return the Preferences schema where each mandatory type keeps in_app on."""
+    schema = copy.deepcopy(SCHEMAS["Preferences"])
+    on = {**CHANNEL_FLAGS, "properties": {**CHANNEL_FLAGS["properties"], "in_app": {"const": True}}}
+    schema["properties"]["types"]["properties"] = {t: on for t in mandatory}
+    return schema
+
 
 PATHS: dict[str, Any] = {
     "/api/v1/preferences": {

@@ -19,16 +19,19 @@ from notifier.api.openapi_common import (
     op,
     ref,
 )
+from notifier.api.openapi_fields import AUTH_SECRET, P256DH, PUSH_ENDPOINT, TYPE, WEBHOOK_URL
+from notifier.service.admin import MAX_WEBHOOK_TYPES
 
 TYPES = {
     "type": ["array", "null"],
-    "items": STRING,
-    "description": "only these notification types; null or left out: every type",
+    "items": TYPE,
+    "maxItems": MAX_WEBHOOK_TYPES,
+    "description": "only these notification types; null, empty or left out: every type",
 }
 
 SCHEMAS: dict[str, Any] = {
     "NewWebhook": obj(
-        {"url": {"type": "string", "format": "uri"}, "types": TYPES},
+        {"url": WEBHOOK_URL, "types": TYPES},
         ("url",),
         additionalProperties=False,
     ),
@@ -49,9 +52,13 @@ SCHEMAS: dict[str, Any] = {
     "VapidKey": obj({"key": STRING}, ("key",)),
     "PushSubscription": obj(
         {
-            "endpoint": {"type": "string", "format": "uri"},
-            "keys": obj({"p256dh": STRING, "auth": STRING}, ("p256dh", "auth")),
-            "expirationTime": {"type": ["integer", "null"], "description": "accepted, ignored"},
+            "endpoint": PUSH_ENDPOINT,
+            "keys": obj(
+                {"p256dh": P256DH, "auth": AUTH_SECRET},
+                ("p256dh", "auth"),
+                additionalProperties=False,
+            ),
+            "expirationTime": {"description": "accepted and ignored, whatever its value"},
         },
         ("endpoint", "keys"),
         additionalProperties=False,

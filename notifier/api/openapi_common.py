@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from notifier.api.openapi_fields import CURSOR_ID
+
 TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 INTEGER = {"type": "integer"}
@@ -20,7 +22,11 @@ ERRORS = {
         "No credentials (unauthorized) or a bad, revoked or expired token (invalid_token).",
     ),
     "403": ("Forbidden", "The caller's role may not do this (forbidden)."),
-    "404": ("NotFound", "Missing, or belongs to another user or tenant (not_found)."),
+    "404": (
+        "NotFound",
+        "Missing, belongs to another user or tenant, or an id beyond the database's range "
+        "(not_found).",
+    ),
     "409": (
         "Conflict",
         "Conflicts with stored state (email_taken, idempotency_conflict, idempotency_in_progress).",
@@ -28,7 +34,8 @@ ERRORS = {
     "413": ("PayloadTooLarge", "Body over NOTIFIER_MAX_BODY bytes (payload_too_large)."),
     "422": (
         "ValidationFailed",
-        "A field failed validation (validation_error, unknown_recipient); `fields` names each.",
+        "A field failed validation (validation_error, unknown_recipient), or a string holds NUL "
+        "or a lone surrogate; `fields` names each.",
     ),
     "429": ("TooManyRequests", "Rate limited (rate_limited); retry after Retry-After seconds."),
     "503": ("Unavailable", "This process is at its connection cap (server_busy); retry."),
@@ -54,12 +61,22 @@ def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def param(
-    name: str, where: str = "query", schema: dict[str, Any] | None = None, description: str = ""
+    name: str,
+    where: str = "query",
+    schema: dict[str, Any] | None = None,
+    description: str = "",
+    *,
+    empty_ok: bool = False,
 ) -> dict[str, Any]:
-    """Return a parameter object (path parameters are required)."""
+    """Return a parameter object (path parameters are required).
+
+    ``empty_ok``: the server reads an empty query value (``?status=``) as the parameter left out.
+    """
     out: dict[str, Any] = {"name": name, "in": where, "schema": schema or STRING}
     if where == "path":
         out["required"] = True
+    if empty_ok:
+        out["allowEmptyValue"] = True
     if description:
         out["description"] = description
     return out
@@ -101,8 +118,8 @@ def op(
 
 
 def id_param(name: str) -> dict[str, Any]:
-    """Return an integer path parameter."""
-    return param(name, "path", INTEGER)
+    """Return a positive integer path parameter (404 when nothing has that id)."""
+    return param(name, "path", {"type": "integer", "minimum": 1})
 
 
 NO_CONTENT = {"204": {"description": "Done; no body."}}
@@ -110,8 +127,9 @@ LIMIT = param(
     "limit",
     schema={"type": "integer", "default": 20, "minimum": 1},
     description="page size; above 100 is treated as 100, below 1 is 422",
+    empty_ok=True,
 )
-BEFORE = param("before", description="the `next` value of the previous page")
+BEFORE = param("before", schema=CURSOR_ID, empty_ok=True)
 
 ERROR_SCHEMA = obj(
     {

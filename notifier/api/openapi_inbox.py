@@ -23,8 +23,20 @@ from notifier.api.openapi_common import (
     param,
     ref,
 )
+from notifier.api.openapi_fields import (
+    LINK,
+    NOTIFICATION_ID,
+    SEND_AT,
+    TAG_PATTERN,
+    TYPE,
+    USER_ID,
+    not_blank,
+    nullable,
+)
+from notifier.models import PRIORITIES
+from notifier.service.content import ALL_CHANNELS
 
-PRIORITY = {"enum": ["low", "normal", "high", "urgent"]}
+PRIORITY = {"enum": list(PRIORITIES)}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
@@ -58,28 +70,39 @@ SCHEMAS: dict[str, Any] = {
             "read_at",
         ),
     ),
-    "PublishRequest": obj(
-        {
-            "user_id": INTEGER,
-            "email": {"type": "string", "format": "email"},
-            "user_ids": array(INTEGER, minItems=1, maxItems=10000),
-            "tenant": {"const": True},
-            "type": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-            "title": {"type": "string", "maxLength": 200},
-            "body": {"type": "string", "maxLength": 10000},
-            "priority": {**PRIORITY, "default": "normal"},
-            "entity_type": {"type": "string", "maxLength": 64},
-            "entity_id": {"type": ["string", "integer"], "description": "stored as a string"},
-            "url": {"type": "string", "description": "http(s) URL or a path starting with /"},
-            "tags": array(STRING, maxItems=10),
-            "channels": array({"enum": ["in_app", "email", "push", "sms", "webhook"]}, minItems=1),
-            "send_at": {**TIME, "description": "In the future: scheduled, answered with 202."},
-        },
-        ("type", "title"),
-        additionalProperties=False,
-        description="Exactly one of user_id, email, user_ids or tenant: true (422 otherwise). "
-        "Unknown fields are refused (422).",
-    ),
+    "PublishRequest": {
+        **obj(
+            {
+                "user_id": nullable(USER_ID),
+                "email": {"type": ["string", "null"], "format": "email"},
+                "user_ids": nullable(array(USER_ID, minItems=1, maxItems=10000)),
+                "tenant": {"enum": [True, None]},
+                "type": TYPE,
+                "title": not_blank(200, "at most 200 characters, not only whitespace"),
+                "body": {"type": ["string", "null"], "maxLength": 10000},
+                "priority": {**PRIORITY, "default": "normal"},
+                "entity_type": {"type": ["string", "null"], "maxLength": 64},
+                "entity_id": {
+                    "type": ["string", "integer", "null"],
+                    "maxLength": 128,
+                    "description": "stored as a string",
+                },
+                "url": LINK,
+                "tags": nullable(array({"type": "string", "pattern": TAG_PATTERN}, maxItems=10)),
+                "channels": nullable(array({"enum": list(ALL_CHANNELS)}, minItems=1)),
+                "send_at": SEND_AT,
+            },
+            ("type", "title"),
+            additionalProperties=False,
+            description="Exactly one recipient: user_id, email, user_ids or tenant: true (422 "
+            "otherwise; null is the same as left out). Unknown fields are refused (422).",
+        ),
+        # Each branch holds when its field is present and not null: exactly one may.
+        "oneOf": [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in ("user_id", "email", "user_ids", "tenant")
+        ],
+    },
     "NotifyResult": obj(
         {
             "success": {"type": "boolean"},
@@ -133,7 +156,10 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Stats": obj({k: INTEGER for k in ("total", "unread", "read")}, ("total", "unread", "read")),
     "BulkRequest": obj(
-        {"action": {"enum": ["read", "unread", "delete"]}, "ids": array(INTEGER, maxItems=1000)},
+        {
+            "action": {"enum": ["read", "unread", "delete"]},
+            "ids": array(NOTIFICATION_ID, maxItems=1000),
+        },
         ("action", "ids"),
         additionalProperties=False,
     ),
@@ -145,25 +171,6 @@ SCHEMAS: dict[str, Any] = {
         ("updated", "not_found"),
     ),
     "Updated": obj({"updated": INTEGER}, ("updated",)),
-    "StreamStatus": obj(
-        {
-            "mode": {"enum": ["redis", "memory"]},
-            "redis_available": {"type": "boolean"},
-            "active_connections": INTEGER,
-            "active_subscriptions": INTEGER,
-            "instance": STRING,
-        },
-        ("mode", "redis_available", "active_connections", "active_subscriptions", "instance"),
-    ),
-    "StreamConnections": obj(
-        {
-            "total": INTEGER,
-            "mine": INTEGER,
-            "by_user": {"type": "object", "additionalProperties": INTEGER},
-            "instance": STRING,
-        },
-        ("total", "mine", "by_user"),
-    ),
 }
 
 NID = id_param("notification_id")
@@ -171,7 +178,7 @@ ONE = {"200": json_response("Notification")}
 IDEMPOTENCY_KEY = param(
     "Idempotency-Key",
     "header",
-    {"type": "string", "maxLength": 255},
+    not_blank(255),
     "Same key and body within 24 h: the first answer again (Idempotent-Replayed: true); same "
     "key with another body: 409 idempotency_conflict. Scoped to the calling user.",
 )
@@ -181,17 +188,6 @@ PUBLISHED = {
     "content": {
         "application/json": {"schema": {"oneOf": [ref("PublishedOne"), ref("PublishedMany")]}}
     },
-}
-STREAM_PARAMS = (
-    param("token", description="a stream token, for EventSource"),
-    param("after", schema=INTEGER, description="resume after this cursor"),
-    param("last_event_id", schema=INTEGER, description="resume after this cursor"),
-    param("Last-Event-ID", "header", INTEGER, "resume cursor; wins over the query parameters"),
-)
-SSE = {
-    "description": "text/event-stream: connected, recent, stats, notification, update, reset, "
-    "ping (CONTRACT §6).",
-    "content": {"text/event-stream": {"schema": STRING}},
 }
 
 PATHS: dict[str, Any] = {
@@ -212,9 +208,13 @@ PATHS: dict[str, Any] = {
             {"200": json_response("NotificationPage")},
             errors=f"{AUTH} 400 422",
             params=(
-                param("status", schema={"enum": ["unread", "read", "all"], "default": "all"}),
-                param("type", description="exact type"),
-                param("tag", description="exact tag (ci does not match cicd)"),
+                param(
+                    "status",
+                    schema={"enum": ["unread", "read", "all"], "default": "all"},
+                    empty_ok=True,
+                ),
+                param("type", description="exact type", empty_ok=True),
+                param("tag", description="exact tag (ci does not match cicd)", empty_ok=True),
                 LIMIT,
                 BEFORE,
             ),
@@ -249,25 +249,5 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/notifications/{notification_id}/unread": {
         "post": op("Mark one unread", "notifications", ONE, errors="401 404", params=(NID,)),
-    },
-    "/api/v1/notifications/stream": {
-        "get": op(
-            "Server-sent events for the caller",
-            "stream",
-            {"200": SSE},
-            errors="401 429 503",
-            params=STREAM_PARAMS,
-            security=[{"bearer": []}, {"session": []}, {"streamToken": []}],
-        ),
-    },
-    "/api/v1/notifications/stream/status": {
-        "get": op("Describe the bus and streams", "stream", {"200": json_response("StreamStatus")}),
-    },
-    "/api/v1/notifications/stream/connections": {
-        "get": op(
-            "Count open streams (admins: everyone's; members: their own)",
-            "stream",
-            {"200": json_response("StreamConnections")},
-        ),
     },
 }
