@@ -238,6 +238,29 @@ ROWS: dict[str, Row] = {
         "alice",
         {"quiet_hours": {"start": "22:00\n"}},
     ),
+    # \d matches every script's digits; int() and time.fromisoformat() then fail at publish.
+    "quiet-hours-arabic-digit": Row(
+        "PATCH",
+        f"{API}/preferences",
+        422,
+        "validation_error",
+        "quiet_hours.start",
+        "alice",
+        {"quiet_hours": {"start": "1\u0663:00"}},
+    ),
+    "phone-arabic-digits": Row(
+        "PATCH",
+        f"{API}/me",
+        422,
+        "validation_error",
+        "phone",
+        "alice",
+        {"phone": "+1555\u0663234567"},
+    ),
+    # urlsplit raises ValueError on a malformed netloc.
+    "url-bad-netloc": Row(
+        "POST", PUBLISH, 422, "validation_error", "url", json=publish(url="http://[")
+    ),
 }
 
 
@@ -400,3 +423,15 @@ def test_special_use_and_intranet_addresses_are_accepted(
             f"{API}/users", json={"email": bad, "password": PASSWORD}, headers=world.admin_h
         )
         assert resp.status_code == 422 and "email" in resp.get_json()["error"]["fields"], bad
+
+
+def test_an_integral_number_is_the_same_id(any_app: Flask) -> None:
+    """JSON Schema counts 4015.0 as an integer, so an id written that way names the same user."""
+    world = factories.make_world()
+    answer = any_app.test_client().post(
+        PUBLISH,
+        json={"user_id": float(world.alice.id), "type": "comment", "title": "Hi"},
+        headers=bearer(world.admin_token),
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["notification"]["title"] == "Hi"

@@ -22,7 +22,7 @@ from notifier.channels.webhook import raise_for_status
 
 TIMEOUT = 10.0
 MAX_LENGTH = 480  # Three concatenated GSM-7 segments; beyond that gateways split or reject.
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_E164 = re.compile(r"\A\+[1-9][0-9]{1,14}\Z")
 
 
 def truncate(text: str, limit: int = MAX_LENGTH) -> str:
@@ -81,7 +81,7 @@ class SmsChannel(Channel):
         if not self.url:
             raise PermanentError("SMS is not configured (NOTIFIER_SMS_URL)")
         to = str(job.target or "")
-        if not _E164.match(to):
+        if not _E164.fullmatch(to):
             raise PermanentError(f"not an E.164 phone number: {to!r}")
         fields = {"to": to, "body": compose(job)}
         if self.sender:

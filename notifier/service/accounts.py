@@ -21,7 +21,7 @@ from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.errors import Conflict, ValidationError
 from notifier.service.preferences import valid_timezone
 
-E164_RE = re.compile(r"\A\+[1-9]\d{6,14}\Z")
+E164_RE = re.compile(r"\A\+[1-9][0-9]{6,14}\Z")
 TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
 REAL_HASH_METHOD = "scrypt"  # werkzeug's default: scrypt:32768:8:1
 FAST_HASH_METHOD = "pbkdf2:sha256:1000"  # NOTIFIER_TESTING_FAST_HASH only

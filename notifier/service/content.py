@@ -41,7 +41,10 @@ def safe_url(value: str) -> bool:
         return False
     if value.startswith("/"):
         return not value.startswith("//") and "\\" not in value
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[" and other malformed netlocs
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 

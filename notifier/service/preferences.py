@@ -18,7 +18,7 @@ USER_CHANNELS = ("in_app", "email", "push", "sms")
 DIGEST_MODES = ("off", "hourly", "daily")
 # \A…\Z, not ^…$: "$" also matches before a trailing newline, so "comment\n" passed.
 TYPE_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
-HHMM_RE = re.compile(r"\A([01]\d|2[0-3]):([0-5]\d)\Z")
+HHMM_RE = re.compile(r"\A([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 
 # Per-type entries a user may keep in `types` and in `digest` (names are at most 64 characters,
 # so a stored document stays under ~40 KB); PATCH merges, so without a cap it grew every call.

@@ -27,7 +27,7 @@ from notifier.models import PushSubscription, User
 from notifier.service.errors import NotFound, ValidationError
 
 MAX_ENDPOINT = 2048  # The column's size; real endpoints are a few hundred characters.
-_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+_B64URL = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
 P256DH_BYTES = 65  # An uncompressed P-256 point: 0x04, X, Y.
 AUTH_BYTES = 16
 
@@ -42,7 +42,7 @@ def vapid_public_key() -> str:
 
 
 def _decode(value: str) -> bytes | None:
-    if not _B64URL.match(value):
+    if not _B64URL.fullmatch(value):
         return None
     try:
         return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
