@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from notifier import config as config_mod
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
 from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
+from notifier.metrics import process_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["NOTIFIER_MAX_BODY"])
     app.config.setdefault("NOTIFIER_INSTANCE", None)
-    instance = app.config["NOTIFIER_INSTANCE"] or f"{socket.gethostname()}:{os.getpid()}"
+    instance = process_identity(app.config["NOTIFIER_INSTANCE"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

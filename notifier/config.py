@@ -120,7 +120,8 @@ class Config:
     NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS = 8
     # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
     NOTIFIER_BASE_URL: str | None = None
-    # Name of this process in cluster stats; defaults to host:pid.
+    # Prefix of this process's name in cluster stats (default: host name); ":pid:random" is
+    # always appended, since every worker of a host shares this value.
     NOTIFIER_INSTANCE: str | None = None
     # Cheap password hashing for the test suite only (hashing dominates fixture time otherwise).
     NOTIFIER_TESTING_FAST_HASH = False

@@ -13,6 +13,9 @@ publish failures) are read from the brokers at scrape time.
 from __future__ import annotations
 
 import math
+import os
+import secrets
+import socket
 import time
 import weakref
 from collections import deque
@@ -64,6 +67,17 @@ REPLAYED = Counter(
     "Events written from the event log on resume or gap",
     registry=REGISTRY,
 )
+
+
+def process_identity(prefix: str | None = None) -> str:
+    """Return a name no other process (or app) shares: ``prefix:pid:random``.
+
+    ``prefix`` is NOTIFIER_INSTANCE, else the host name. Every gunicorn worker of a host reads
+    the same environment, so a configured name alone made them overwrite each other's cluster
+    stats key; the pid tells workers apart and the random part tells apart two apps in one
+    process (tests) and a pid reused after a restart while the old key still lives.
+    """
+    return f"{prefix or socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Window:

@@ -330,7 +330,7 @@ def test_status_and_connections(client: FlaskClient, world: World, tabs: list[Ta
         "redis_available": False,
         "active_connections": 4,
         "active_subscriptions": 3,
-        "instance": "test",
+        "instance": state().instance,
     }
     member = client.get(URL + "/connections", headers=world.alice_h).get_json()
     assert (member["total"], member["mine"], member["by_user"]) == (2, 2, {str(world.alice.id): 2})
