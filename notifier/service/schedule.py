@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -15,7 +15,12 @@ from notifier.service.serialize import iso
 
 
 def schedule(
-    tenant_id: int, content: dict[str, Any], recipients: Sequence[int], sender_id: int | None
+    tenant_id: int,
+    content: dict[str, Any],
+    recipients: Sequence[int],
+    sender_id: int | None,
+    *,
+    before_commit: Callable[[notify_mod.NotifyResult], None] | None = None,
 ) -> notify_mod.NotifyResult:
     """Store the call for the scheduler loop; nothing is visible or delivered until send_at."""
     spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
@@ -23,8 +28,12 @@ def schedule(
         tenant_id=tenant_id, created_by=sender_id, spec=spec, send_at=content["send_at"]
     )
     db.session.add(row)
+    db.session.flush()  # the id, for the answer recorded in this same commit
+    result = notify_mod.NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+    if before_commit is not None:
+        before_commit(result)
     db.session.commit()
-    return notify_mod.NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+    return result
 
 
 def release_due(limit: int = 50) -> int:
