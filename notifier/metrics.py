@@ -32,7 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from notifier.bus.base import Broker, Message
 from notifier.bus.hub import Hub, Subscription, broadcast, connected, disconnected
@@ -192,8 +192,13 @@ def record_replayed(hub: Hub, count: int) -> None:
 class _BusCollector:
     """Expose the brokers' own counters at scrape time (they count in the listener)."""
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         brokers = list(_brokers)
+        yield GaugeMetricFamily(
+            "notifier_bus_degraded",
+            "1 while this process's Redis bus is down (the API still commits; /readyz stays 200)",
+            value=int(any(bus_degraded(b) for b in brokers)),
+        )
         yield CounterMetricFamily(
             "notifier_bus_reconnects",
             "Bus re-subscriptions after a lost connection",
@@ -204,6 +209,15 @@ class _BusCollector:
             "Publishes that failed (the log still has them)",
             value=sum(getattr(b, "publish_failures", 0) for b in brokers),
         )
+
+
+def bus_degraded(broker: Broker) -> bool:
+    """Return True for a started Redis bus that lost its connection (stopped ones don't count)."""
+    return (
+        broker.mode == "redis"
+        and bool(getattr(broker, "running", False))
+        and not broker.available()
+    )
 
 
 REGISTRY.register(_BusCollector())
