@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from notifier import config as config_mod
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
+from notifier.db_retry import RetryingFlask, engine_options
 from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
 from notifier.metrics import process_identity
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults < instance/config.py < environment < test_config."""
-    app = Flask(
+    app = RetryingFlask(
         __name__,
         instance_path=str(ROOT / "instance"),
         instance_relative_config=True,
@@ -41,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'notifier.sqlite'}"
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config, url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["NOTIFIER_MAX_BODY"])
     app.config.setdefault("NOTIFIER_INSTANCE", None)
     instance = process_identity(app.config["NOTIFIER_INSTANCE"])

@@ -25,6 +25,10 @@ _INT_KEYS = {
     "NOTIFIER_CLIENT_RECONNECT_DELAY_MS",
     "NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS",
     "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
+    "NOTIFIER_DB_POOL_SIZE",
+    "NOTIFIER_DB_MAX_OVERFLOW",
+    "NOTIFIER_DB_POOL_RECYCLE",
+    "NOTIFIER_DB_RETRY_WAIT",
 }
 _STR_KEYS = {
     "SECRET_KEY",
@@ -55,6 +59,7 @@ _BOOL_KEYS = {
     "NOTIFIER_TESTING_FAST_HASH",
     "RATELIMIT_ENABLED",
     "NOTIFIER_CLIENT_AUTO_RECONNECT",
+    "NOTIFIER_DB_POOL_PRE_PING",
 }
 
 
@@ -131,6 +136,18 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     SEND_FILE_MAX_AGE_DEFAULT = 31536000
+    # Database pool (PostgreSQL). Pre-ping tests each pooled connection at checkout, so the
+    # connections a database restart killed are replaced instead of failing a request each.
+    NOTIFIER_DB_POOL_PRE_PING = True
+    # Per process: budget hosts x workers x (size + overflow) against max_connections.
+    NOTIFIER_DB_POOL_SIZE = 5
+    NOTIFIER_DB_MAX_OVERFLOW = 10
+    # Seconds after which a pooled connection is replaced (below firewall/PgBouncer idle cuts).
+    NOTIFIER_DB_POOL_RECYCLE = 1800
+    # A request whose connection died before it wrote or committed anything is run once more,
+    # after waiting up to this many seconds for the database to accept connections (0: never).
+    NOTIFIER_DB_RETRY_WAIT = 5
+    # Explicit options here win over the NOTIFIER_DB_* keys above.
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
 
 
