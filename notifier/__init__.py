@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from notifier import config as config_mod
+from notifier import db_retry
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
 from notifier.db_retry import RetryingFlask, engine_options
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = process_identity(app.config["NOTIFIER_INSTANCE"])
 
     db.init_app(app)
+    db_retry.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -115,9 +115,9 @@ def main() -> int:
             f"sent {len(results)} ({summary}); 5xx {fivexx}; lost {len(lost)}; dup {len(dup)}; "
             f"restarts {len(restarts)} taking {', '.join(f'{r:.2f}s' for r in restarts)}"
         )
-        if fivexx:
-            errors = [ln for ln in server.log().splitlines() if "Error" in ln or "error" in ln]
-            print("server errors:", *errors[-12:], sep="\n  ")
+        log_copy = Path(tempfile.gettempdir()) / "notifier-fault-server.log"
+        log_copy.write_text(server.log())
+        print(f"server log: {log_copy}")
         return 1 if fivexx or lost or dup else 0
     finally:
         if server is not None:

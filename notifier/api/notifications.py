@@ -10,6 +10,7 @@ from notifier.api import bp
 from notifier.api.idempotency import answer_in_commit, claim, idempotent
 from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth
+from notifier.db_retry import retry_safe
 from notifier.limits import publish_limit
 from notifier.service import inbox
 from notifier.service import notify as notify_svc
@@ -81,6 +82,7 @@ def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 @bp.post("/notifications")
+@retry_safe  # it publishes only after its commit; a lost connection before that is retried
 @api_auth(admin=True)
 @publish_limit
 @idempotent
