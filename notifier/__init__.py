@@ -18,17 +18,24 @@ from notifier.db_retry import RetryingFlask, engine_options
 from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
 from notifier.metrics import process_identity
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def data_dir(name: str) -> Path:
+    """Return templates/, static/ or migrations/: inside an installed package, else the checkout."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else ROOT / name
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults < instance/config.py < environment < test_config."""
     app = RetryingFlask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        # Flask's own choice: <checkout>/instance, or <prefix>/var/notifier-instance when installed.
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(data_dir("templates")),
+        static_folder=str(data_dir("static")),
     )
     app.config.from_object(config_mod.Config)
     if test_config is None:
@@ -50,7 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     db_retry.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(data_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
 
