@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,31 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
+from notifier import db_retry
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
+from notifier.db_retry import RetryingFlask, engine_options
 from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
+from notifier.metrics import process_identity
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def data_dir(name: str) -> Path:
+    """Return templates/, static/ or migrations/: inside an installed package, else the checkout."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else ROOT / name
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults < instance/config.py < environment < test_config."""
-    app = Flask(
+    app = RetryingFlask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        # Flask's own choice: <checkout>/instance, or <prefix>/var/notifier-instance when installed.
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(data_dir("templates")),
+        static_folder=str(data_dir("static")),
     )
     app.config.from_object(config_mod.Config)
     if test_config is None:
@@ -43,13 +52,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'notifier.sqlite'}"
     )
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config, url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["NOTIFIER_MAX_BODY"])
     app.config.setdefault("NOTIFIER_INSTANCE", None)
-    instance = app.config["NOTIFIER_INSTANCE"] or f"{socket.gethostname()}:{os.getpid()}"
+    instance = process_identity(app.config["NOTIFIER_INSTANCE"])
 
     _trust_proxies(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    db_retry.init_app(app)
+    migrate.init_app(app, db, directory=str(data_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
 

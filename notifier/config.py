@@ -34,6 +34,10 @@ _INT_KEYS = {
     "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
     "NOTIFIER_TRUSTED_PROXIES",
     "NOTIFIER_MAX_TOKENS_PER_USER",
+    "NOTIFIER_DB_POOL_SIZE",
+    "NOTIFIER_DB_MAX_OVERFLOW",
+    "NOTIFIER_DB_POOL_RECYCLE",
+    "NOTIFIER_DB_RETRY_WAIT",
 }
 _STR_KEYS = {
     "SECRET_KEY",
@@ -65,6 +69,7 @@ _BOOL_KEYS = {
     "NOTIFIER_TESTING_FAST_HASH",
     "RATELIMIT_ENABLED",
     "NOTIFIER_CLIENT_AUTO_RECONNECT",
+    "NOTIFIER_DB_POOL_PRE_PING",
 }
 
 
@@ -144,7 +149,8 @@ class Config:
     NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS = 8
     # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
     NOTIFIER_BASE_URL: str | None = None
-    # Name of this process in cluster stats; defaults to host:pid.
+    # Prefix of this process's name in cluster stats (default: host name); ":pid:random" is
+    # always appended, since every worker of a host shares this value.
     NOTIFIER_INSTANCE: str | None = None
     # Cheap password hashing for the test suite only (hashing dominates fixture time otherwise).
     NOTIFIER_TESTING_FAST_HASH = False
@@ -154,6 +160,18 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     SEND_FILE_MAX_AGE_DEFAULT = 31536000
+    # Database pool (PostgreSQL). Pre-ping tests each pooled connection at checkout, so the
+    # connections a database restart killed are replaced instead of failing a request each.
+    NOTIFIER_DB_POOL_PRE_PING = True
+    # Per process: budget hosts x workers x (size + overflow) against max_connections.
+    NOTIFIER_DB_POOL_SIZE = 5
+    NOTIFIER_DB_MAX_OVERFLOW = 10
+    # Seconds after which a pooled connection is replaced (below firewall/PgBouncer idle cuts).
+    NOTIFIER_DB_POOL_RECYCLE = 1800
+    # A request whose connection died before it wrote or committed anything is run once more,
+    # after waiting up to this many seconds for the database to accept connections (0: never).
+    NOTIFIER_DB_RETRY_WAIT = 5
+    # Explicit options here win over the NOTIFIER_DB_* keys above.
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
 
 

@@ -13,6 +13,9 @@ publish failures) are read from the brokers at scrape time.
 from __future__ import annotations
 
 import math
+import os
+import secrets
+import socket
 import time
 import weakref
 from collections import deque
@@ -29,7 +32,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from notifier.bus.base import Broker, Message
 from notifier.bus.hub import Hub, Subscription, broadcast, connected, disconnected
@@ -64,6 +67,17 @@ REPLAYED = Counter(
     "Events written from the event log on resume or gap",
     registry=REGISTRY,
 )
+
+
+def process_identity(prefix: str | None = None) -> str:
+    """Return a name no other process (or app) shares: ``prefix:pid:random``.
+
+    ``prefix`` is NOTIFIER_INSTANCE, else the host name. Every gunicorn worker of a host reads
+    the same environment, so a configured name alone made them overwrite each other's cluster
+    stats key; the pid tells workers apart and the random part tells apart two apps in one
+    process (tests) and a pid reused after a restart while the old key still lives.
+    """
+    return f"{prefix or socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Window:
@@ -178,8 +192,13 @@ def record_replayed(hub: Hub, count: int) -> None:
 class _BusCollector:
     """Expose the brokers' own counters at scrape time (they count in the listener)."""
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         brokers = list(_brokers)
+        yield GaugeMetricFamily(
+            "notifier_bus_degraded",
+            "1 while this process's Redis bus is down (the API still commits; /readyz stays 200)",
+            value=int(any(bus_degraded(b) for b in brokers)),
+        )
         yield CounterMetricFamily(
             "notifier_bus_reconnects",
             "Bus re-subscriptions after a lost connection",
@@ -190,6 +209,15 @@ class _BusCollector:
             "Publishes that failed (the log still has them)",
             value=sum(getattr(b, "publish_failures", 0) for b in brokers),
         )
+
+
+def bus_degraded(broker: Broker) -> bool:
+    """Return True for a started Redis bus that lost its connection (stopped ones don't count)."""
+    return (
+        broker.mode == "redis"
+        and bool(getattr(broker, "running", False))
+        and not broker.available()
+    )
 
 
 REGISTRY.register(_BusCollector())

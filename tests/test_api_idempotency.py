@@ -6,15 +6,25 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from notifier.extensions import db
 from notifier.models import IdempotencyKey, Notification, utcnow
+from notifier.service import events
 from notifier.service import idempotency as store
-from tests.factories import World
+from tests.factories import World, make_world
 
 URL = "/api/v1/notifications"
+
+
+@pytest.fixture
+def world_any(any_app: Flask) -> World:
+    """The test world on SQLite and on PostgreSQL."""
+    return make_world()
 
 
 def notifications() -> int:
@@ -162,3 +172,78 @@ def test_prune_removes_only_expired_keys(world: World) -> None:
     db.session.commit()
     assert store.prune(force=True) == 1
     assert list(db.session.scalars(select(IdempotencyKey.key))) == ["fresh"]
+
+
+def test_a_failure_after_the_commit_leaves_a_replayable_answer(
+    any_app: Flask, world_any: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = any_app.test_client()
+    any_app.config["PROPAGATE_EXCEPTIONS"] = False  # the client sees the 500, as in production
+    fired: list[int] = []
+
+    def crash(messages: Any) -> None:
+        # Runs right after the notification's commit: stands in for a lost connection, a
+        # killed worker or any error before the answer reaches the client.
+        fired.append(len(messages))
+        raise RuntimeError("injected failure after the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(events, "publish", crash)
+        lost = post(client, world_any, "crash-window", body_for(world_any))
+    assert fired == [1] and lost.status_code == 500
+    assert notifications() == 1  # stored although the client saw a 500
+    retry = post(client, world_any, "crash-window", body_for(world_any))
+    assert retry.status_code == 201, retry.get_json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    stored = db.session.scalar(select(Notification))
+    assert retry.get_json()["notification"]["id"] == stored.id
+    assert post(client, world_any, "crash-window", body_for(world_any)).status_code == 201
+    assert notifications() == 1
+
+
+def test_a_failed_commit_stores_neither_key_nor_notification(
+    client: FlaskClient, world: World
+) -> None:
+    client.application.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def refuse(session: Any) -> None:
+        raise RuntimeError("injected commit failure")
+
+    event.listen(Session, "before_commit", refuse)
+    try:
+        assert post(client, world, "no-commit", body_for(world)).status_code == 500
+    finally:
+        event.remove(Session, "before_commit", refuse)
+    db.session.rollback()
+    assert notifications() == 0
+    retry = post(client, world, "no-commit", body_for(world))
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    assert notifications() == 1
+
+
+def test_an_abandoned_pending_key_is_retryable_within_seconds(
+    client: FlaskClient, world: World
+) -> None:
+    body = body_for(world)
+    with client.application.test_request_context(URL, method="POST", json=body):
+        from notifier.api.idempotency import request_hash
+
+        digest = request_hash(body)
+    # What a writer that died between its commit and its answer leaves, without a notification.
+    db.session.add(
+        IdempotencyKey(
+            user_id=world.admin.id,
+            key="orphan",
+            request_hash=digest,
+            status=store.PENDING,
+            response={},
+            created_at=utcnow() - store.PENDING_TTL - timedelta(seconds=1),
+        )
+    )
+    db.session.commit()
+    assert timedelta(seconds=30) >= store.PENDING_TTL
+    resp = post(client, world, "orphan", body)
+    assert resp.status_code == 201 and "Idempotent-Replayed" not in resp.headers
+    assert notifications() == 1
+    assert post(client, world, "orphan", body).headers["Idempotent-Replayed"] == "true"
+    assert notifications() == 1

@@ -113,7 +113,7 @@ def test_local_stats_has_exactly_the_dashboard_keys(app: Flask, world: World) ->
     assert stats["connects_per_min"] == 3 and stats["disconnects_per_min"] == 1
     assert stats["broadcasts_per_sec"] == round(1 / 60, 2)
     assert stats["latency_p50_ms"] is not None and stats["latency_p50_ms"] > 0
-    assert [s["instance"] for s in metrics.cluster_stats(app)] == ["test"]
+    assert [s["instance"] for s in metrics.cluster_stats(app)] == [state(app).instance]
 
 
 def test_slow_drops_and_replays_are_counted_per_app(tmp_path: Path) -> None:

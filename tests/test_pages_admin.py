@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from notifier.extensions import db
+from notifier.extensions import db, state
 from notifier.models import Delivery, Notification
 from notifier.service import inbox
 from tests.conftest import AuthActions
@@ -61,7 +61,7 @@ def test_dashboard_shows_stats_chart_deliveries_and_dead_letters(
     auth.login("admin@example.com")
     html = client.get("/admin").text
     assert 'id="kpi-connections" data-value="0"' in html
-    assert "<code>test</code>" in html  # this process's instance row
+    assert f"<code>{state().instance}</code>" in html  # this process's instance row
     assert len(re.findall(r'<rect class="bar', html)) == 24
     assert re.search(r'<rect class="bar" [^>]*><title>\d\d:00 UTC: 1</title>', html)
     assert '<th scope="row">email</th>' in html  # deliveries by channel

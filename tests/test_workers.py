@@ -181,10 +181,10 @@ def test_scheduler_tick_releases_due_notifications(
 def test_node_stats_tick_shares_local_stats(app: Flask, world: World) -> None:
     from notifier import metrics
 
-    assert metrics.cluster_stats(app)[0]["instance"] == "test"
+    assert metrics.cluster_stats(app)[0]["instance"] == state().instance
     workers.node_stats_tick(app)
     shared = state().broker.cluster_stats()
-    assert [s["instance"] for s in shared] == ["test"]
+    assert [s["instance"] for s in shared] == [state().instance]
     assert set(shared[0]) == set(metrics.local_stats(app))
 
 

@@ -1,13 +1,18 @@
 """Idempotency-Key for POSTs: replay the first answer, refuse the key with another body.
 
-A view decorated with :func:`idempotent` returns ``(body, status)`` and calls :func:`claim`
-right before its service write. Without the header nothing changes. With it:
+A view decorated with :func:`idempotent` returns ``(body, status)``, calls :func:`claim` right
+before its service write and passes :func:`answer_in_commit` to the service as its
+``before_commit`` hook, so the answer is stored in the same transaction as the write (a crash
+after that commit leaves a replayable answer, never a key stuck "in progress"). Without the
+header nothing changes. With it:
 
 - same key, same body (hash of the canonical JSON, method and path), within 24 h: the first
   status and body again, with ``Idempotent-Replayed: true``;
 - same key, another body: 409 ``idempotency_conflict``;
 - same key while the first request is still running: 409 ``idempotency_in_progress`` with
-  ``Retry-After: 1``.
+  ``Retry-After: 1`` (a running request's claim is uncommitted, so a concurrent one waits on
+  the unique key instead; this answers a pending row some writer committed, for at most
+  ``store.PENDING_TTL``).
 
 Only successful (2xx) answers are kept: a refused request changed nothing, so retrying it with
 the same key runs it again. Keys are scoped per calling user.
@@ -20,7 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Response, g, jsonify, request
 
@@ -32,12 +37,14 @@ from notifier.service.errors import ValidationError
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 @dataclass
 class _Pending:
     key: str
     request_hash: str
+    recorded: bool = False
 
 
 class _Answer(Exception):
@@ -101,6 +108,25 @@ def claim() -> None:
         raise _Answer(_answer_for(winner, pending.request_hash))
 
 
+class answer_in_commit(Generic[R]):  # noqa: N801 - used like a function
+    """A service ``before_commit`` hook: build the answer from the result and store it.
+
+    Call it with ``build(result) -> (body, status)``; the view returns :attr:`answer`.
+    """
+
+    def __init__(self, build: Callable[[R], tuple[dict[str, Any], int]]) -> None:
+        self.build = build
+        self.answer: tuple[dict[str, Any], int] | None = None
+
+    def __call__(self, result: R) -> None:
+        """Build the answer and, for a claimed key and a 2xx, record it uncommitted."""
+        self.answer = body, status = self.build(result)
+        pending: _Pending | None = g.get("idempotency")
+        if pending is not None and 200 <= status < 300:
+            store.record(g.user.id, pending.key, status, body)
+            pending.recorded = True
+
+
 def idempotent(fn: F) -> F:
     """Honour Idempotency-Key on a view that returns ``(body, status)``; sits inside api_auth."""
 
@@ -119,7 +145,7 @@ def idempotent(fn: F) -> F:
         except _Answer as answer:
             return answer.response
         pending: _Pending | None = g.get("idempotency")
-        if pending is not None and 200 <= status < 300:
+        if pending is not None and not pending.recorded and 200 <= status < 300:
             store.complete(g.user.id, pending.key, status, body)
         resp = jsonify(body)
         resp.status_code = status

@@ -7,9 +7,10 @@ from typing import Any
 from flask import g, jsonify, request
 
 from notifier.api import bp
-from notifier.api.idempotency import claim, idempotent
+from notifier.api.idempotency import answer_in_commit, claim, idempotent
 from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth
+from notifier.db_retry import retry_safe
 from notifier.limits import publish_limit
 from notifier.models import User
 from notifier.service import clean, inbox
@@ -82,6 +83,7 @@ def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 @bp.post("/notifications")
+@retry_safe  # it publishes only after its commit; a lost connection before that is retried
 @api_auth(admin=True)
 @publish_limit
 @idempotent
@@ -90,7 +92,17 @@ def create_notification() -> tuple[dict[str, Any], int]:
     spec, content = _parse_publish(json_body())
     recipients = notify_svc.resolve_recipients(g.user.tenant_id, spec)
     claim()
-    result = notify_svc.notify(g.user.tenant_id, content, recipients, sender_id=g.user.id)
+    answer = answer_in_commit(lambda r: _answer(spec, content, r))
+    result = notify_svc.notify(
+        g.user.tenant_id, content, recipients, sender_id=g.user.id, before_commit=answer
+    )
+    return answer.answer or _answer(spec, content, result)
+
+
+def _answer(
+    spec: dict[str, Any], content: dict[str, Any], result: notify_svc.NotifyResult
+) -> tuple[dict[str, Any], int]:
+    """Return the publish answer for ``result`` (built before the commit, replayed after)."""
     if result.scheduled_id is not None:
         # Channels are decided when it is sent; accepted for later counts as success now.
         return {

@@ -243,7 +243,8 @@ PATHS: dict[str, Any] = {
     },
     "/readyz": {
         "get": op(
-            "Readiness: the database and Redis (when configured) are reachable",
+            "Readiness of this process: 200 while its database is reachable and writable "
+            "(status ready, or degraded with Redis down), 503 otherwise",
             "meta",
             {"200": json_response(ANY_OBJECT), "503": json_response(ANY_OBJECT, "Not ready")},
             errors="",

@@ -1,10 +1,15 @@
 """Idempotency keys: the first answer to a POST, kept 24 hours per calling user.
 
 A key is claimed inside the transaction of the write it protects: :func:`claim` flushes a
-pending row, the service call that follows commits it together with its own rows, and
-:func:`complete` then records the answer. So a committed key always has its effect committed
-too, a failed call rolls both back, and the unique (user_id, key) constraint decides which of
-two concurrent requests with one key goes ahead.
+pending row, and the service call that follows calls :func:`record` with the answer right
+before its own commit. So key, answer and effect commit together or not at all: a failure
+after that commit (a lost connection, a killed worker) leaves an answer a retry replays, a
+failed commit leaves nothing, and the unique (user_id, key) constraint decides which of two
+concurrent requests with one key goes ahead (the loser waits for the winner's commit).
+
+A committed pending row therefore only comes from a writer that commits before it records
+(:func:`complete`, or an older release); it is honoured for PENDING_TTL, not the key's 24 h,
+so a crash in that window blocks retries for seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from notifier.extensions import db
@@ -23,6 +28,8 @@ from notifier.models import IdempotencyKey, utcnow
 TTL = timedelta(hours=24)
 # Status of a key whose first request has not answered yet.
 PENDING = 0
+# A committed pending row older than this is abandoned (its writer died before recording).
+PENDING_TTL = timedelta(seconds=10)
 # Seconds between sweeps of expired keys in one process; a sweep is one indexed DELETE.
 PRUNE_EVERY = 300.0
 _last_prune = 0.0
@@ -37,13 +44,20 @@ class Stored:
     response: dict[str, Any]
 
 
+def _expired() -> Any:
+    """Return the condition of a row that no longer holds its key."""
+    now = utcnow()
+    return or_(
+        IdempotencyKey.created_at < now - TTL,
+        (IdempotencyKey.status == PENDING) & (IdempotencyKey.created_at < now - PENDING_TTL),
+    )
+
+
 def lookup(user_id: int, key: str) -> Stored | None:
     """Return the unexpired record of ``key`` for this user, if any."""
     row = db.session.scalar(
         select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at >= utcnow() - TTL,
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, ~_expired()
         )
     )
     if row is None:
@@ -59,9 +73,7 @@ def prune(force: bool = False) -> int:
         return 0
     _last_prune = now
     # Its own short transaction, so the sweep never holds locks across a notify().
-    res = db.session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - TTL)
-    )
+    res = db.session.execute(delete(IdempotencyKey).where(_expired()))
     db.session.commit()
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -75,9 +87,7 @@ def claim(user_id: int, key: str, request_hash: str) -> Stored | None:
     # An expired key may be reused; its old row must go before the unique constraint sees it.
     db.session.execute(
         delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at < utcnow() - TTL,
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, _expired()
         )
     )
     db.session.add(
@@ -95,11 +105,16 @@ def claim(user_id: int, key: str, request_hash: str) -> Stored | None:
     return None
 
 
-def complete(user_id: int, key: str, status: int, response: dict[str, Any]) -> None:
-    """Record the answer of the request that claimed ``key`` and commit."""
+def record(user_id: int, key: str, status: int, response: dict[str, Any]) -> None:
+    """Store the answer of the request that claimed ``key`` in the current transaction."""
     db.session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         .values(status=status, response=response)
     )
+
+
+def complete(user_id: int, key: str, status: int, response: dict[str, Any]) -> None:
+    """Record the answer after the effect committed, and commit (views without a hook)."""
+    record(user_id, key, status, response)
     db.session.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,12 +92,24 @@ def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:
     return [uid]
 
 
+BeforeCommit = Callable[[NotifyResult], None]
+
+
 def notify(
-    tenant_id: int, content: dict[str, Any], recipients: Sequence[int], *, sender_id: int | None
+    tenant_id: int,
+    content: dict[str, Any],
+    recipients: Sequence[int],
+    *,
+    sender_id: int | None,
+    before_commit: BeforeCommit | None = None,
 ) -> NotifyResult:
-    """Deliver already-validated content to recipients of one tenant; commit, then publish."""
+    """Deliver already-validated content to recipients of one tenant; commit, then publish.
+
+    ``before_commit(result)`` runs inside the transaction right before its commit: the API
+    stores its idempotent answer there, so the answer commits with the notification.
+    """
     if content.get("send_at") and content["send_at"] > utcnow():
-        return schedule(tenant_id, content, recipients, sender_id)
+        return schedule(tenant_id, content, recipients, sender_id, before_commit=before_commit)
     wanted = content.get("channels") or list(DEFAULT_CHANNELS)
     result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(recipients))
     users, prefs, has_push = _load_recipients(recipients)
@@ -193,6 +205,8 @@ def notify(
         )
     for i in range(0, len(deliveries), CHUNK):
         db.session.execute(insert(Delivery), deliveries[i : i + CHUNK])
+    if before_commit is not None:
+        before_commit(result)
     db.session.commit()
     events.publish(messages)
     return result

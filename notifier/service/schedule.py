@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, select, update
@@ -25,7 +25,12 @@ log = logging.getLogger("notifier.schedule")
 
 
 def schedule(
-    tenant_id: int, content: dict[str, Any], recipients: Sequence[int], sender_id: int | None
+    tenant_id: int,
+    content: dict[str, Any],
+    recipients: Sequence[int],
+    sender_id: int | None,
+    *,
+    before_commit: Callable[[notify_mod.NotifyResult], None] | None = None,
 ) -> notify_mod.NotifyResult:
     """Store the call for the scheduler loop; nothing is visible or delivered until send_at."""
     spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
@@ -33,8 +38,12 @@ def schedule(
         tenant_id=tenant_id, created_by=sender_id, spec=spec, send_at=content["send_at"]
     )
     db.session.add(row)
+    db.session.flush()  # the id, for the answer recorded in this same commit
+    result = notify_mod.NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+    if before_commit is not None:
+        before_commit(result)
     db.session.commit()
-    return notify_mod.NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+    return result
 
 
 def release_due(limit: int = 50) -> int:
