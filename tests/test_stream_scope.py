@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
+from notifier.extensions import state
 from notifier.service import accounts
 from tests.conftest import AuthActions
 from tests.factories import World, bearer, make_user
@@ -54,7 +55,7 @@ def test_an_admin_sees_their_tenants_streams(
 ) -> None:
     acme = status(client, world.admin_h)
     assert (acme["active_connections"], acme["active_subscriptions"]) == (3, 2)
-    assert acme["instance"] == "test"
+    assert acme["instance"] == state().instance  # this process: "test:<pid>:<random>"
     globex = status(client, world.carol_h)
     assert (globex["active_connections"], globex["active_subscriptions"]) == (3, 2)
 
