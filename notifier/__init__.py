@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
+from notifier import metrics_http
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
 from notifier.extensions import NotifierState, csrf, db, login_manager, migrate
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = app.config["NOTIFIER_INSTANCE"] or f"{socket.gethostname()}:{os.getpid()}"
 
     _trust_proxies(app)
+    metrics_http.init_app(app)  # first before_request hook, so every request is timed
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
