@@ -10,7 +10,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -32,6 +34,7 @@ class Probe:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.headers = bearer(token)
         self.sent = 0  # requests of ROUTE answered 200 so far
+        self.text = ""  # the last scrape's body
 
     def ask(self, conn: http.client.HTTPConnection) -> dict[str, object]:
         """GET ROUTE on ``conn``; return its JSON (``instance``, ``total`` streams)."""
@@ -58,12 +61,12 @@ class Probe:
             pid = int(str(self.ask(conn)["instance"]).rsplit(":", 1)[1])
             conn.request("GET", "/metrics")  # same connection, so the same worker
             resp = conn.getresponse()
-            text = resp.read().decode()
-            assert resp.status == 200, text
+            self.text = resp.read().decode()
+            assert resp.status == 200, self.text
         finally:
             conn.close()
         samples = {}
-        for family in text_string_to_metric_families(text):
+        for family in text_string_to_metric_families(self.text):
             for s in family.samples:
                 labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
                 samples[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
@@ -106,6 +109,12 @@ def test_every_scrape_sums_over_workers_and_survives_a_killed_worker(
     assert set(answered) == workers, answered
     assert totals == sorted(totals)  # monotonic across scrapes
     print(f"[metrics] requests per worker {by_pid}; scrapes per worker {answered}; {totals}")
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is needed for this test (Debian: apt-get install prometheus)"
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=probe.text.encode(), capture_output=True, timeout=30
+    )
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
 
     # A stream held by one worker, then that worker killed: the master respawns it; its
     # counts stay in the sum, its stream leaves the connections gauge (child_exit).
