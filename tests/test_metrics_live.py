@@ -13,8 +13,10 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -157,3 +159,44 @@ def test_every_scrape_sums_over_workers_and_survives_a_killed_worker(
         assert samples[COUNTED] == probe.sent
         assert samples[COUNTED] >= last
         last = samples[COUNTED]
+
+
+def multiproc_dir_of(pid: int) -> Path:
+    """Return the temporary metrics directory a worker writes to (it holds its counter file).
+
+    /proc/<pid>/environ cannot say: it shows the environment at exec, not what the master set.
+    """
+    [folder] = [
+        d
+        for d in Path(tempfile.gettempdir()).glob("notifier-metrics-*")
+        if (d / f"counter_{pid}.db").exists()
+    ]
+    return folder
+
+
+def test_sighup_keeps_the_totals_and_exit_removes_the_directory(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    server = live_server_factory(seed=True, gunicorn_workers=1)
+    probe = Probe(server, token_for(server, "admin@example.com"))
+    for _ in range(5):
+        old, _ = probe.worker()
+    folder = multiproc_dir_of(old)
+    assert folder.is_dir() and folder.name.startswith("notifier-metrics-")
+
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGHUP)  # the master reloads its config, new workers
+    deadline = time.monotonic() + 30
+    new = old
+    while new == old and time.monotonic() < deadline:
+        try:
+            new, _ = probe.worker()
+        except (OSError, http.client.HTTPException):
+            continue
+    assert new != old
+    assert multiproc_dir_of(new) == folder  # the reload kept the directory
+    _, samples = probe.scrape()
+    assert samples[COUNTED] == probe.sent  # the old worker's requests are still in the sum
+
+    assert server.stop() == 0
+    assert not folder.exists()  # on_exit removed the temporary directory
