@@ -200,3 +200,16 @@ def test_sighup_keeps_the_totals_and_exit_removes_the_directory(
 
     assert server.stop() == 0
     assert not folder.exists()  # on_exit removed the temporary directory
+
+
+def test_python_app_py_serves_its_own_registry(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    server = live_server_factory(seed=True)  # python app.py: one process, no multiprocess dir
+    probe = Probe(server, token_for(server, "admin@example.com"))
+    pid, _ = probe.worker()
+    assert server.proc is not None and pid == server.proc.pid
+    for expected in (2, 3):  # each scrape asks ROUTE once first
+        _, samples = probe.scrape()
+        assert samples[COUNTED] == expected == probe.sent
+        assert pids_in(samples) == {pid}
