@@ -3,9 +3,9 @@
 Prometheus metrics live in the module-level :data:`REGISTRY` (not the client's global one), so
 several apps in one test process never register a name twice; they are process-wide. Under
 gunicorn they are also written to prometheus-client's multiprocess files, so a scrape of any
-worker sums them over every worker (:mod:`notifier.metrics_export`). The
-dashboard numbers of :func:`local_stats` are per hub (one per app) and cover the last 60
-seconds, kept in per-second buckets: adding is O(1) and reading sums 60 integers.
+worker sums them over every worker (:mod:`notifier.metrics_export`). The dashboard numbers of
+:func:`local_stats` are per hub (one per app) and cover the last 60 seconds, kept in
+per-second buckets: adding is O(1) and reading sums 60 integers.
 
 Everything here listens to the hub's blinker signals (connected, disconnected, broadcast);
 streams report resumes and replayed events directly, and the bus counters (reconnects,

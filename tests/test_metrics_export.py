@@ -17,11 +17,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from notifier.bus.base import Message
 from notifier.delivery import tick
-from notifier.extensions import db
+from notifier.extensions import db, state
 from notifier.models import User
+from tests.conftest import make_app
 from tests.factories import World, make_user
 from tests.fixtures_receivers import SmtpServer
+from tests.fixtures_redis import RedisServer
 from tests.sse_client import Tab
 from tests.test_delivery import make_due, queue, sqlite_app
 from tests.test_metrics import scrape
@@ -163,3 +166,22 @@ def test_exposition_passes_promtool(client: FlaskClient, world: World) -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False
     )
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_bus_failures_of_this_process_reach_the_counters(
+    tmp_path: Any, redis_url: str, redis_server: RedisServer
+) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'bus.sqlite'}", REDIS_URL=redis_url)
+    client = app.test_client()
+    with app.app_context():
+        before = scrape(client)
+        redis_server.kill()
+        try:
+            broker = state(app).broker
+            assert broker.publish([Message(1, 1, 1, "notification", {})]) is False
+            assert broker.publish([Message(1, 1, 2, "notification", {})]) is False
+            after = scrape(client)
+        finally:
+            redis_server.start()
+            db.engine.dispose()
+    assert delta(after, before, "notifier_bus_publish_failures_total") == 2
