@@ -8,10 +8,13 @@ event to the streams held by the other workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 import gevent
@@ -75,3 +78,58 @@ def worker_exit(server: Any, worker: Any) -> None:
 
     if getattr(worker, "wsgi", None) is not None:
         stop_workers(worker.wsgi, timeout=2)
+
+
+# --- Prometheus multiprocess mode -----------------------------------------------------------
+# Each worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR and whichever worker
+# answers /metrics sums them all (notifier/metrics_export.py). The variable must be set before
+# a worker imports prometheus-client, so it is set here, in the master, while this file loads
+# (before any fork). Unset: a fresh temporary directory per master start, removed on exit. Set
+# by the operator: that directory, emptied at every master start. A SIGHUP reload reads this
+# file again in the same master and keeps the directory, so totals carry on across it.
+_PROM_OWNED = "NOTIFIER_PROMETHEUS_DIR_OWNER"  # "<master pid>:<dir>" of a directory made here
+
+
+def _prometheus_dir() -> str:
+    """Return the multiprocess directory, creating a temporary one for this master if unset."""
+    current = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    owner, _, owned = os.environ.get(_PROM_OWNED, "").partition(":")
+    if current and current == owned and owner == str(os.getpid()):
+        return current  # SIGHUP: this master made it
+    if current and current != owned:
+        os.makedirs(current, exist_ok=True)  # the operator's choice
+        return current
+    # Unset, or inherited from an old master (USR2 upgrade): start afresh.
+    path = tempfile.mkdtemp(prefix="notifier-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ[_PROM_OWNED] = f"{os.getpid()}:{path}"
+    return path
+
+
+_prometheus_dir()
+
+
+def when_ready(server: Any) -> None:
+    """Empty the metrics directory before the first workers fork (a new master starts at 0).
+
+    Files from a previous run, or from on_starting's config check, would otherwise be summed in.
+    """
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (its counters stay, so totals never go back)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the temporary metrics directory this master made."""
+    owner, _, owned = os.environ.get(_PROM_OWNED, "").partition(":")
+    if owned and owner == str(os.getpid()):
+        shutil.rmtree(owned, ignore_errors=True)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
-from notifier import db_retry
+from notifier import db_retry, metrics_http
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
 from notifier.db_retry import RetryingFlask, engine_options
@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = process_identity(app.config["NOTIFIER_INSTANCE"])
 
     _trust_proxies(app)
+    metrics_http.init_app(app)  # first before_request hook, so every request is timed
     db.init_app(app)
     db_retry.init_app(app)
     migrate.init_app(app, db, directory=str(data_dir("migrations")), render_as_batch=True)

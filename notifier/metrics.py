@@ -1,13 +1,17 @@
 """Count what the streams and the bus do: Prometheus metrics and the dashboard's live numbers.
 
 Prometheus metrics live in the module-level :data:`REGISTRY` (not the client's global one), so
-several apps in one test process never register a name twice; they are process-wide. The
-dashboard numbers of :func:`local_stats` are per hub (one per app) and cover the last 60
-seconds, kept in per-second buckets: adding is O(1) and reading sums 60 integers.
+several apps in one test process never register a name twice; they are process-wide. Under
+gunicorn they are also written to prometheus-client's multiprocess files, so a scrape of any
+worker sums them over every worker (:mod:`notifier.metrics_export`). The dashboard numbers of
+:func:`local_stats` are per hub (one per app) and cover the last 60 seconds, kept in
+per-second buckets: adding is O(1) and reading sums 60 integers.
 
 Everything here listens to the hub's blinker signals (connected, disconnected, broadcast);
 streams report resumes and replayed events directly, and the bus counters (reconnects,
-publish failures) are read from the brokers at scrape time.
+publish failures) are copied from the brokers into Prometheus counters by :func:`sync_bus`,
+at every scrape and every node-stats tick (2 s, :func:`local_stats`): a worker that is not the
+one scraped must have written its share to its own file too.
 """
 
 from __future__ import annotations
@@ -19,20 +23,11 @@ import socket
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from notifier.bus.base import Broker, Message
 from notifier.bus.hub import Hub, Subscription, broadcast, connected, disconnected
@@ -41,9 +36,14 @@ from notifier.extensions import state
 WINDOW = 60  # seconds covered by the *_per_min / *_per_sec numbers and the latency percentiles
 TOP_USERS = 20
 
+# No *_created samples: multiprocess mode cannot export them, so one process answers alike.
+disable_created_metrics()
 REGISTRY = CollectorRegistry()
 CONNECTIONS = Gauge(
-    "notifier_stream_connections", "Open stream connections in this process", registry=REGISTRY
+    "notifier_stream_connections",
+    "Open stream connections (summed over the live workers)",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",  # a dead worker's streams are gone: drop its share
 )
 CONNECTS = Counter("notifier_stream_connects", "Stream connections opened", registry=REGISTRY)
 DISCONNECTS = Counter(
@@ -189,26 +189,33 @@ def record_replayed(hub: Hub, count: int) -> None:
         hub_stats(hub).replayed += count
 
 
-class _BusCollector:
-    """Expose the brokers' own counters at scrape time (they count in the listener)."""
+BUS_DEGRADED = Gauge(
+    "notifier_bus_degraded",
+    "1 while this process's Redis bus is down (the API still commits; /readyz stays 200)",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",  # any live worker that lost Redis
+)
+BUS_RECONNECTS = Counter(
+    "notifier_bus_reconnects", "Bus re-subscriptions after a lost connection", registry=REGISTRY
+)
+BUS_PUBLISH_FAILURES = Counter(
+    "notifier_bus_publish_failures",
+    "Publishes that failed (the log still has them)",
+    registry=REGISTRY,
+)
+_bus_seen: weakref.WeakKeyDictionary[Broker, tuple[int, int]] = weakref.WeakKeyDictionary()
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        brokers = list(_brokers)
-        yield GaugeMetricFamily(
-            "notifier_bus_degraded",
-            "1 while this process's Redis bus is down (the API still commits; /readyz stays 200)",
-            value=int(any(bus_degraded(b) for b in brokers)),
-        )
-        yield CounterMetricFamily(
-            "notifier_bus_reconnects",
-            "Bus re-subscriptions after a lost connection",
-            value=sum(getattr(b, "reconnects", 0) for b in brokers),
-        )
-        yield CounterMetricFamily(
-            "notifier_bus_publish_failures",
-            "Publishes that failed (the log still has them)",
-            value=sum(getattr(b, "publish_failures", 0) for b in brokers),
-        )
+
+def sync_bus() -> None:
+    """Add what the brokers of this process counted since the last call to the bus counters."""
+    for broker in list(_brokers):
+        now = (int(getattr(broker, "reconnects", 0)), int(getattr(broker, "publish_failures", 0)))
+        last = _bus_seen.get(broker, (0, 0))
+        # max(0, …): a broker's own count never shrinks, but never let a counter go down.
+        BUS_RECONNECTS.inc(max(0, now[0] - last[0]))
+        BUS_PUBLISH_FAILURES.inc(max(0, now[1] - last[1]))
+        _bus_seen[broker] = now
+    BUS_DEGRADED.set(int(any(bus_degraded(b) for b in list(_brokers))))
 
 
 def bus_degraded(broker: Broker) -> bool:
@@ -220,16 +227,9 @@ def bus_degraded(broker: Broker) -> bool:
     )
 
 
-REGISTRY.register(_BusCollector())
-
-
-def exposition() -> tuple[bytes, str]:
-    """Return the Prometheus text of every metric and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-
-
 def local_stats(app: Flask) -> dict[str, Any]:
     """Return this process's numbers for the admin dashboard (the keys are an interface)."""
+    sync_bus()  # every worker runs this every 2 s (node stats): keeps its bus counters current
     st = state(app)
     hub, broker = st.hub, st.broker
     stats = hub_stats(hub)

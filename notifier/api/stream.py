@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-from notifier import metrics
+from notifier import metrics, metrics_export
 from notifier.api import bp
 from notifier.api.errors import error_response
 from notifier.api.health import ops
@@ -117,5 +117,5 @@ def prometheus_metrics() -> Any:
             return error_response(403, "admin role required")
     elif not _loopback_client():
         return error_response(403, "metrics are served to an admin token or a loopback client")
-    body, content_type = metrics.exposition()
+    body, content_type = metrics_export.exposition(current_app)
     return Response(body, content_type=content_type)

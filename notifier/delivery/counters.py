@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from notifier import metrics_delivery
+
 OUTCOMES = ("sent", "failed", "dead")
 
 
@@ -28,6 +30,7 @@ class DeliveryStats:
         with self._lock:
             key = (outcome, channel)
             self._counts[key] = self._counts.get(key, 0) + n
+        metrics_delivery.record_outcome(outcome, channel, n)  # /metrics, summed over workers
 
     def get(self, outcome: str, channel: str) -> int:
         """Return one counter."""

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from flask import current_app
 from sqlalchemy import select
 
+from notifier import metrics_delivery
 from notifier.channels import Channel, DeliveryJob, PermanentError, TransientError, is_gone
 from notifier.delivery.claim import Claim
 from notifier.extensions import db
@@ -168,7 +169,8 @@ def send(the_plan: Plan, channel: Channel | None) -> Outcome:
     delivered = 0
     for index, job in enumerate(the_plan.jobs):
         try:
-            channel.send(job)
+            with metrics_delivery.attempt(job.channel):
+                channel.send(job)
             delivered += 1
         except Exception as exc:  # Channels raise their own types; anything else is a bug.
             if not isinstance(exc, PermanentError | TransientError):

@@ -1,0 +1,53 @@
+"""Count HTTP requests by route template, method and status, and time them.
+
+The route is Flask's URL rule (``/api/v1/notifications/<int:notification_id>``), never the raw
+path, so the number of series is bounded by the app's routes; a request that matched no rule
+is ``route="unmatched"`` and a method outside the standard ones is ``method="other"``.
+Server-sent event streams are counted but not timed: a stream lasts minutes, and the time
+until its headers says nothing about it (open streams: ``notifier_stream_connections``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import Counter, Histogram
+
+from notifier.metrics import REGISTRY
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+REQUESTS = Counter(
+    "notifier_http_requests",
+    "HTTP requests answered, by route template, method and status",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+DURATION = Histogram(
+    "notifier_http_request_duration_seconds",
+    "Seconds from the start of the request to its response (streams excluded)",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+
+
+def init_app(app: Flask) -> None:
+    """Time every request of ``app``; call it before other before_request hooks register."""
+    app.before_request(_start)
+    app.after_request(_finish)
+
+
+def _start() -> None:
+    g._metrics_started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    rule = request.url_rule
+    route = rule.rule if rule is not None else "unmatched"
+    method = request.method if request.method in METHODS else "other"
+    REQUESTS.labels(route, method, str(response.status_code)).inc()
+    started = g.pop("_metrics_started", None)
+    if started is not None and response.mimetype != "text/event-stream":
+        DURATION.labels(route, method).observe(time.perf_counter() - started)
+    return response
