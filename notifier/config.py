@@ -23,6 +23,8 @@ _INT_KEYS = {
     "NOTIFIER_STREAM_TOKEN_TTL",
     "NOTIFIER_RETRY_BASE",
     "NOTIFIER_RETRY_MAX_ATTEMPTS",
+    "NOTIFIER_DELIVERY_CONCURRENCY",
+    "NOTIFIER_DELIVERY_TIMEOUT",
     "NOTIFIER_SMTP_PORT",
     "NOTIFIER_RETENTION_DAYS",
     "NOTIFIER_QUEUE_SIZE",
@@ -108,6 +110,12 @@ class Config:
     # Delivery retries: first delay, doubled with jitter, capped at 10 minutes.
     NOTIFIER_RETRY_BASE = 10
     NOTIFIER_RETRY_MAX_ATTEMPTS = 8
+    # Sends in flight per channel and process: a frozen SMTP server ties up only this many
+    # email sends; webhooks, push and SMS (and up to this many other emails) go on.
+    NOTIFIER_DELIVERY_CONCURRENCY = 10
+    # Seconds one send may take on any channel (connect to answer) before it is retried later;
+    # also the channels' socket timeout when lower than their own (webhook 5 s, others 10 s).
+    NOTIFIER_DELIVERY_TIMEOUT = 10
     # Event log kept this long; a cursor older than this gets `reset`.
     NOTIFIER_RETENTION_DAYS = 30
     NOTIFIER_SMTP_HOST: str | None = None

@@ -5,9 +5,6 @@ process (memory:// when no Redis is configured). Each app gets its own Limiter, 
 never share counters or the enabled switch; views name their limit with :func:`rate_limit`
 and the app's limiter is looked up when the view runs, whichever app that is.
 
-Streams that are not event streams (the admin dashboard's) hold a slot of the per-user stream
-limit too, through :func:`hold_stream_slot` (the hub's own limit, 429 beyond it).
-
 Config: ``RATELIMIT_ENABLED`` (default on; tests turn it off), ``RATELIMIT_STORAGE_URI``
 (default: the Redis URL when configured, else ``memory://``), ``NOTIFIER_RATE_LIMIT_PUBLISH``
 (``200/second;6000/minute`` per admin API token: 100/s sustained with bursts to 200),
@@ -33,7 +30,6 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from notifier import config as config_mod
-from notifier.bus.hub import Hub, Subscription
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION = "notifier.limits"
@@ -217,27 +213,3 @@ login_limit = rate_limits(
     Rule("NOTIFIER_RATE_LIMIT_LOGIN", ip_key, ("POST",)),
     Rule("NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT", account_key, ("POST",), failed_login),
 )
-
-
-def hold_stream_slot(hub: Hub, user_id: int, tenant_id: int, user_agent: str = "") -> Subscription:
-    """Take one of the user's stream slots in ``hub``; raises TooManyConnections when full.
-
-    The slot is a page ("html") subscription, so it counts wherever streams are counted and
-    closes with the user's other page streams; release it with ``hub.unsubscribe``.
-    """
-    return hub.subscribe(user_id, tenant_id, kind="html", user_agent=user_agent[:200])
-
-
-def wait_on_slot(slot: Subscription, seconds: float) -> bool:
-    """Wait ``seconds`` while discarding what the hub queues on ``slot``; False once it closed.
-
-    The slot's holder does not show events, but a full queue would drop the slot as a slow client.
-    """
-    deadline = time.monotonic() + seconds
-    while not slot.closed:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            slot.touch()  # alive: the cleanup sweep spares it
-            return True
-        slot.get(left)
-    return False

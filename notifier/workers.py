@@ -13,8 +13,8 @@ so stopping between ticks (or killing one mid-transaction) never leaves half a c
 
 from __future__ import annotations
 
-import importlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -28,7 +28,7 @@ from flask import Flask
 from gevent.queue import Full
 from sqlalchemy import bindparam, delete, func, select, update
 
-from notifier import metrics
+from notifier import delivery, metrics
 from notifier.bus.base import Message
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, utcnow
@@ -154,15 +154,10 @@ def node_stats_tick(app: Flask) -> None:
     st.broker.publish_node_stats(st.instance, metrics.local_stats(app), NODE_STATS_TTL)
 
 
-def _delivery_tick() -> Tick | None:
-    """Return ``notifier.delivery.tick`` guarded like the others, if that module exists."""
-    try:
-        module = importlib.import_module("notifier.delivery")
-    except ModuleNotFoundError as exc:
-        if exc.name != "notifier.delivery":
-            raise
-        return None
-    return tick(module.tick)
+@tick
+def delivery_tick(app: Flask) -> int:
+    """Claim due deliveries and start their sends; slow ones go on in the channels' pools."""
+    return delivery.tick(app, wait=False)
 
 
 @dataclass
@@ -186,10 +181,8 @@ def loops(app: Flask) -> list[tuple[float, Tick]]:
         (float(cfg.get("NOTIFIER_PRUNE_INTERVAL", 3600)), prune_tick),
         (float(cfg.get("NOTIFIER_SCHEDULER_INTERVAL", 5)), scheduler_tick),
         (NODE_STATS_INTERVAL, node_stats_tick),
+        (float(cfg.get("NOTIFIER_DELIVERY_INTERVAL", 1)), delivery_tick),
     ]
-    delivery = _delivery_tick()
-    if delivery is not None:
-        out.append((float(cfg.get("NOTIFIER_DELIVERY_INTERVAL", 1)), delivery))
     return out
 
 
@@ -239,6 +232,9 @@ def stop_workers(app: Flask, timeout: float = 5.0) -> None:
     if workers is not None:
         workers.stop.set()
         # A tick in progress finishes its transaction; only a stuck one is killed.
+        deadline = time.monotonic() + timeout
         gevent.joinall(workers.greenlets, timeout=timeout)
         gevent.killall([g for g in workers.greenlets if not g.dead], block=True, timeout=1)
+        # Sends in flight run in the delivery pools, not in the loops: let them record too.
+        delivery.drain(app, max(0.0, deadline - time.monotonic()))
     st.broker.stop()

@@ -5,7 +5,9 @@ A pytest plugin (``pytest_plugins = ["tests.fixtures_receivers"]``). Both server
 
 ``smtp_server`` (:class:`SmtpServer`): aiosmtpd without TLS; ``config()`` gives matching
 NOTIFIER_SMTP_* settings. ``messages`` holds :class:`ReceivedMail`; ``fail("451 4.3.0 Later",
-at="rcpt", times=1)`` refuses at RCPT or DATA; ``require_login(user, password)`` checks AUTH.
+at="rcpt", times=1)`` refuses at RCPT or DATA; ``require_login(user, password)`` checks AUTH;
+``freeze("ann@example.test")`` leaves DATA unanswered for mail to her (or to anyone) until
+``thaw()``, like a hung server, and counts those sessions (``frozen_now``, ``max_frozen``).
 
 ``http_receiver`` (:class:`HttpReceiver`): ``requests`` holds :class:`ReceivedRequest`;
 ``script(503, 200, retry_after=7)`` queues answers, then ``default`` (200) follows; ``url("/h")``.
@@ -16,6 +18,7 @@ that sends from another thread or greenlet calls ``wait_for(n)``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -90,6 +93,9 @@ class SmtpServer(_Recording):
         self._failure: tuple[str, str, int | None] | None = None
         self.credentials: tuple[str, str] | None = None
         self.logins: list[tuple[str, str]] = []
+        self._freeze: tuple[str, ...] | None = None  # None: not frozen; (): every recipient.
+        self.frozen_now = 0
+        self.max_frozen = 0
         self._controller = _AnyPortController(
             self,
             hostname=self.host,
@@ -130,8 +136,45 @@ class SmtpServer(_Recording):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    def freeze(self, *recipients: str) -> None:
+        """Answer nothing after DATA for mail to ``recipients`` (every mail when none given)."""
+        with self._cond:
+            self._freeze = tuple(recipients)
+
+    def thaw(self) -> None:
+        """Answer again; held sessions whose client is still there go on."""
+        with self._cond:
+            self._freeze = None
+
+    def wait_frozen(self, count: int, timeout: float = WAIT_TIMEOUT) -> None:
+        """Block until ``count`` sessions are held frozen at the same time."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.frozen_now >= count, timeout):
+                raise AssertionError(f"expected {count} frozen sessions, got {self.frozen_now}")
+
+    def _frozen_for(self, envelope: Envelope) -> bool:
+        with self._cond:
+            held = self._freeze
+        return held is not None and (not held or bool(set(held) & set(envelope.rcpt_tos)))
+
+    async def _hold(self, envelope: Envelope) -> None:
+        """Keep the session waiting while frozen; the client giving up cancels this task."""
+        with self._cond:
+            self.frozen_now += 1
+            self.max_frozen = max(self.max_frozen, self.frozen_now)
+            self._cond.notify_all()
+        try:
+            while self._frozen_for(envelope):
+                await asyncio.sleep(0.02)  # The server's own idle loop, not a test's wait.
+        finally:
+            with self._cond:
+                self.frozen_now -= 1
+                self._cond.notify_all()
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        """aiosmtpd hook: record the message unless told to refuse DATA."""
+        """aiosmtpd hook: record the message unless told to refuse DATA (or frozen)."""
+        if self._frozen_for(envelope):
+            await self._hold(envelope)
         if refusal := self._take_failure("data"):
             return refusal
         raw = bytes(envelope.original_content or envelope.content or b"")

@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 from notifier.extensions import db
 from notifier.models import Preference
 from notifier.service.preferences import MAX_TYPES
-from tests.conftest import AuthActions
 from tests.factories import World
 
 PREFS = "/api/v1/preferences"
@@ -82,34 +81,3 @@ def test_tokens_per_user_are_capped_and_revoking_makes_room(
     assert client.delete(f"{TOKENS}/{first}", headers=world.alice_h).status_code == 204
     again = client.post(TOKENS, headers=world.alice_h, json={"name": "again"})
     assert again.status_code == 201
-
-
-# --- the admin dashboard's stream ---------------------------------------------------------------
-
-
-def test_the_admin_stream_counts_in_the_per_user_stream_limit(
-    app: Flask, client: FlaskClient, auth: AuthActions, world: World
-) -> None:
-    app.extensions["notifier"].hub.max_per_user = 2  # NOTIFIER_MAX_CONNECTIONS_PER_USER
-    auth.login("admin@example.com")
-    held = [client.get("/admin/stream", buffered=False) for _ in range(2)]
-    try:
-        assert [r.status_code for r in held] == [200, 200]
-        over = [client.get(path, buffered=False) for path in ("/admin/stream", "/stream")]
-        for resp in over:
-            resp.close()
-        # The same slots as the event streams: the admin's page stream is refused as well.
-        assert [r.status_code for r in over] == [429, 429]
-        assert over[0].get_json()["error"]["code"] == "too_many_connections"
-        counted = client.get("/api/v1/notifications/stream/connections", headers=world.admin_h)
-        assert counted.get_json()["mine"] == 2
-    finally:
-        held[0].close()
-    # A closed dashboard stream frees its slot at once.
-    reopened = client.get("/admin/stream", buffered=False)
-    try:
-        assert reopened.status_code == 200
-    finally:
-        reopened.close()
-        held[1].close()
-    assert app.extensions["notifier"].hub.user_count(world.admin.id) == 0

@@ -72,15 +72,29 @@ def test_admin_dashboard_counts_a_second_browser(sessions, ui) -> None:
     page = admin.page("/admin")
     ui.wait_live(page)
     count = page.locator("#kpi-connections")
-    # The admin's own page stream and the dashboard's live stream (it holds a slot too).
-    expect(count).to_have_attribute("data-value", "2")
+    # The admin's own page stream; the dashboard's live panel polls and holds no connection.
+    expect(count).to_have_attribute("data-value", "1")
     ui.screenshot(page, "admin", dark=True)
 
     bob = sessions("bob")
     ui.wait_live(bob.page("/"))
-    expect(count).to_have_attribute("data-value", "3")  # no reload: the dashboard streams
+    expect(count).to_have_attribute("data-value", "2")  # no reload: the live panel polls
     expect(page.locator(".top-users")).to_contain_text("bob@example.com")
     assert admin.errors == []
+
+
+def test_signing_out_elsewhere_takes_the_dashboard_to_login(sessions) -> None:
+    admin = sessions("admin")
+    dashboard = admin.page("/admin")
+    expect(dashboard.locator("#kpi-connections")).to_be_visible()
+    other = admin.page("/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(re.compile(r"/login"))
+    # The live panel's next poll finds no session: the whole tab goes to sign in (no login
+    # form swapped into the panel, no stream left running on the server).
+    expect(dashboard).to_have_url(re.compile(r"/login\?next=(/|%2F)admin$"))
+    expect(dashboard.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(dashboard.locator("#live-stats")).to_have_count(0)
 
 
 def test_admin_send_with_preview_reaches_the_member(sessions, ui) -> None:

@@ -1,15 +1,16 @@
-"""The admin dashboard: who may see it, the live stats stream, sending, preview, retry."""
+"""The admin dashboard: who may see it, its polled live fragments, sending, preview, retry."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from notifier.extensions import db, state
-from notifier.models import Delivery, Notification
+from notifier.models import Delivery, Notification, utcnow
 from notifier.service import inbox
 from tests.conftest import AuthActions
 from tests.factories import World, send
@@ -17,7 +18,8 @@ from tests.factories import World, send
 HX = {"HX-Request": "true"}
 ADMIN_PATHS = [
     ("GET", "/admin"),
-    ("GET", "/admin/stream"),
+    ("GET", "/admin/live"),
+    ("GET", "/admin/panels"),
     ("POST", "/admin/send"),
     ("POST", "/admin/preview"),
     ("POST", "/admin/dead-letters/1/retry"),
@@ -70,32 +72,109 @@ def test_dashboard_shows_stats_chart_deliveries_and_dead_letters(
     assert " style=" not in html  # CSP style-src 'self' would block it
 
 
-def test_stream_sends_the_stats_partial(
+def _kpis(html: str) -> str:
+    match = re.search(r'<div class="kpis">.*?</dl>', html, re.S)
+    assert match, html
+    return match.group(0)
+
+
+def test_live_panel_polls_the_partial_the_page_renders(
     world: World, client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login("admin@example.com")
-    resp = client.get("/admin/stream", buffered=False)
-    try:
-        assert resp.mimetype == "text/event-stream"
-        assert resp.headers["Cache-Control"] == "no-cache"
-        chunks = iter(resp.response)
-        assert next(chunks) == b"retry: 2000\n\n"
-        first = next(chunks).decode()
-    finally:
-        resp.close()
-    assert first.startswith("event: stats\ndata: ")
-    assert 'id="kpi-connections"' in first
-    assert all(line.startswith(("event:", "data:")) for line in first.strip().split("\n"))
+    page = client.get("/admin").text
+    assert 'hx-get="/admin/live" hx-trigger="every 2s"' in page
+    assert 'hx-get="/admin/panels" hx-trigger="every 10s"' in page
+    assert 'sse-connect="/admin' not in page  # the page stream is the only SSE source
+    resp = client.get("/admin/live", headers=HX)
+    assert resp.status_code == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "<html" not in resp.text
+    assert _kpis(resp.text) == _kpis(page)  # the same partial, the same figures
+    panels = client.get("/admin/panels", headers=HX).text
+    assert '<h3 id="del-h">Deliveries</h3>' in panels and '<h3 id="queue-h">' in panels
 
 
-def test_stream_ends_after_its_lifetime(
+def test_the_admin_stream_is_gone(world: World, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login("admin@example.com")
+    assert client.get("/admin/stream").status_code == 404
+
+
+def test_polling_holds_no_stream_slot(
     app: Flask, world: World, client: FlaskClient, auth: AuthActions
 ) -> None:
-    # EventSource reconnects by itself; a capped stream never outlives a forgotten tab long.
-    app.config["NOTIFIER_ADMIN_STREAM_LIFETIME"] = 0
+    # A dashboard open in many tabs no longer uses up the admin's stream slots.
+    hub = app.extensions["notifier"].hub
+    hub.max_per_user = 1  # NOTIFIER_MAX_CONNECTIONS_PER_USER
     auth.login("admin@example.com")
-    resp = client.get("/admin/stream")
-    assert resp.data == b"retry: 2000\n\n"
+    for _ in range(3):
+        assert client.get("/admin/live", headers=HX).status_code == 200
+    assert hub.user_count(world.admin.id) == 0
+    stream = client.get("/stream", buffered=False)
+    try:
+        assert stream.status_code == 200  # the one slot is still free for the page stream
+    finally:
+        stream.close()
+
+
+def test_a_poll_after_logout_takes_the_tab_to_login(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login("admin@example.com")
+    assert client.get("/admin/live", headers=HX).status_code == 200
+    auth.logout()
+    for path in ("/admin/live", "/admin/panels"):
+        resp = client.get(path, headers=HX)
+        # Not the login page swapped into the panel: htmx sends the whole tab to sign in.
+        assert resp.status_code == 401 and resp.text == ""
+        assert resp.headers["HX-Redirect"] == "/login?next=/admin"
+    plain = client.get("/admin/live")
+    assert plain.status_code == 302 and "/login" in plain.headers["Location"]
+
+
+def test_retry_queue_shows_attempts_next_attempt_and_last_error(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    now = utcnow()
+    failed = Delivery(
+        tenant_id=world.acme.id,
+        user_id=world.alice.id,
+        channel="email",
+        payload={"title": "Build <b>broken</b>"},
+        attempts=2,
+        due_at=now + timedelta(seconds=90),
+        last_error="SMTP unavailable: TimeoutError: timed out",
+    )
+    waiting = Delivery(
+        tenant_id=world.acme.id, user_id=world.bob.id, channel="webhook", payload={"title": "Hi"}
+    )
+    theirs = Delivery(
+        tenant_id=world.globex.id,
+        user_id=world.carol.id,
+        channel="email",
+        payload={"title": "Globex secret"},
+        attempts=1,
+        due_at=now + timedelta(seconds=60),
+        last_error="refused",
+    )
+    db.session.add_all([waiting, failed, theirs])
+    db.session.commit()
+    auth.login("admin@example.com")
+    for html in (client.get("/admin").text, client.get("/admin/panels", headers=HX).text):
+        rows = re.findall(r'<tr id="queued-(\d+)" data-state="(\w+)">(.*?)</tr>', html, re.S)
+        assert [(int(i), state) for i, state, _ in rows] == [
+            (failed.id, "failed"),  # failed ones first
+            (waiting.id, "queued"),
+        ]
+        cells = rows[0][2]
+        assert "Build &lt;b&gt;broken&lt;/b&gt;" in cells
+        assert '<td class="num">2</td>' in cells  # attempts so far
+        due = failed.due_at.isoformat(timespec="seconds")
+        assert f'<time datetime="{due}' in cells and f"{due[11:19]} UTC" in cells
+        wait = re.search(r"\(in (\d+) s\)", cells)
+        assert wait and 0 < int(wait.group(1)) <= 90
+        assert "SMTP unavailable: TimeoutError: timed out" in cells
+        assert "Globex secret" not in html  # another tenant's queue
 
 
 def test_send_to_one_user(world: World, client: FlaskClient, auth: AuthActions) -> None:

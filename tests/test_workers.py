@@ -212,7 +212,7 @@ def test_loops_include_the_delivery_worker(app: Flask) -> None:
         "prune_tick",
         "scheduler_tick",
         "node_stats_tick",
-        "tick",
+        "delivery_tick",
     ]
 
 

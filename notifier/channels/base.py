@@ -10,6 +10,7 @@ gone subscription). Anything else is treated as transient.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,16 @@ class DeliveryJob:
     def is_digest(self) -> bool:
         """Return True when several notifications go out in one message."""
         return len(self.items) > 1
+
+
+def io_timeout(cfg: Mapping[str, Any], default: float) -> float:
+    """Return a channel's socket timeout: its own default, lowered to NOTIFIER_DELIVERY_TIMEOUT.
+
+    The delivery worker bounds each whole send by that key as well; matching the socket
+    timeout keeps a channel's own clean-up (SMTP QUIT to a frozen server) within it too.
+    """
+    limit = cfg.get("NOTIFIER_DELIVERY_TIMEOUT")
+    return min(default, float(limit)) if limit else default
 
 
 class Channel(ABC):

@@ -23,7 +23,13 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
+from notifier.channels.base import (
+    Channel,
+    DeliveryJob,
+    PermanentError,
+    TransientError,
+    io_timeout,
+)
 
 TIMEOUT = 10.0
 TLS_MODES = ("none", "starttls", "ssl")
@@ -138,6 +144,7 @@ class EmailChannel(Channel):
         self.password: str = cfg.get("NOTIFIER_SMTP_PASSWORD") or ""
         self.tls = str(cfg.get("NOTIFIER_SMTP_TLS") or "starttls").lower()
         self.sender = str(cfg.get("NOTIFIER_SMTP_FROM") or "notifier@localhost")
+        self.timeout = io_timeout(cfg, TIMEOUT)
         if self.tls not in TLS_MODES:
             raise ValueError(f"NOTIFIER_SMTP_TLS must be one of {TLS_MODES}, not {self.tls!r}")
 
@@ -150,9 +157,11 @@ class EmailChannel(Channel):
         host = self.host or ""
         context = ssl.create_default_context()
         if self.tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, self.port, timeout=TIMEOUT, context=context)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, self.port, timeout=self.timeout, context=context
+            )
         else:
-            smtp = smtplib.SMTP(host, self.port, timeout=TIMEOUT)
+            smtp = smtplib.SMTP(host, self.port, timeout=self.timeout)
         try:
             if self.tls == "starttls":
                 smtp.starttls(context=context)

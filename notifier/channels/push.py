@@ -31,7 +31,13 @@ from py_vapid import Vapid, Vapid02
 from pywebpush import WebPushException, webpush
 
 from notifier.channels import pinned
-from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
+from notifier.channels.base import (
+    Channel,
+    DeliveryJob,
+    PermanentError,
+    TransientError,
+    io_timeout,
+)
 from notifier.channels.webhook import parse_retry_after
 
 TIMEOUT = 10.0
@@ -127,6 +133,7 @@ class PushChannel(Channel):
         self.private_key: str | None = cfg.get("NOTIFIER_VAPID_PRIVATE_KEY")
         self.subject = str(cfg.get("NOTIFIER_VAPID_SUBJECT") or "mailto:admin@localhost")
         self.allow_private = bool(cfg.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE", False))
+        self.timeout = io_timeout(cfg, TIMEOUT)
         self._vapid: Vapid02 | None = None
         self._session = _PinnedSession(self.allow_private)
 
@@ -177,7 +184,7 @@ class PushChannel(Channel):
                 # A fresh dict each time: pywebpush writes aud and exp into it.
                 vapid_claims={"sub": self.subject},
                 ttl=TTL,
-                timeout=TIMEOUT,
+                timeout=self.timeout,
                 headers=headers,
                 requests_session=self._session,
             )

@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
+from notifier.channels.base import (
+    Channel,
+    DeliveryJob,
+    PermanentError,
+    TransientError,
+    io_timeout,
+)
 from notifier.channels.webhook import raise_for_status
 
 TIMEOUT = 10.0
@@ -71,6 +77,7 @@ class SmsChannel(Channel):
         self.user: str | None = cfg.get("NOTIFIER_SMS_USER")
         self.password: str = cfg.get("NOTIFIER_SMS_PASSWORD") or ""
         self.sender: str | None = cfg.get("NOTIFIER_SMS_FROM")
+        self.timeout = io_timeout(cfg, TIMEOUT)
 
     def configured(self) -> bool:
         """Return True when a gateway URL is set."""
@@ -94,7 +101,7 @@ class SmsChannel(Channel):
             token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         try:
-            with _opener.open(request, timeout=TIMEOUT) as response:
+            with _opener.open(request, timeout=self.timeout) as response:
                 response.read(4096)
                 status, headers = response.status, response.headers
         except urllib.error.HTTPError as exc:

@@ -43,7 +43,13 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from notifier.channels.base import Channel, DeliveryJob, PermanentError, TransientError
+from notifier.channels.base import (
+    Channel,
+    DeliveryJob,
+    PermanentError,
+    TransientError,
+    io_timeout,
+)
 from notifier.channels.pinned import post, resolve, split_url
 
 TIMEOUT = 5.0
@@ -118,6 +124,7 @@ class WebhookChannel(Channel):
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         """Read NOTIFIER_WEBHOOK_ALLOW_PRIVATE from the config mapping."""
         self.allow_private = bool(cfg.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE", False))
+        self.timeout = io_timeout(cfg, TIMEOUT)
 
     def configured(self) -> bool:
         """Return True: webhooks need no server-wide settings."""
@@ -138,5 +145,5 @@ class WebhookChannel(Channel):
             "X-Notifier-Timestamp": timestamp,
             "X-Notifier-Signature": sign(secret, timestamp, body),
         }
-        reply = post(url, body, headers, allow_private=self.allow_private, timeout=TIMEOUT)
+        reply = post(url, body, headers, allow_private=self.allow_private, timeout=self.timeout)
         raise_for_status(reply.status, reply.headers, "webhook endpoint")

@@ -7,7 +7,9 @@ delivery loop in ``workers.py`` calls :func:`tick` every second in every process
    ``locked_until = now + LEASE`` and commits (see :mod:`notifier.delivery.claim`);
 2. looks up the target (address, phone, push subscriptions, webhook endpoint) and ends the
    read transaction: no transaction is ever open during a network send;
-3. sends through the channel built once per app from ``build_channels(app.config)``;
+3. sends through the channel built once per app from ``build_channels(app.config)``, in a
+   greenlet of the channel's bounded pool and under a deadline (see :mod:`notifier.delivery.pool`):
+   a frozen channel holds up only its own pool, and the tick claims nothing for a full one;
 4. records the result where the lease is still this worker's: ``sent``; a retry at
    ``NOTIFIER_RETRY_BASE * 2**(attempt-1)`` seconds (±20 % jitter, capped at 10 minutes, or
    the receiver's longer Retry-After); ``dead`` after ``NOTIFIER_RETRY_MAX_ATTEMPTS`` attempts,
@@ -50,14 +52,31 @@ from notifier.delivery.claim import (
 from notifier.delivery.counters import DeliveryStats, stats
 from notifier.delivery.jobs import Outcome, plan, send, unusable
 from notifier.delivery.outcome import Recorded, backoff, record, redact
+from notifier.delivery.pool import (
+    DEFAULT_CONCURRENCY,
+    Bounded,
+    Pools,
+    lease_for,
+    timeout_for,
+)
 from notifier.extensions import db
 from notifier.models import utcnow
 from notifier.service.failures import describe
 
-__all__ = ["LEASE", "DeliveryStats", "backoff", "channels_for", "stats", "tick"]
+__all__ = [
+    "LEASE",
+    "DeliveryStats",
+    "backoff",
+    "channels_for",
+    "drain",
+    "pools_for",
+    "stats",
+    "tick",
+]
 
 log = logging.getLogger("notifier.delivery")
 EXTENSION = "notifier.delivery.channels"
+POOLS = "notifier.delivery.pools"
 _COUNTER = {"sent": "sent", "retry": "failed", "dead": "dead"}
 
 
@@ -69,41 +88,87 @@ def channels_for(app: Flask) -> dict[str, Channel]:
     return channels  # type: ignore[no-any-return]
 
 
-def tick(app: Flask, *, limit: int = 100) -> int:
-    """Send up to ``limit`` due deliveries in this app's own context; return how many."""
+def pools_for(app: Flask) -> Pools:
+    """Return the app's send pools (NOTIFIER_DELIVERY_CONCURRENCY per channel)."""
+    pools = app.extensions.get(POOLS)
+    if pools is None:
+        size = app.config.get("NOTIFIER_DELIVERY_CONCURRENCY") or DEFAULT_CONCURRENCY
+        pools = app.extensions[POOLS] = Pools(int(size))
+    return pools  # type: ignore[no-any-return]
+
+
+def tick(app: Flask, *, limit: int = 100, wait: bool = True) -> int:
+    """Claim up to ``limit`` due rows and send them in the channels' pools; return how many.
+
+    With ``wait`` (tests, CLI) it returns once every send has been recorded; the worker loop
+    passes ``wait=False`` and ticks again while slow sends are still in flight.
+    """
+    pools = pools_for(app)
     with app.app_context():
         channels = channels_for(app)
+        lease = lease_for(app.config)
         handled = 0
         # Digest groups first: there are few, and a busy immediate queue must not starve them.
         for group in digest_groups(utcnow(), limit):
             if handled >= limit:
                 break
-            claim = claim_digest(group, utcnow())
+            if not pools.has_room(group.channel):
+                continue
+            claim = claim_digest(group, utcnow(), lease=lease)
             if claim is not None:
-                handled += _deliver(app, claim, channels)
+                handled += _dispatch(app, claim, channels, pools)
         while handled < limit:
-            claim = claim_next(utcnow())
+            claim = claim_next(utcnow(), lease=lease, skip=pools.full())
             if claim is None:
                 break
-            handled += _deliver(app, claim, channels)
-        return handled
+            handled += _dispatch(app, claim, channels, pools)
+    if wait:
+        pools.join()
+    return handled
 
 
-def _deliver(app: Flask, claim: Claim, channels: dict[str, Channel]) -> int:
-    """Send one claim and record the outcome; return the number of rows it covered."""
+def drain(app: Flask, timeout: float) -> None:
+    """Let the sends in flight finish for up to ``timeout`` seconds, then stop the rest."""
+    pools = app.extensions.get(POOLS)
+    if pools is not None and not pools.join(timeout):
+        log.warning("stopping with sends in flight %s; they go again after the lease", pools.busy())
+        pools.kill()
+
+
+def _dispatch(app: Flask, claim: Claim, channels: dict[str, Channel], pools: Pools) -> int:
+    """Start sending one claim in its channel's pool; return the number of rows it covered."""
+    if claim.rows:
+        pools.spawn(claim.channel, _run, app, claim, channels)
+    return claim.size
+
+
+def _run(app: Flask, claim: Claim, channels: dict[str, Channel]) -> None:
+    """Send one claim in a greenlet of its own, with its own app context and session."""
+    with app.app_context():
+        try:
+            _deliver(app, claim, channels)
+        except Exception:  # _deliver records its own failures; this is the last guard.
+            db.session.rollback()
+            log.exception("delivery %s %s: not recorded", claim.first.id, claim.channel)
+
+
+def _deliver(app: Flask, claim: Claim, channels: dict[str, Channel]) -> None:
+    """Set aside the claim's unusable rows, then send and record the rest."""
     bad = [(row, why) for row in claim.rows if (why := unusable(row.payload)) is not None]
     for row, why in bad:
         _set_aside(replace(claim, rows=(row,), unreadable=()), why)
     rows = tuple(row for row in claim.rows if unusable(row.payload) is None)
     if rows:
         _send(app, replace(claim, rows=rows, unreadable=()), channels)
-    return claim.size
 
 
 def _send(app: Flask, claim: Claim, channels: dict[str, Channel]) -> None:
     """Plan, send and record one claim of usable rows; set it aside on an unexpected error."""
+    channel = channels.get(claim.channel)
+    if channel is not None:
+        channel = Bounded(channel, timeout_for(app.config), claim.lease)
     try:
-        outcome = send(plan(claim, channels), channels.get(claim.channel))
+        outcome = send(plan(claim, channels), channel)
     except Exception as exc:
         db.session.rollback()
         log.exception("delivery %s %s: unexpected error", claim.first.id, claim.channel)

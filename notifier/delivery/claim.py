@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +30,8 @@ from notifier.service.failures import MAX_REASON, describe, printable
 
 log = logging.getLogger("notifier.delivery")
 
-# Long enough for one send with every channel timeout hit; a crashed worker's rows wait this long.
+# The shortest lease (pool.lease_for lengthens it for a long send timeout); a crashed worker's
+# rows wait this long before another worker sends them.
 LEASE = timedelta(seconds=120)
 MAX_DIGEST_ITEMS = 100  # More items than this go out as a second digest message.
 DAILY_DIGEST_HOUR = 8  # Daily digests go out at 08:00 in the recipient's time zone.
@@ -101,14 +103,22 @@ def claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def claim_next(now: datetime) -> Claim | None:
-    """Claim the next due non-digest row and commit; None when nothing is due."""
+def claim_next(
+    now: datetime, *, lease: timedelta = LEASE, skip: Collection[str] = ()
+) -> Claim | None:
+    """Claim the next due non-digest row and commit; None when nothing is due.
+
+    ``skip`` names channels whose send pool is full: their rows stay in the queue, unleased,
+    so they are neither held in memory nor in the way of the other channels' rows.
+    """
     query = (
         select(Delivery.id)
         .where(*claimable(now), Delivery.digest.is_(None))
         .order_by(Delivery.due_at, Delivery.id)
     )
-    return _claim(query, now, want=1)
+    if skip:
+        query = query.where(Delivery.channel.not_in(list(skip)))
+    return _claim(query, now, want=1, lease=lease)
 
 
 def digest_groups(now: datetime, limit: int) -> list[DigestGroup]:
@@ -168,7 +178,7 @@ def window_start(mode: str, now: datetime, timezone: str | None = None) -> datet
     return start.astimezone(UTC).replace(tzinfo=None)
 
 
-def claim_digest(group: DigestGroup, now: datetime) -> Claim | None:
+def claim_digest(group: DigestGroup, now: datetime, *, lease: timedelta = LEASE) -> Claim | None:
     """Claim the group's rows from closed windows and commit; None when another worker won."""
     query = (
         select(Delivery.id)
@@ -181,18 +191,20 @@ def claim_digest(group: DigestGroup, now: datetime) -> Claim | None:
         )
         .order_by(Delivery.id)
     )
-    return _claim(query, now, want=MAX_DIGEST_ITEMS)
+    return _claim(query, now, want=MAX_DIGEST_ITEMS, lease=lease)
 
 
-def _claim(query: Select[Any], now: datetime, *, want: int) -> Claim | None:
+def _claim(
+    query: Select[Any], now: datetime, *, want: int, lease: timedelta = LEASE
+) -> Claim | None:
     """Take the lease on up to ``want`` rows the query finds and commit, then copy them out.
 
     The lease is committed before the rows are read, so a row the database cannot hand back
     (a payload that is not JSON) is set aside under it instead of losing the lease with the
     rollback and coming first in the queue again on every tick.
     """
-    lease = now + LEASE
-    ids = _take(query, now, lease, want)
+    token = now + lease
+    ids = _take(query, now, token, want)
     if not ids:
         db.session.rollback()
         return None
@@ -210,10 +222,10 @@ def _claim(query: Select[Any], now: datetime, *, want: int) -> Claim | None:
                 db.session.rollback()
                 log.exception("delivery %s cannot be read; set aside as dead", one)
                 reason = f"the stored payload is not JSON ({describe(exc)}); it was cleared"
-                set_aside([one], lease, reason, clear_payload=True)
+                set_aside([one], token, reason, clear_payload=True)
                 unreadable.append(one)
     db.session.rollback()  # Reads only since the commit.
-    return Claim(tuple(rows), lease, tuple(unreadable))
+    return Claim(tuple(rows), token, tuple(unreadable))
 
 
 def _read(ids: list[int]) -> list[ClaimedRow]:

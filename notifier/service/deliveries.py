@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
@@ -47,6 +47,43 @@ def dead_letters(tenant_id: int, limit: int = 50) -> list[dict[str, Any]]:
         }
         for d in rows
     ]
+
+
+def queued(tenant_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Return the tenant's deliveries still to go: failed ones first, each with its next try.
+
+    ``state`` is ``sending`` (a worker holds the lease now), ``failed`` (an attempt failed;
+    ``next_attempt_at`` says when the next one is due), ``digest`` (waiting for its window)
+    or ``queued``; ``attempts`` counts the attempts made so far.
+    """
+    now = utcnow()
+    rows = db.session.scalars(
+        select(Delivery)
+        .where(Delivery.tenant_id == tenant_id, Delivery.status == "pending")
+        .order_by(case((Delivery.attempts > 0, 0), else_=1), Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    out = []
+    for d in rows:
+        if d.locked_until is not None and d.locked_until > now:
+            state = "sending"
+        elif d.attempts:
+            state = "failed"
+        else:
+            state = "digest" if d.digest else "queued"
+        out.append(
+            {
+                "id": d.id,
+                "channel": d.channel,
+                "title": d.payload.get("title", "") if isinstance(d.payload, dict) else "",
+                "state": state,
+                "attempts": d.attempts or 0,
+                "next_attempt_at": iso(d.due_at),
+                "next_in": max(0, round((d.due_at - now).total_seconds())),
+                "last_error": d.last_error or "",
+            }
+        )
+    return out
 
 
 def retry(tenant_id: int, delivery_id: int) -> Delivery:

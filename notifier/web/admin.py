@@ -1,14 +1,21 @@
-"""The admin dashboard: live connection stats over SSE, deliveries, dead letters, send form."""
+"""The admin dashboard: live connection stats, deliveries and retries, dead letters, send form.
+
+The live parts are self-polling fragments (the htmx contact-app pattern): the page renders
+``admin/_live.html`` and ``admin/_panels.html`` in place, and each element re-fetches its own
+partial with ``hx-trigger="every Ns"`` from :func:`admin_live` / :func:`admin_panels`. Every
+poll is an ordinary authenticated request: no stream to count, close or reap, and signing out
+ends it at the next poll.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import (
     Flask,
-    Response,
     abort,
     current_app,
     flash,
@@ -19,10 +26,8 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from notifier import limits, metrics
-from notifier.api.stream import refusal
+from notifier import metrics
 from notifier.auth import admin_required
-from notifier.bus.hub import TooManyConnections
 from notifier.extensions import db, state
 from notifier.models import User
 from notifier.service import NotFound, ValidationError, deliveries
@@ -43,8 +48,7 @@ STAT_KEYS = (
     "bus_reconnects",
 )
 TOP_USERS = 20
-# Deliveries and the chart cost a query each; the live stream refreshes them every N ticks.
-SLOW_EVERY = 15
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _worst(instances: list[dict[str, Any]], key: str) -> float | None:
@@ -99,17 +103,13 @@ def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
 
 def _panels(tenant_id: int) -> dict[str, Any]:
     hours = deliveries.notifications_per_hour(tenant_id)
+    queue = _printable_rows(deliveries.queued(tenant_id), "title", "last_error")
     return {
         "counts": deliveries.counts_by_channel(tenant_id),
+        "queue": queue,
         "hours": hours,
         "hours_max": max((n for _, n in hours), default=0),
     }
-
-
-def _sse(event: str, html: str) -> str:
-    """Encode one SSE event: one data line per line of HTML."""
-    lines = html.replace("\r", "").split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
 @bp.get("/admin")
@@ -140,46 +140,46 @@ def _printable_rows(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, An
     return [{**r, **{k: printable(r[k]) for k in keys if r.get(k) is not None}} for r in rows]
 
 
-@bp.get("/admin/stream")
-@admin_required
-def admin_stream() -> Response:
-    """Stream the live stats partial every ~2 s; end after a while and let EventSource return."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    tenant_id = current_user.tenant_id
-    interval = float(app.config.get("NOTIFIER_ADMIN_STREAM_INTERVAL", 2.0))
-    lifetime = float(app.config.get("NOTIFIER_ADMIN_STREAM_LIFETIME", 300.0))
-    hub = state(app).hub
-    try:  # counts in the per-user stream limit like any other stream
-        slot = limits.hold_stream_slot(hub, current_user.id, tenant_id)
-    except TooManyConnections as exc:
-        return refusal(exc)
+def polled(fn: F) -> F:
+    """Guard a fragment the dashboard polls: admins only, and a signed-out tab goes to login.
 
-    def generate() -> Iterator[str]:
-        # A closed client surfaces as GeneratorExit at the next yield, within one interval.
-        yield "retry: 2000\n\n"
-        deadline = time.monotonic() + lifetime
-        tick = 0
-        while time.monotonic() < deadline:
-            with app.app_context():  # held only while reading and rendering
-                chunk = _sse(
-                    "stats", render_template("admin/_live.html", stats=collect(app, tenant_id))
-                )
-                if tick and tick % SLOW_EVERY == 0:
-                    chunk += _sse(
-                        "panels", render_template("admin/_panels.html", **_panels(tenant_id))
-                    )
-            yield chunk
-            tick += 1
-            if not limits.wait_on_slot(slot, interval):
-                return
+    Each poll is an ordinary request, so signing out ends the live view at the next one. htmx
+    would follow the login redirect and swap the login page into the panel; an htmx poll
+    without a session gets 401 with HX-Redirect instead, and htmx takes the whole tab there.
+    """
 
-    resp = Response(
-        generate(),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-    resp.call_on_close(lambda: hub.unsubscribe(slot, "closed"))
-    return resp
+    guarded = admin_required(fn)
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if htmx.is_htmx() and not current_user.is_authenticated:
+            resp = current_app.make_response(("", 401))
+            resp.headers["HX-Redirect"] = url_for("web.login", next=url_for("web.admin"))
+            return resp
+        return guarded(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@bp.get("/admin/live")
+@polled
+def admin_live() -> Any:
+    """Render the live stats partial; the dashboard polls it every 2 s (hx-trigger)."""
+    html = render_template("admin/_live.html", stats=collect(current_app, current_user.tenant_id))
+    return _fragment(html)
+
+
+@bp.get("/admin/panels")
+@polled
+def admin_panels() -> Any:
+    """Render deliveries by status, the retry queue and the chart; polled every 10 s."""
+    return _fragment(render_template("admin/_panels.html", **_panels(current_user.tenant_id)))
+
+
+def _fragment(html: str) -> Any:
+    resp = current_app.make_response(html)
+    resp.headers["Cache-Control"] = "no-store"  # always fresh figures, never a cached poll
+    return htmx.vary(resp)
 
 
 def _content(form: SendForm) -> dict[str, Any]:

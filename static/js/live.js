@@ -12,8 +12,8 @@
  * of its own; the backoff is ours and comes from the body's data attributes (the seeds' hook
  * options). Cursor events at or below the page's cursor are dropped (nothing is applied twice),
  * a re-rendered list hands its cursor over (adopt), and a ping watchdog plus online,
- * visibility and pageshow hooks catch sleeping laptops and silently dead sockets. Other SSE
- * elements (the admin dashboard) get the same quiet reconnect without the cursor.
+ * visibility and pageshow hooks catch sleeping laptops and silently dead sockets. The page
+ * stream is the only SSE source: the admin dashboard's live panels poll their fragments.
  */
 (function () {
   "use strict";
@@ -48,12 +48,10 @@
   }
 
   class ResumableSource extends EventTarget {
-    // primary: the page stream (resumes by cursor, drives the indicator). Other streams (the
-    // admin dashboard's) only borrow the quiet reconnect with backoff.
-    constructor(url, cursor, primary) {
+    // The page stream: resumes by cursor and drives the connection indicator.
+    constructor(url, cursor) {
       super();
       this.url = url;
-      this.primary = primary;
       this.withCredentials = true;
       this.readyState = 0;
       this.onopen = null;
@@ -87,7 +85,7 @@
     }
 
     streamUrl() {
-      if (!this.primary || this.cursor === null) {
+      if (this.cursor === null) {
         return this.url;
       }
       return this.url + (this.url.indexOf("?") < 0 ? "?" : "&") + "after=" + this.cursor;
@@ -131,9 +129,7 @@
     }
 
     status(state, detail) {
-      if (this.primary) {
-        announce(state, detail);
-      }
+      announce(state, detail);
     }
 
     drop() {
@@ -149,9 +145,7 @@
         return;
       }
       this.lastSeen = Date.now();
-      if (!this.primary) {
-        // Not the page stream: no cursor to keep.
-      } else if (CURSOR_EVENTS[name]) {
+      if (CURSOR_EVENTS[name]) {
         // lastEventId is the source's last id, so only events that always carry one count.
         var id = toCursor(event.lastEventId);
         if (id !== null) {
@@ -224,15 +218,13 @@
     }
   }
 
-  htmx.createEventSource = function (url) {
-    if (url.split("?")[0] !== config.stream) {
-      return new ResumableSource(url, null, false);
-    }
+  htmx.createEventSource = function () {
+    // The body's sse-connect is the only SSE element, so every source is the page stream.
     var cursor = live ? live.cursor : toCursor(data.cursor);
     if (live) {
       live.close();
     }
-    live = new ResumableSource(config.stream, cursor, true);
+    live = new ResumableSource(config.stream, cursor);
     return live;
   };
 
