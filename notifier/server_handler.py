@@ -110,13 +110,10 @@ class QuietHandler(WSGIHandler):
         """Wait (bounded) for the next request, then read its line under the header deadline."""
         if self._served:
             idle = getattr(self.server, "keepalive_timeout", None)
-            drain.idle(self.socket)  # a drain shuts it down: peek() then returns b""
-            try:
-                # peek() returns at the first byte (or b"" at EOF) and consumes nothing.
-                with gevent.Timeout(idle or None, ClientTooSlow):
-                    self.rfile.peek(1)
-            finally:
-                drain.busy(self.socket)
+            # peek() returns at the first byte (or b"" at EOF, e.g. after a drain shut the
+            # socket down) and consumes nothing.
+            with gevent.Timeout(idle or None, ClientTooSlow):
+                self.rfile.peek(1)
         self._start_header_timer()
         line: str = super().read_requestline()
         self._raw_requestline = line
@@ -144,10 +141,17 @@ class QuietHandler(WSGIHandler):
         return result
 
     def handle_one_response(self) -> None:
-        """Run the application; close the connection when unread body had to be left behind."""
-        super().handle_one_response()
-        if getattr(self.wsgi_input, "abandoned", False) or drain.draining():
-            self.close_connection = True
+        """Run the application; close the connection when unread body had to be left behind.
+
+        While it runs the connection counts as busy for a drain, afterwards as idle.
+        """
+        drain.busy(self.socket)
+        try:
+            super().handle_one_response()
+        finally:
+            if getattr(self.wsgi_input, "abandoned", False) or drain.draining():
+                self.close_connection = True
+            drain.idle(self.socket)
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None

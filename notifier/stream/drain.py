@@ -14,9 +14,10 @@ timeout killed them: those clients were cut twice. Once :func:`begin` has run:
 * :func:`cut_all` (gunicorn, just before the graceful timeout) shuts down whatever is left, so
   the worker returns and exits 0 instead of being SIGKILLed by the arbiter.
 
-Connections are tracked by their client socket: opened → busy while a request is served →
-idle between requests → forgotten when the server closes it. Without a tracked server (the Flask
-test client) nothing is registered and only the hub's refusal applies.
+Connections are tracked by their client socket: opened (fresh) → busy while requests are
+served (HTTP/2 may serve several at once) → idle once none is → forgotten when the server
+closes it. Without a tracked server (the Flask test client) nothing is registered and only the
+hub's refusal applies.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _state = {"draining": False}
-_conns: dict[Any, bool] = {}  # client socket → True while idle between requests
+_inflight: dict[Any, int] = {}  # client socket → requests being served on it (HTTP/2: several)
+_fresh: set[Any] = set()  # connections whose first request has not started yet
 
 
 def draining() -> bool:
@@ -43,32 +45,42 @@ def draining() -> bool:
 
 
 def opened(sock: Any) -> None:
-    """Track a new connection; it counts as busy until its first response is written."""
-    _conns[sock] = False
+    """Track a new connection; it is not idle before its first request was answered."""
+    _inflight[sock] = 0
+    _fresh.add(sock)
 
 
 def forget(sock: Any) -> None:
     """Stop tracking a connection the server is closing."""
-    _conns.pop(sock, None)
+    _inflight.pop(sock, None)
+    _fresh.discard(sock)
 
 
 def busy(sock: Any) -> None:
-    """Mark a connection as serving a request (drain leaves it to finish)."""
-    if sock in _conns:
-        _conns[sock] = False
+    """Count a request starting on ``sock`` (a drain leaves the connection to finish it)."""
+    if sock in _inflight:
+        _fresh.discard(sock)
+        _inflight[sock] += 1
 
 
 def idle(sock: Any) -> None:
-    """Mark a connection as waiting for its next request; shut it down if draining already."""
-    if draining():
+    """Count a request answered on ``sock``; with none left while draining, shut it down."""
+    if sock not in _inflight:
+        return
+    _inflight[sock] = left = max(0, _inflight[sock] - 1)
+    if left == 0 and draining():
+        forget(sock)
         _shutdown(sock)
-    elif sock in _conns:
-        _conns[sock] = True
+
+
+def _idle_now() -> list[Any]:
+    return [sock for sock, n in _inflight.items() if n == 0 and sock not in _fresh]
 
 
 def _shutdown(sock: Any) -> None:
     # shutdown, not close: the server's own greenlet still owns the socket; its pending read
-    # returns b"" at once and it closes the connection the usual way.
+    # returns b"" at once and it closes the connection the usual way. Queued response bytes
+    # are still sent before the FIN.
     with suppress(OSError, ValueError):
         sock.shutdown(socket.SHUT_RDWR)
 
@@ -79,17 +91,18 @@ def begin() -> int:
     Returns how many idle connections were shut down. Idempotent.
     """
     _state["draining"] = True
-    idle_now = [sock for sock, is_idle in _conns.items() if is_idle]
+    idle_now = _idle_now()
     for sock in idle_now:
-        _conns.pop(sock, None)
+        forget(sock)
         _shutdown(sock)
     return len(idle_now)
 
 
 def cut_all() -> int:
     """Shut down every connection still open (the graceful timeout is about to expire)."""
-    left = list(_conns)
-    _conns.clear()
+    left = list(_inflight)
+    _inflight.clear()
+    _fresh.clear()
     for sock in left:
         _shutdown(sock)
     if left:
@@ -100,7 +113,8 @@ def cut_all() -> int:
 def reset() -> None:
     """Forget all state (tests that drain an app in-process)."""
     _state["draining"] = False
-    _conns.clear()
+    _inflight.clear()
+    _fresh.clear()
 
 
 def track_wsgi(app: WSGIApp, environ_key: str = "gunicorn.socket") -> WSGIApp:
@@ -111,7 +125,12 @@ def track_wsgi(app: WSGIApp, environ_key: str = "gunicorn.socket") -> WSGIApp:
         if sock is None:
             return app(environ, start_response)
         busy(sock)
-        return ClosingIterator(app(environ, start_response), [lambda: idle(sock)])
+        try:
+            result = app(environ, start_response)
+        except BaseException:
+            idle(sock)
+            raise
+        return ClosingIterator(result, [lambda: idle(sock)])
 
     return tracked
 
