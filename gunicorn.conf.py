@@ -1,9 +1,14 @@
 """Gunicorn settings for Notifier: gevent workers, each with its own bus listener and loops.
 
-Run: ``gunicorn -w 4 -b 0.0.0.0:8000 app:app`` (this file is read from the working
+Run: ``gunicorn -w 4 -b 127.0.0.1:8000 app:app`` (this file is read from the working
 directory; flags given on the command line win). Every worker is a separate process with
 its own hub, so set REDIS_URL whenever -w is above 1: the Redis bus is what carries an
 event to the streams held by the other workers.
+
+Restarts drain (notifier/stream/drain.py): a worker told to leave (SIGTERM from the arbiter on
+shutdown or on a SIGHUP reload, SIGQUIT/SIGINT for a quick stop) refuses new streams with 503,
+answers everything else with ``Connection: close``, shuts its idle keep-alive connections, ends
+its streams with a jittered ``retry:`` and exits 0 well inside ``graceful_timeout``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import gevent
 worker_class = "gevent"
 # Concurrent connections per worker; SSE streams are long-lived, so leave room for them.
 worker_connections = 2000
-# Streams are closed by the worker itself on SIGTERM (below), so a short grace suffices
+# Streams are ended by the worker itself on SIGTERM (below), so a short grace suffices
 # for the ordinary requests still in flight.
 graceful_timeout = 5
 # No gunicornc control socket: nothing here needs runtime control, and it is one less
@@ -30,6 +35,10 @@ graceful_timeout = 5
 control_socket_disable = True
 # Access logs keep the path but never the query string: stream tokens travel in ?token=.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+
+# What is left open this long before the graceful timeout is cut by the worker itself: the
+# GeventWorker polls its pool once a second and the arbiter SIGKILLs at graceful_timeout.
+CUT_BEFORE_DEADLINE = 1.5
 
 
 def on_starting(server: Any) -> None:
@@ -45,19 +54,48 @@ def on_starting(server: Any) -> None:
         sys.exit(2)
 
 
+def _drain(worker: Any, how: str) -> None:
+    """Start draining this worker (idempotent): refuse streams, close idle keep-alives."""
+    from notifier.stream import drain
+
+    if drain.draining():
+        return
+    idle = drain.begin()
+    worker.log.info(
+        "Worker draining (pid: %s, %s): closed %d idle connections", worker.pid, how, idle
+    )
+
+
+def _stop(worker: Any, timeout: float) -> None:
+    from notifier.workers import stop_workers
+
+    streams = stop_workers(worker.wsgi, timeout=timeout)
+    worker.log.info(
+        "Worker drained (pid: %s): ended %d streams with a retry hint", worker.pid, streams
+    )
+
+
 def post_worker_init(worker: Any) -> None:
     """Subscribe this worker's bus and start its loops before it accepts a request."""
-    from notifier.workers import start_workers, stop_workers
+    from notifier.stream import drain
+    from notifier.workers import start_workers
 
     app = worker.wsgi
     start_workers(app)
+    # Track each connection (busy while a request runs, idle between requests) for the drain.
+    worker.handle = drain.track_handle(worker.handle)  # run() binds self.handle after this hook
+    app.wsgi_app = drain.track_wsgi(app.wsgi_app)
     handle_exit = worker.handle_exit
 
     def _exit(sig: int, frame: Any) -> None:
-        # gunicorn's SIGTERM only stops accepting and waits graceful_timeout for requests to
-        # finish; open streams never finish by themselves, so end them now (retry hint).
+        # gunicorn's SIGTERM sets alive = False (each later response closes its connection) and
+        # waits graceful_timeout for the pool to empty; streams never end by themselves and
+        # new ones would still be served on the proxy's keep-alive connections: drain.
         handle_exit(sig, frame)
-        gevent.spawn(stop_workers, app)  # out of the signal handler: it joins greenlets
+        _drain(worker, "SIGTERM")
+        gevent.spawn(_stop, worker, 5.0)  # out of the signal handler: it joins greenlets
+        cut_at = max(0.5, float(worker.cfg.graceful_timeout) - CUT_BEFORE_DEADLINE)
+        gevent.spawn_later(cut_at, drain.cut_all)
 
     # init_signals() ran before this hook and bound the old method; rebind SIGTERM.
     worker.handle_exit = _exit
@@ -66,10 +104,14 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_int(worker: Any) -> None:
-    """On SIGINT/SIGQUIT end streams with a retry hint and stop the loops."""
-    from notifier.workers import stop_workers
+    """On SIGINT/SIGQUIT (a quick stop) drain too, then end streams and stop the loops."""
+    _drain(worker, "SIGQUIT/SIGINT")
+    _stop(worker, 2.0)
 
-    stop_workers(worker.wsgi, timeout=2)
+
+def worker_abort(worker: Any) -> None:
+    """SIGABRT (the arbiter's timeout watchdog): say so; the process ends right after."""
+    worker.log.warning("Worker aborted (pid: %s): its event loop was blocked", worker.pid)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -15,6 +15,7 @@ from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
 from notifier.server_handler import QuietHandler
+from notifier.stream import drain
 
 STOP_TIMEOUT = 3.0  # seconds in-flight requests get to finish after SIGTERM/SIGINT
 FD_HEADROOM = 256  # descriptors besides client sockets: listener, database, redis, logs
@@ -152,8 +153,16 @@ def serve(app: Flask, host: str, port: int) -> int:
             stopping.append(gevent.spawn(_shutdown))
 
     def _shutdown() -> None:
-        server.close()  # accept nothing new, so no stream can subscribe after close_all
-        stop_workers(app)  # streams end now with a retry hint; loops finish their tick
+        server.close()  # accept nothing new
+        # Requests still in flight close their connections; idle keep-alive ones close now, so
+        # a proxy cannot send this process another request (notifier.stream.drain).
+        idle = drain.begin()
+        streams = stop_workers(app)  # new streams get 503; open ones end with a retry hint
+        print(
+            f"Notifier draining: ended {streams} streams, closed {idle} idle connections",
+            file=sys.stderr,
+            flush=True,
+        )
         server.stop(timeout=STOP_TIMEOUT)  # other requests finish their transaction
 
     gevent.signal_handler(signal.SIGTERM, _stop)

@@ -13,6 +13,8 @@ from typing import Any
 import gevent
 from gevent.pywsgi import Input, WSGIHandler
 
+from notifier.stream import drain
+
 # What pywsgi discards of a body the application did not read before the connection is given up
 # (a client may keep sending a chunked body forever; reading it all would hold the greenlet).
 DISCARD_LIMIT = 1024 * 1024
@@ -76,6 +78,9 @@ class QuietHandler(WSGIHandler):
     The socket goes into the environ as ``notifier.socket`` so a stream can notice a client
     that closed its connection (notifier.stream.conn); gunicorn's worker sets
     ``gunicorn.socket`` the same way.
+
+    Draining (notifier.stream.drain): each response then says ``Connection: close``, and a
+    connection idle between requests is shut down, so no request arrives after the drain.
     """
 
     _served = 0  # requests answered on this connection
@@ -92,11 +97,21 @@ class QuietHandler(WSGIHandler):
             self._timer.close()
             self._timer = None
 
+    def handle(self) -> None:
+        """Serve the connection's requests, tracked so that a drain can close it when idle."""
+        sock = self.socket
+        drain.opened(sock)
+        try:
+            super().handle()
+        finally:
+            drain.forget(sock)
+
     def read_requestline(self) -> str:
         """Wait (bounded) for the next request, then read its line under the header deadline."""
         if self._served:
             idle = getattr(self.server, "keepalive_timeout", None)
-            # peek() returns at the first byte (or b"" at EOF) and consumes nothing.
+            # peek() returns at the first byte (or b"" at EOF, e.g. after a drain shut the
+            # socket down) and consumes nothing.
             with gevent.Timeout(idle or None, ClientTooSlow):
                 self.rfile.peek(1)
         self._start_header_timer()
@@ -126,10 +141,25 @@ class QuietHandler(WSGIHandler):
         return result
 
     def handle_one_response(self) -> None:
-        """Run the application; close the connection when unread body had to be left behind."""
-        super().handle_one_response()
-        if getattr(self.wsgi_input, "abandoned", False):
-            self.close_connection = True
+        """Run the application; close the connection when unread body had to be left behind.
+
+        While it runs the connection counts as busy for a drain, afterwards as idle.
+        """
+        drain.busy(self.socket)
+        try:
+            super().handle_one_response()
+        finally:
+            if getattr(self.wsgi_input, "abandoned", False) or drain.draining():
+                self.close_connection = True
+            drain.idle(self.socket)
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        """Start the response; while draining, say ``Connection: close`` (pywsgi then closes)."""
+        if drain.draining() and not any(k.lower() == "connection" for k, _ in headers):
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
 
     def get_environ(self) -> dict[str, Any]:
         """Add the client socket to the WSGI environ and bound the body discard."""

@@ -224,11 +224,16 @@ def start_workers(app: Flask) -> Workers:
     return workers
 
 
-def stop_workers(app: Flask, timeout: float = 5.0) -> None:
-    """End every stream with a retry hint, stop the loops, then the bus; idempotent."""
+def stop_workers(app: Flask, timeout: float = 5.0) -> int:
+    """Drain the hub, stop the loops, then the bus; idempotent. Return how many streams ended.
+
+    The hub refuses new streams from here on and every open one ends with a jittered retry
+    hint. The server's side of a drain (Connection: close, idle keep-alive connections shut
+    down) is notifier.stream.drain.begin(), which the servers call first.
+    """
     st = state(app)
     workers, st.workers = st.workers, None
-    st.hub.close_all("shutdown")
+    streams = st.hub.drain("shutdown")
     if workers is not None:
         workers.stop.set()
         # A tick in progress finishes its transaction; only a stuck one is killed.
@@ -238,3 +243,4 @@ def stop_workers(app: Flask, timeout: float = 5.0) -> None:
         # Sends in flight run in the delivery pools, not in the loops: let them record too.
         delivery.drain(app, max(0.0, deadline - time.monotonic()))
     st.broker.stop()
+    return streams

@@ -16,6 +16,7 @@ from notifier.auth import api_auth, api_user, credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import state
 from notifier.stream import open_stream
+from notifier.stream.wire import retry_after_s
 
 
 @bp.record_once
@@ -24,7 +25,14 @@ def _watch(setup: BlueprintSetupState) -> None:
 
 
 def refusal(exc: TooManyConnections) -> Response:
-    """Answer a stream over a limit: 429 (per user) or 503 (per process), with Retry-After."""
+    """Answer a stream over a limit: 429 (per user) or 503 (per process, draining), Retry-After."""
+    if exc.scope == "draining":  # a restart: another process takes it in a few seconds
+        return error_response(
+            503,
+            "this server is restarting; reconnect in a few seconds",
+            code="draining",
+            headers={"Retry-After": str(retry_after_s())},
+        )
     # A closed connection frees its slot within one ping interval + 1 s (CONTRACT §6).
     headers = {"Retry-After": str(int(current_app.config["NOTIFIER_PING_INTERVAL"]) + 1)}
     if exc.scope == "user":

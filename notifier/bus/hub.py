@@ -51,6 +51,15 @@ class TooManyConnections(Exception):
         self.limit = limit
 
 
+class Draining(TooManyConnections):
+    """Refuse a subscription because this process is shutting down (503, come back soon)."""
+
+    def __init__(self) -> None:
+        Exception.__init__(self, "this process is draining for a restart")
+        self.scope = "draining"
+        self.limit = 0
+
+
 class Subscription:
     """Buffer one stream's messages in a bounded queue and carry its connection state.
 
@@ -158,6 +167,7 @@ class Hub:
         self.max_total = max_total
         self._by_user: dict[int, set[Subscription]] = {}
         self._total = 0
+        self.draining = False  # set by drain(): no new subscription from then on
 
     def subscribe(
         self,
@@ -168,7 +178,9 @@ class Hub:
         user_agent: str = "",
         credential: Credential | None = None,
     ) -> Subscription:
-        """Open a subscription; raise TooManyConnections over the user or process limit."""
+        """Open a subscription; raise TooManyConnections over a limit, Draining once draining."""
+        if self.draining:
+            raise Draining()
         subs = self._by_user.get(user_id)
         if subs is not None and len(subs) >= self.max_per_user:
             raise TooManyConnections("user", self.max_per_user)
@@ -298,6 +310,17 @@ class Hub:
         """Close and drop every subscription (process shutdown)."""
         for sub in self.subscriptions():
             self.unsubscribe(sub, reason)
+
+    def drain(self, reason: str = "shutdown") -> int:
+        """Refuse new subscriptions from now on and close every open one; return how many.
+
+        Each stream, woken, writes its own jittered ``retry:`` and ends, so the clients of a
+        restarting process come back spread over a few seconds rather than all at once.
+        """
+        self.draining = True
+        closed = self._total
+        self.close_all(reason)
+        return closed
 
     def sweep(self, max_idle: float) -> int:
         """Drop subscriptions that are closed or silent for over ``max_idle`` seconds."""

@@ -3,7 +3,8 @@
 * ``wire``: the one SSE encode function, the retry hint, the per-process byte cache;
 * ``render``: JSON and HTML renderers (HTML through ``notifier.web.fragments``);
 * ``session``: connect → subscribe → replay → live, with the cursor rules of CONTRACT §6;
-* ``conn``: the TCP side: closed and stuck clients leave promptly.
+* ``conn``: the TCP side: closed and stuck clients leave promptly;
+* ``drain``: a restarting process refuses new streams and closes its keep-alive connections.
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def open_stream(user: User, kind: str, credential: Credential | None) -> Respons
         hub.unsubscribe(sub, "error")
         raise
     ping = float(app.config["NOTIFIER_PING_INTERVAL"])
-    tcp = conn.register(sub, conn.socket_from(request.environ), user_timeout_s=2 * ping + 10)
+    sock = conn.socket_from(request.environ)
+    tcp = conn.register(sub, sock, user_timeout_s=2 * ping + 10, hub=hub)
     renderer: Renderer = JsonRenderer() if kind == "json" else HtmlRenderer(app)
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)

@@ -66,6 +66,11 @@ def retry_ms() -> int:
     return RETRY_BASE_MS + random.randint(0, RETRY_JITTER_MS)
 
 
+def retry_after_s() -> int:
+    """Return a jittered ``Retry-After`` in whole seconds, in the same range as ``retry:``."""
+    return -(-retry_ms() // 1000)
+
+
 def retry_hint() -> bytes:
     """Return a bare ``retry:`` block (no event is dispatched for it)."""
     return encode(retry=retry_ms())
