@@ -26,7 +26,11 @@ graceful_timeout = 5
 # writable socket under $HOME (gunicorn 25.1+ creates one by default).
 control_socket_disable = True
 # Access logs keep the path but never the query string: stream tokens travel in ?token=.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+# rid= is the request id echoed in X-Request-ID. The app's own records go to gunicorn's
+# error-log handlers by themselves (notifier/logs.py finds them in each worker).
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s rid=%({x-request-id}o)s'
+)
 
 
 def on_starting(server: Any) -> None:
