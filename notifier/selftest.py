@@ -249,7 +249,7 @@ def run(
                 f"GET /api/v1/me answered {status}: is this Notifier, is the token valid?"
             )
             return result
-        conn = _connect(base, timeout=max(idle_bound, first_event_timeout) + 30)
+        conn = _connect(base, timeout=first_event_timeout)  # the headers' deadline
     except (OSError, ValueError, http.client.HTTPException) as exc:
         result.error = f"cannot reach {base}: {exc}"
         return result
@@ -290,8 +290,16 @@ def _probe(
         "Cache-Control": "no-cache",
     }
     conn.request("GET", _prefix(api.base) + STREAM_PATH, headers=headers)
-    resp = conn.getresponse()
+    try:
+        resp = conn.getresponse()
+    except TimeoutError:
+        # A proxy that holds the body until its buffer fills holds the headers with it.
+        result.buffered = True
+        result.notes.append(f"no response headers within {first_event_timeout:g} s")
+        return
     result.headers_s = time.monotonic() - start
+    if conn.sock is not None:  # from here the reader waits as long as the hold lasts
+        conn.sock.settimeout(result.idle_bound + 30)
     result.status = resp.status
     if resp.status != 200:
         result.error = f"the stream answered {resp.status} {resp.reason}"
