@@ -1,7 +1,9 @@
 """Gunicorn settings for Notifier: gevent workers, each with its own bus listener and loops.
 
-Run: ``gunicorn -w 4 -b 0.0.0.0:8000 app:app`` (this file is read from the working
-directory; flags given on the command line win). Every worker is a separate process with
+Run: ``gunicorn -w 4 -b 127.0.0.1:8000 --forwarded-allow-ips 127.0.0.1 app:app`` (or
+``-b unix:/run/notifier/gunicorn.sock``): only the proxy talks to gunicorn, so it listens on
+loopback or a private address, never 0.0.0.0. This file is read from the working directory;
+flags given on the command line win. Every worker is a separate process with
 its own hub, so set REDIS_URL whenever -w is above 1: the Redis bus is what carries an
 event to the streams held by the other workers.
 """
