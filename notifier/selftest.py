@@ -105,6 +105,14 @@ class Result:
             out += FIX_IDLE
         return out
 
+    def idle_text(self) -> str:
+        """Describe the idle cut-off finding."""
+        if self.idle_cutoff_s is not None:
+            return f"{self.idle_cutoff_s:.1f} s of silence"
+        if self.headers_s is None or self.held_s <= 0:
+            return "not measured (the stream did not open)"
+        return f"none within {self.held_s:.0f} s held (pings every {self.ping_interval:g} s)"
+
     def lines(self) -> list[str]:
         """Return a plain-text report, one finding per line."""
 
@@ -119,12 +127,7 @@ class Result:
             f"  test event delay:     {secs(self.event_delay_s)}",
             f"  buffered:             "
             f"{'unknown' if self.buffered is None else 'yes' if self.buffered else 'no'}",
-            "  idle cut-off:         "
-            + (
-                f"{self.idle_cutoff_s:.1f} s of silence"
-                if self.idle_cutoff_s is not None
-                else f"none within {self.held_s:.0f} s held (pings every {self.ping_interval:g} s)"
-            ),
+            f"  idle cut-off:         {self.idle_text()}",
         ]
         out += [f"  note: {n}" for n in self.notes]
         problems = self.problems
