@@ -113,7 +113,7 @@ def dict_config(fmt: str = "text", level: str = "INFO") -> dict[str, Any]:
 
 
 def _configured_by_host() -> bool:
-    """Return True when something (gunicorn's hook, a test runner, an embedder) set up logging."""
+    """Return True when something else (a test runner, an embedder) put handlers in place."""
     from flask.logging import default_handler
 
     own = [h for h in logging.getLogger("notifier").handlers if h is not default_handler]
