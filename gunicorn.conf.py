@@ -1,7 +1,9 @@
 """Gunicorn settings for Notifier: gevent workers, each with its own bus listener and loops.
 
-Run: ``gunicorn -w 4 -b 127.0.0.1:8000 app:app`` (this file is read from the working
-directory; flags given on the command line win). Every worker is a separate process with
+Run: ``gunicorn -w 4 -b 127.0.0.1:8000 --forwarded-allow-ips 127.0.0.1 app:app`` (or
+``-b unix:/run/notifier/gunicorn.sock``): only the proxy talks to gunicorn, so it listens on
+loopback or a private address, never 0.0.0.0. This file is read from the working directory;
+flags given on the command line win. Every worker is a separate process with
 its own hub, so set REDIS_URL whenever -w is above 1: the Redis bus is what carries an
 event to the streams held by the other workers.
 
@@ -34,7 +36,11 @@ graceful_timeout = 5
 # writable socket under $HOME (gunicorn 25.1+ creates one by default).
 control_socket_disable = True
 # Access logs keep the path but never the query string: stream tokens travel in ?token=.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s'
+# rid= is the request id echoed in X-Request-ID. The app's own records go to gunicorn's
+# error-log handlers by themselves (notifier/logs.py finds them in each worker).
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s rid=%({x-request-id}o)s'
+)
 
 # What is left open this long before the graceful timeout is cut by the worker itself: the
 # GeventWorker polls its pool once a second and the arbiter SIGKILLs at graceful_timeout.

@@ -73,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     broker = make_broker(config_mod.redis_url(app.config), hub, instance)
     app.extensions["notifier"] = NotifierState(hub=hub, broker=broker, instance=instance)
 
-    from notifier import auth, cli, security
+    from notifier import auth, cli, logs, security
 
     auth.init_app(app)
     security.init_app(app)
@@ -83,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # NOTIFIER_MAX_BODY must hold for chunked bodies too, which Werkzeug would cut and accept.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
+    logs.init_app(app)  # logging (unless the host set it up) and request ids, outermost
     return app
 
 

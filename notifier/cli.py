@@ -1,4 +1,7 @@
-"""Flask CLI of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys."""
+"""Flask CLI of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys.
+
+Also ``selftest URL``: what the proxy path in front of the app does to a stream (issue 8.12).
+"""
 
 from __future__ import annotations
 
@@ -158,7 +161,49 @@ def vapid_keys() -> None:
     click.echo(f"NOTIFIER_VAPID_PRIVATE_KEY={private}")
 
 
+@click.command("selftest")
+@with_appcontext
+@click.argument("url")
+@click.option("--token", default=None, help="An admin API token (else a temporary one is made).")
+@click.option("--email", default=None, help="The admin to test as (default: the first admin).")
+@click.option("--idle-bound", default=90.0, show_default=True, help="Seconds to hold the stream.")
+@click.option(
+    "--event-timeout", default=5.0, show_default=True, help="Seconds to wait for the event."
+)
+def selftest_cmd(
+    url: str, token: str | None, email: str | None, idle_bound: float, event_timeout: float
+) -> None:
+    """Open a stream through the public URL; report TTFB, buffering and the idle cut-off.
+
+    Exit status 1 when a problem was found (buffering, a cut-off at or below the ping interval).
+    """
+    from contextlib import nullcontext
+
+    from notifier import selftest
+
+    ping = float(current_app.config["NOTIFIER_PING_INTERVAL"])
+    if token is None:
+        query = select(User).where(User.role == "admin", User.active.is_(True))
+        if email:
+            query = select(User).where(User.email == email.strip().lower())
+        admin = db.session.scalar(query.order_by(User.id))
+        if admin is None or not admin.is_admin:
+            _fail(f"no admin user {email or ''}".strip() + "; pass --email or --token")
+            return
+        tokens = selftest.temporary_token(admin)
+    else:
+        tokens = nullcontext(token)
+    with tokens as bearer:
+        result = selftest.run(
+            url, bearer, ping_interval=ping, idle_bound=idle_bound, event_timeout=event_timeout
+        )
+    for line in result.lines():
+        click.echo(line)
+    if result.problems:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
-    for cmd in (init_db, create_user, create_token, send, seed_demo, vapid_keys):
+    for cmd in (init_db, create_user, create_token, send, seed_demo, vapid_keys, selftest_cmd):
         app.cli.add_command(cmd)

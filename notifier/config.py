@@ -65,6 +65,7 @@ _STR_KEYS = {
     "NOTIFIER_RATE_LIMIT_LOGIN",
     "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT",
     "RATELIMIT_STORAGE_URI",
+    "NOTIFIER_LOG_FORMAT",
 }
 _BOOL_KEYS = {
     "NOTIFIER_WEBHOOK_ALLOW_PRIVATE",
@@ -157,6 +158,9 @@ class Config:
     NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS = 8
     # Public origin of the site (https://notify.example.com): makes links in email/push absolute.
     NOTIFIER_BASE_URL: str | None = None
+    # Log lines on stderr (or gunicorn's error log): "text" (time level [pid] logger rid=…: msg)
+    # or "json" (one object a line: time, level, logger, message, request_id, pid).
+    NOTIFIER_LOG_FORMAT = "text"
     # Prefix of this process's name in cluster stats (default: host name); ":pid:random" is
     # always appended, since every worker of a host shares this value.
     NOTIFIER_INSTANCE: str | None = None

@@ -166,6 +166,7 @@ RULES: dict[str, Rule] = {
     "NOTIFIER_RETENTION_DAYS": COUNT,
     "NOTIFIER_SMTP_PORT": PORT,
     "NOTIFIER_SMTP_TLS": Rule("choice", choices=("none", "starttls", "ssl")),
+    "NOTIFIER_LOG_FORMAT": Rule("choice", choices=("text", "json")),
     "NOTIFIER_VAPID_SUBJECT": Rule("url", schemes=("mailto", "https")),
     "NOTIFIER_SMS_URL": Rule("url", schemes=HTTP),
     "NOTIFIER_BASE_URL": Rule("url", schemes=HTTP),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import socket
 import sys
@@ -16,6 +17,8 @@ from gevent.pywsgi import WSGIServer
 
 from notifier.server_handler import QuietHandler
 from notifier.stream import drain
+
+log = logging.getLogger("notifier.server")
 
 STOP_TIMEOUT = 3.0  # seconds in-flight requests get to finish after SIGTERM/SIGINT
 FD_HEADROOM = 256  # descriptors besides client sockets: listener, database, redis, logs
@@ -101,10 +104,12 @@ def raise_fd_limit(wanted: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        print(
-            f"warning: open-files limit {soft} is below NOTIFIER_MAX_CONNECTIONS + "
-            f"{EXTRA_CONNECTIONS} + files ({wanted}); raise `ulimit -n` or lower the setting",
-            file=sys.stderr,
+        log.warning(
+            "open-files limit %s is below NOTIFIER_MAX_CONNECTIONS + %s + files (%s); "
+            "raise `ulimit -n` or lower the setting",
+            soft,
+            EXTRA_CONNECTIONS,
+            wanted,
         )
 
 
@@ -139,7 +144,8 @@ def serve(app: Flask, host: str, port: int) -> int:
     server = NoDelayServer(
         listener,
         app,
-        log=sys.stderr,
+        log=logging.getLogger("notifier.access"),  # QuietHandler.log_request adds the id
+        error_log=logging.getLogger("notifier.server"),
         spawn=Pool(),  # unbounded: the cap is max_open, and a full Pool would stop accepting
         max_open=max_open,
         header_timeout=float(app.config["NOTIFIER_HEADER_TIMEOUT"]) or None,
@@ -167,9 +173,9 @@ def serve(app: Flask, host: str, port: int) -> int:
 
     gevent.signal_handler(signal.SIGTERM, _stop)
     gevent.signal_handler(signal.SIGINT, _stop)
-    print(f"Notifier serving on http://{host}:{port}", file=sys.stderr, flush=True)
+    log.info("Notifier serving on http://%s:%s", host, port)
     server.serve_forever()
     if stopping:
         stopping[0].join(timeout=STOP_TIMEOUT + 10)
-    print("Notifier stopped", file=sys.stderr, flush=True)
+    log.info("Notifier stopped")
     return 0

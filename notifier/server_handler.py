@@ -7,12 +7,14 @@ request, so an idle or slow socket would hold a file descriptor until the proces
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 import gevent
 from gevent.pywsgi import Input, WSGIHandler
 
+from notifier.logs import ENVIRON_KEY
 from notifier.stream import drain
 
 # What pywsgi discards of a body the application did not read before the connection is given up
@@ -24,6 +26,9 @@ DISCARD_LIMIT = 1024 * 1024
 _VERSION_TAIL = re.compile(r"\s+HTTP/\S*\s*$")
 # Any other query string inside a log message: up to whitespace or the quote of a repr().
 _QUERY = re.compile(r"\?[^\s'\"]*")
+
+access_log = logging.getLogger("notifier.access")
+error_log = logging.getLogger("notifier.server")
 
 
 def redact_requestline(line: str) -> str:
@@ -172,12 +177,20 @@ class QuietHandler(WSGIHandler):
         env["notifier.socket"] = self.socket
         return env  # type: ignore[no-any-return]
 
+    def _request_id(self) -> str:
+        environ = getattr(self, "environ", None) or {}
+        return str(environ.get(ENVIRON_KEY) or "-")
+
     def format_request(self) -> str:
-        """Return the access-log line with any query string cut from the request line."""
+        """Return the access-log line (query string cut, request id appended)."""
         line: str = super().format_request()
         if self.requestline:
             line = line.replace(self.requestline, redact_requestline(self.requestline), 1)
-        return line
+        return f"{line} rid={self._request_id()}"
+
+    def log_request(self) -> None:
+        """Write the access line through logging (timestamp, level, JSON lines if asked)."""
+        access_log.info(self.format_request(), extra={"request_id": self._request_id()})
 
     def log_error(self, msg: str, *args: Any) -> None:
         """Write an error line with the request line's query string cut out.
@@ -190,4 +203,4 @@ class QuietHandler(WSGIHandler):
             if raw and "?" in raw:
                 message = message.replace(repr(raw)[1:-1], repr(redact_requestline(raw))[1:-1])
                 message = message.replace(raw, redact_requestline(raw))
-        super().log_error(_QUERY.sub("?…", message))
+        error_log.error(_QUERY.sub("?…", message))

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask
 bp = Blueprint("web", __name__)
 
 # Page modules register their routes on `bp` when imported.
-PAGE_MODULES = ("auth_views", "inbox", "preferences", "admin", "stream_views")
+PAGE_MODULES = ("auth_views", "inbox", "preferences", "admin", "stream_views", "selftest")
 
 
 def init_app(app: Flask) -> None:
