@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 # System packages the test suite needs (Debian names) and how each is found.
-SYSTEM_PACKAGES := redis-server chromium postgresql
+SYSTEM_PACKAGES := redis-server chromium postgresql nginx prometheus
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help run test vendor vendor-optional sysdeps lint format bench clean $(VENV)
@@ -54,12 +54,15 @@ run: $(STAMP) vendor-optional
 	$(BIN)/flask --app app seed-demo
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)
 
-# redis-server, Chromium and PostgreSQL (initdb) for the integration and browser tests.
+# redis-server, Chromium and PostgreSQL (initdb) for the integration and browser tests; nginx for
+# the proxy tests (drain, self-test); prometheus for promtool, which checks the /metrics text.
 sysdeps:
 	@missing=(); \
 	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server); \
 	[[ -x "$(CHROMIUM)" ]] || missing+=(chromium); \
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql); \
+	[[ -x /usr/sbin/nginx ]] || command -v nginx >/dev/null 2>&1 || missing+=(nginx); \
+	command -v promtool >/dev/null 2>&1 || missing+=(prometheus); \
 	if (( $${#missing[@]} == 0 )); then exit 0; fi; \
 	if [[ $$(id -u) -eq 0 ]]; then \
 	  echo "installing missing system packages: $${missing[*]}"; \
