@@ -1,5 +1,7 @@
 """Flask CLI of CONTRACT §3: init-db, create-user, create-token, send, seed-demo, vapid-keys.
 
+Also ``deactivate-user EMAIL [--reactivate]`` (CONTRACT §8: deactivation closes streams).
+
 Also ``selftest URL``: what the proxy path in front of the app does to a stream (issue 8.12).
 """
 
@@ -16,7 +18,7 @@ from sqlalchemy import select
 
 from notifier.extensions import db
 from notifier.models import User
-from notifier.service import ServiceError, accounts
+from notifier.service import ServiceError, accounts, sessions
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 
@@ -93,6 +95,28 @@ def create_token(email: str, name: str) -> None:
         _fail(f"no user {email}")
         return
     click.echo(accounts.create_token(user, name))
+
+
+@click.command("deactivate-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--reactivate", is_flag=True, help="Let the user sign in again instead.")
+def deactivate_user(email: str, reactivate: bool) -> None:
+    """Deactivate a user: every sign-in ends, tokens stop working, open streams close."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"no user {email}")
+        return
+    if reactivate:
+        user.active = True
+        db.session.commit()
+        click.echo(f"reactivated user {user.id} {user.email}")
+        return
+    # The close message travels the bus: with REDIS_URL it reaches every server process. On the
+    # in-memory bus this command's process cannot reach the server's streams; they stay open
+    # until they reconnect, which is then refused (docs/operations.md).
+    sessions.deactivate_user(user)
+    click.echo(f"deactivated user {user.id} {user.email}")
 
 
 @click.command("send")
@@ -205,5 +229,6 @@ def selftest_cmd(
 
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
-    for cmd in (init_db, create_user, create_token, send, seed_demo, vapid_keys, selftest_cmd):
+    commands = (init_db, create_user, create_token, deactivate_user, send, seed_demo, vapid_keys)
+    for cmd in (*commands, selftest_cmd):
         app.cli.add_command(cmd)

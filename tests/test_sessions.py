@@ -251,6 +251,30 @@ def test_deactivation_closes_every_stream_and_refuses_every_credential(site: Sit
             tab.close()
 
 
+def test_the_deactivate_user_command_closes_streams_and_reactivation_signs_in_again(
+    site: Site,
+) -> None:
+    client = site.client()
+    tab = Tab(client, STREAM, headers=site.alice_h)
+    try:
+        assert "connected" in names(tab.read())
+        out = site.app.test_cli_runner().invoke(args=["deactivate-user", ALICE])
+        assert out.exit_code == 0, out.output
+        assert out.output.startswith("deactivated user ")
+        assert ended(tab)
+        assert client.get(STREAM, headers=site.alice_h).status_code == 401
+        refused = client.post("/login", data={"email": ALICE, "password": PASSWORD})
+        assert refused.status_code == 401  # the login form refuses her too
+        out = site.app.test_cli_runner().invoke(args=["deactivate-user", ALICE, "--reactivate"])
+        assert out.exit_code == 0, out.output
+        sign_in(client)  # asserts the redirect to the inbox
+    finally:
+        tab.close()
+    missing = site.app.test_cli_runner().invoke(args=["deactivate-user", "nobody@example.com"])
+    assert missing.exit_code == 1
+    assert "no user nobody@example.com" in missing.output
+
+
 def test_after_a_bus_outage_a_stream_whose_token_died_meanwhile_ends(site: Site) -> None:
     tab = Tab(site.client(), STREAM, headers=site.alice_h)
     try:
