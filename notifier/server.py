@@ -164,11 +164,7 @@ def serve(app: Flask, host: str, port: int) -> int:
         # a proxy cannot send this process another request (notifier.stream.drain).
         idle = drain.begin()
         streams = stop_workers(app)  # new streams get 503; open ones end with a retry hint
-        print(
-            f"Notifier draining: ended {streams} streams, closed {idle} idle connections",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.info("Notifier draining: ended %s streams, closed %s idle connections", streams, idle)
         server.stop(timeout=STOP_TIMEOUT)  # other requests finish their transaction
 
     gevent.signal_handler(signal.SIGTERM, _stop)

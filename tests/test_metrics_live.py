@@ -1,7 +1,7 @@
 """/metrics under real gunicorn with 2 gevent workers: every scrape answers the sum over workers.
 
 The kernel picks which worker accepts a connection, so the test learns which worker answers by
-asking ``/api/v1/notifications/stream/connections`` (its ``instance`` is ``host:pid``) and then
+asking ``/api/v1/notifications/stream/connections`` (its ``instance`` is ``prefix:pid:random``) and then
 scraping on the same keep-alive connection, which the same worker serves.
 """
 
@@ -54,13 +54,13 @@ class Probe:
             body = self.ask(conn)
         finally:
             conn.close()
-        return int(str(body["instance"]).rsplit(":", 1)[1]), body
+        return int(str(body["instance"]).split(":")[-2]), body  # prefix:pid:random
 
     def scrape(self) -> tuple[int, dict[str, float]]:
         """Scrape /metrics; return the pid of the worker that answered and the samples."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
-            pid = int(str(self.ask(conn)["instance"]).rsplit(":", 1)[1])
+            pid = int(str(self.ask(conn)["instance"]).split(":")[-2])
             conn.request("GET", "/metrics")  # same connection, so the same worker
             resp = conn.getresponse()
             self.text = resp.read().decode()
