@@ -1,8 +1,8 @@
 """/metrics under real gunicorn with 2 gevent workers: every scrape answers the sum over workers.
 
 The kernel picks which worker accepts a connection, so the test learns which worker answers by
-asking ``/api/v1/notifications/stream/connections`` (its ``instance`` is ``prefix:pid:random``) and then
-scraping on the same keep-alive connection, which the same worker serves.
+asking ``/api/v1/notifications/stream/connections`` (its ``instance`` is ``prefix:pid:random``)
+and then scraping on the same keep-alive connection, which the same worker serves.
 """
 
 from __future__ import annotations
