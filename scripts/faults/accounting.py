@@ -1,0 +1,309 @@
+"""Turn what the load recorded into one table row per fault (pure functions, no I/O).
+
+Everything is a plain dataclass with ``time.monotonic()`` stamps, so the smoke test can feed
+recorded data in and check the arithmetic without starting a server.
+
+Definitions (also printed under the table):
+
+* **sent**: POSTs whose first attempt was sent inside the phase (a retry keeps its key).
+* **5xx**: answers >= 500 (nginx's 502/504 included) to any attempt of those POSTs;
+  connection errors without an answer are counted apart (``conn err`` in the notes).
+* **lost**: POSTs answered 201 whose notification did not reach *every* stream of the
+  recipient by the end of the run (after the settle period).
+* **dup**: an event id a client received twice (across reconnects), plus notifications stored
+  more than once for one Idempotency-Key; **ooo**: an id lower than one the client already had.
+* **cut**: a stream that ended while the harness was reading it; *twice* counts clients cut
+  more than once inside one step of the fault (one instance's restart), *abrupt* the cuts
+  without the chunked terminator (a reset or a killed upstream).
+* **recovery**: seconds from the fault's start until the last failed attempt, the last stream
+  back, and the arrival of everything sent during the fault window, whichever is last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+RETRYABLE = {0, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class Attempt:
+    """One HTTP attempt of a POST: when it was answered and the status (0: no answer)."""
+
+    t: float
+    status: int
+    code: str = ""
+
+
+@dataclass
+class Post:
+    """One logical POST (its retries share the Idempotency-Key)."""
+
+    key: str
+    title: str
+    user: str
+    sent_at: float
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        """True when some attempt answered 201."""
+        return any(a.status == 201 for a in self.attempts)
+
+
+@dataclass
+class Receipt:
+    """A logged event as one client saw it."""
+
+    client: int
+    cursor: int
+    title: str | None
+    t: float
+
+
+@dataclass
+class Cut:
+    """A stream that ended under the client; clean when the chunked terminator arrived."""
+
+    client: int
+    t: float
+    clean: bool
+
+
+@dataclass
+class Connect:
+    """A stream (re)opened: status 200 or the refusal (0 when the connect itself failed)."""
+
+    client: int
+    t: float
+    status: int
+
+
+@dataclass
+class Phase:
+    """One fault: its window [start, end), the injection [t0, t1] and its restart steps."""
+
+    name: str
+    label: str
+    start: float
+    end: float
+    t0: float
+    t1: float
+    steps: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    """The table row of one phase."""
+
+    name: str
+    label: str
+    sent: int
+    fivexx: int
+    lost: int
+    dup: int
+    ooo: int
+    cuts: int
+    twice: int
+    abrupt: int
+    recovery: float | None
+    held: bool
+    notes: list[str]
+
+
+def deliveries(receipts: list[Receipt]) -> dict[tuple[int, str], float]:
+    """Return the first arrival time of each (client, title)."""
+    first: dict[tuple[int, str], float] = {}
+    for r in receipts:
+        if r.title is not None and (r.client, r.title) not in first:
+            first[(r.client, r.title)] = r.t
+    return first
+
+
+def dup_and_ooo(receipts: list[Receipt]) -> tuple[list[Receipt], list[Receipt]]:
+    """Return the receipts that repeat an id for their client, and those that went backwards."""
+    seen: dict[int, set[int]] = defaultdict(set)
+    top: dict[int, int] = {}
+    dups: list[Receipt] = []
+    ooo: list[Receipt] = []
+    for r in sorted(receipts, key=lambda x: x.t):
+        if r.cursor in seen[r.client]:
+            dups.append(r)
+        elif r.cursor < top.get(r.client, -1):
+            ooo.append(r)
+        seen[r.client].add(r.cursor)
+        top[r.client] = max(top.get(r.client, -1), r.cursor)
+    return dups, ooo
+
+
+def lost_posts(
+    posts: list[Post], clients: dict[int, str], arrived: dict[tuple[int, str], float]
+) -> list[Post]:
+    """Return the 201 POSTs that some stream of the recipient never received."""
+    by_user: dict[str, list[int]] = defaultdict(list)
+    for cid, user in clients.items():
+        by_user[user].append(cid)
+    return [
+        p
+        for p in posts
+        if p.created and any((cid, p.title) not in arrived for cid in by_user[p.user])
+    ]
+
+
+def cut_counts(cuts: list[Cut], phase: Phase) -> tuple[int, int, int]:
+    """Return (cuts, clients cut more than once in one step, abrupt cuts) inside ``phase``."""
+    inside = [c for c in cuts if phase.start <= c.t < phase.end]
+    bounds = sorted({phase.start, *phase.steps}) + [phase.end]
+    twice = 0
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        per: dict[int, int] = defaultdict(int)
+        for c in inside:
+            if lo <= c.t < hi:
+                per[c.client] += 1
+        twice += sum(1 for n in per.values() if n > 1)
+    return len(inside), twice, sum(1 for c in inside if not c.clean)
+
+
+def recovery(
+    phase: Phase,
+    posts: list[Post],
+    connects: list[Connect],
+    cuts: list[Cut],
+    clients: dict[int, str],
+    arrived: dict[tuple[int, str], float],
+) -> float | None:
+    """Return seconds from the fault's start until all was well again; None if it never was."""
+    marks = [phase.t1]
+    for p in posts:
+        marks += [a.t for a in p.attempts if a.status != 201]
+    if any(phase.start <= c.t < phase.end for c in cuts):
+        marks += [c.t for c in connects if c.status == 200 and phase.t0 <= c.t < phase.end]
+    by_user: dict[str, list[int]] = defaultdict(list)
+    for cid, user in clients.items():
+        by_user[user].append(cid)
+    for p in posts:
+        if not p.created or not (phase.t0 <= p.sent_at <= phase.t1 + 1.0):
+            continue
+        for cid in by_user[p.user]:
+            t = arrived.get((cid, p.title))
+            if t is None:
+                return None
+            marks.append(t)
+    return max(marks) - phase.t0
+
+
+def row_for(
+    phase: Phase,
+    posts: list[Post],
+    receipts: list[Receipt],
+    cuts: list[Cut],
+    connects: list[Connect],
+    clients: dict[int, str],
+    stored_twice: int = 0,
+) -> Row:
+    """Compute the row of ``phase`` from the whole run's records."""
+    mine = [p for p in posts if phase.start <= p.sent_at < phase.end]
+    arrived = deliveries(receipts)
+    dups, ooo = dup_and_ooo(receipts)
+    dup = sum(1 for r in dups if phase.start <= r.t < phase.end) + stored_twice
+    backwards = sum(1 for r in ooo if phase.start <= r.t < phase.end)
+    fivexx = sum(1 for p in mine for a in p.attempts if a.status >= 500)
+    noanswer = sum(1 for p in mine for a in p.attempts if a.status == 0)
+    lost = lost_posts(mine, clients, arrived)
+    ncuts, twice, abrupt = cut_counts(cuts, phase)
+    unresolved = [p for p in mine if not p.created]
+    notes = list(phase.notes)
+    if noanswer:
+        notes.append(f"conn err {noanswer}")
+    if unresolved:
+        finals = sorted({p.attempts[-1].status for p in unresolved if p.attempts})
+        notes.append(f"{len(unresolved)} never got 201 (last answer {finals})")
+    refused = sum(1 for c in connects if c.status != 200 and phase.start <= c.t < phase.end)
+    if refused:
+        notes.append(f"stream (re)connects refused {refused}")
+    rec = recovery(phase, mine, connects, cuts, clients, arrived)
+    held = (
+        not lost
+        and dup == 0
+        and backwards == 0
+        and not unresolved
+        and twice == 0
+        and all(phase.checks.values())
+    )
+    return Row(
+        name=phase.name,
+        label=phase.label,
+        sent=len(mine),
+        fivexx=fivexx,
+        lost=len(lost),
+        dup=dup,
+        ooo=backwards,
+        cuts=ncuts,
+        twice=twice,
+        abrupt=abrupt,
+        recovery=rec,
+        held=held,
+        notes=notes,
+    )
+
+
+HEADER = (
+    "| fault | sent | 5xx | lost | dup (ooo) | streams cut (twice, abrupt) | recovery | held "
+    "| notes |"
+)
+
+
+def format_row(row: Row) -> str:
+    """Return one Markdown table row."""
+    rec = "never" if row.recovery is None else f"{row.recovery:.1f} s"
+    return (
+        f"| {row.name} {row.label} | {row.sent} | {row.fivexx} | {row.lost} | "
+        f"{row.dup} ({row.ooo}) | {row.cuts} ({row.twice}, {row.abrupt}) | {rec} | "
+        f"{'yes' if row.held else 'NO'} | {'; '.join(row.notes)} |"
+    )
+
+
+def format_table(rows: list[Row]) -> str:
+    """Return the Markdown table of ``rows``."""
+    sep = "|---" * (HEADER.count("|") - 1) + "|"
+    return "\n".join([HEADER, sep, *(format_row(r) for r in rows)])
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
+
+
+def parse_metrics(text: str) -> dict[str, dict[str, float]]:
+    """Parse Prometheus text into {metric name: {label string: value}} (comments skipped)."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if m:
+            out[m.group(1)][m.group(2) or ""] = float(m.group(3))
+    return dict(out)
+
+
+def counter_total(
+    samples: dict[str, dict[str, float]], names: tuple[str, ...]
+) -> tuple[str, float]:
+    """Return (name, sum over label sets) of the first counter in ``names`` that is present."""
+    for name in names:
+        if name in samples:
+            return name, sum(samples[name].values())
+    return "", 0.0
+
+
+def backwards_steps(values: list[float]) -> int:
+    """Return how many consecutive scrapes saw the counter go down."""
+    return sum(1 for a, b in zip(values, values[1:], strict=False) if b < a)
+
+
+def summary(rows: list[Row]) -> dict[str, Any]:
+    """Return a JSON-friendly summary of the run."""
+    return {r.name: {**r.__dict__} for r in rows}
