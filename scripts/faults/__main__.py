@@ -17,12 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.faults.accounting import (
-    deliveries,
-    format_table,
-    lost_posts,
-    row_for,
-)
+from scripts.faults.accounting import Recording, deliveries, format_table, lost_posts
 from scripts.faults.load import Poster, Recorder, StreamClient
 from scripts.faults.scenarios import Run, baseline, expand
 from scripts.faults.stack import Stack, wait_until
@@ -66,9 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=20.0, help="POSTs per second")
     ap.add_argument("--settle", type=float, default=35.0, help="seconds to wait for stragglers")
     ap.add_argument("--no-nginx", action="store_true", help="clients fail over between hosts")
-    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--record", type=Path, help="write everything recorded here (JSON)")
+    ap.add_argument("--replay", type=Path, help="print the table of a --record file; run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = ap.parse_args(argv)
+    if args.replay:
+        recording = Recording.load(json.loads(args.replay.read_text()))
+        print_table(recording)
+        return 0 if all(r.held for r in recording.rows()) else 1
     checkout = args.checkout.resolve()
     if not (checkout / "app.py").is_file():
         ap.error(f"{checkout} has no app.py")
@@ -108,26 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         log(f"load stopped; settled in {took:.1f} s")
         for s in streams:
             s.stopping.set()
-        twice = stored_twice(stack, rec)
-        rows = []
-        for ph in phases:
-            mine = {p.title for p in rec.posts if ph.start <= p.sent_at < ph.end}
-            extra = sum(n - 1 for t, n in twice.items() if t in mine)
-            rows.append(
-                row_for(ph, rec.posts, rec.receipts, rec.cuts, rec.connects, rec.clients, extra)
-            )
-        print()
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        print(f"checkout {checkout} at {_revision(checkout)}; {when}")
-        print(
-            f"{args.clients} SSE clients ({len(members)} users) and {args.rate:g} POST/s through "
-            f"{'nginx' if use_nginx else 'the hosts directly'}; 2 hosts x gunicorn -k gevent -w 2"
-        )
-        print(format_table(rows))
-        print(f"run took {time.monotonic() - started:.0f} s; logs in {workdir}")
-        if args.json:
-            args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
-        ok = all(r.held for r in rows)
+        recording = Recording(
+            phases, rec.posts, rec.receipts, rec.cuts, rec.connects, rec.clients,
+            stored_twice(stack, rec),
+            {
+                "checkout": f"{checkout} at {_revision(checkout)}",
+                "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load": f"{args.clients} SSE clients ({len(members)} users) and {args.rate:g} "
+                f"POST/s through {'nginx' if use_nginx else 'the hosts directly'}; "
+                "2 hosts x gunicorn -k gevent -w 2",
+                "seconds": round(time.monotonic() - started),
+                "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+            },
+        )  # fmt: skip
+        (args.record or workdir / "recording.json").write_text(json.dumps(recording.dump()))
+        print_table(recording)
+        print(f"logs in {workdir}")
+        ok = all(r.held for r in recording.rows())
         return 0 if ok else 1
     finally:
         for s in streams:
@@ -135,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         if not args.keep and ok:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_table(recording: Recording) -> None:
+    """Print the run's header lines and its table."""
+    meta = recording.meta
+    print()
+    print(f"checkout {meta.get('checkout')}; {meta.get('when')}")
+    print(f"{meta.get('load')}; run {meta.get('seconds')} s, load average {meta.get('loadavg')}")
+    print(format_table(recording.rows()))
 
 
 def _revision(checkout: Path) -> str:

@@ -6,8 +6,9 @@ recorded data in and check the arithmetic without starting a server.
 Definitions (also printed under the table):
 
 * **sent**: POSTs whose first attempt was sent inside the phase (a retry keeps its key).
-* **5xx**: answers >= 500 (nginx's 502/504 included) to any attempt of those POSTs;
-  connection errors without an answer are counted apart (``conn err`` in the notes).
+* **5xx**: POSTs answered >= 500 (nginx's 502/504 included) at least once, retries included
+  (the notes give the number of such answers); connection errors without an answer are
+  counted apart (``conn err`` in the notes).
 * **lost**: POSTs answered 201 whose notification did not reach *every* stream of the
   recipient by the end of the run (after the settle period).
 * **dup**: an event id a client received twice (across reconnects), plus notifications stored
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Any
 
 RETRYABLE = {0, 409, 429, 500, 502, 503, 504}
@@ -212,12 +213,15 @@ def row_for(
     dups, ooo = dup_and_ooo(receipts)
     dup = sum(1 for r in dups if phase.start <= r.t < phase.end) + stored_twice
     backwards = sum(1 for r in ooo if phase.start <= r.t < phase.end)
-    fivexx = sum(1 for p in mine for a in p.attempts if a.status >= 500)
+    fivexx = sum(1 for p in mine if any(a.status >= 500 for a in p.attempts))
+    answers5xx = sum(1 for p in mine for a in p.attempts if a.status >= 500)
     noanswer = sum(1 for p in mine for a in p.attempts if a.status == 0)
     lost = lost_posts(mine, clients, arrived)
     ncuts, twice, abrupt = cut_counts(cuts, phase)
     unresolved = [p for p in mine if not p.created]
     notes = list(phase.notes)
+    if answers5xx > fivexx:
+        notes.append(f"{answers5xx} 5xx answers counting retries")
     if noanswer:
         notes.append(f"conn err {noanswer}")
     if unresolved:
@@ -304,6 +308,59 @@ def backwards_steps(values: list[float]) -> int:
     return sum(1 for a, b in zip(values, values[1:], strict=False) if b < a)
 
 
-def summary(rows: list[Row]) -> dict[str, Any]:
-    """Return a JSON-friendly summary of the run."""
-    return {r.name: {**r.__dict__} for r in rows}
+@dataclass
+class Recording:
+    """Everything a run recorded; enough to recompute its table (``--replay``)."""
+
+    phases: list[Phase]
+    posts: list[Post]
+    receipts: list[Receipt]
+    cuts: list[Cut]
+    connects: list[Connect]
+    clients: dict[int, str]
+    stored_twice: dict[str, int] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> list[Row]:
+        """Return one row per phase."""
+        out = []
+        for ph in self.phases:
+            mine = {p.title for p in self.posts if ph.start <= p.sent_at < ph.end}
+            extra = sum(n - 1 for t, n in self.stored_twice.items() if t in mine)
+            out.append(
+                row_for(
+                    ph, self.posts, self.receipts, self.cuts, self.connects, self.clients, extra
+                )
+            )
+        return out
+
+    def dump(self) -> dict[str, Any]:
+        """Return the recording as JSON-ready data."""
+        return {
+            "phases": [asdict(x) for x in self.phases],
+            "posts": [asdict(x) for x in self.posts],
+            "receipts": [astuple(x) for x in self.receipts],
+            "cuts": [astuple(x) for x in self.cuts],
+            "connects": [astuple(x) for x in self.connects],
+            "clients": {str(k): v for k, v in self.clients.items()},
+            "stored_twice": self.stored_twice,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Recording:
+        """Rebuild a recording from :meth:`dump`'s data."""
+        posts = []
+        for p in data["posts"]:
+            attempts = [Attempt(**a) for a in p.pop("attempts")]
+            posts.append(Post(**p, attempts=attempts))
+        return cls(
+            phases=[Phase(**x) for x in data["phases"]],
+            posts=posts,
+            receipts=[Receipt(*x) for x in data["receipts"]],
+            cuts=[Cut(*x) for x in data["cuts"]],
+            connects=[Connect(*x) for x in data["connects"]],
+            clients={int(k): v for k, v in data["clients"].items()},
+            stored_twice=dict(data.get("stored_twice", {})),
+            meta=dict(data.get("meta", {})),
+        )

@@ -290,7 +290,7 @@ from notifier.extensions import db
 from notifier.models import User
 from notifier.service import accounts
 with app.app_context():
-    users = db.session.scalars(select(User).where(User.email.like('member%@faults.test')))
+    users = db.session.scalars(select(User).where(User.email.like('member%@example.com')))
     print(json.dumps({u.email: accounts.create_token(u, 'faults') for u in users}))
 """
 
@@ -350,8 +350,8 @@ class Stack:
         self.redis.start()
         log(f"  postgres + redis up ({time.monotonic() - t:.1f} s)")
         self.flask("init-db")
-        self.flask("create-user", "ops@faults.test", "--admin", "--tenant", "faults")
-        self.admin_token = self.flask("create-token", "ops@faults.test", "--name", "faults").strip()
+        self.flask("create-user", "ops@example.com", "--admin", "--tenant", "faults")
+        self.admin_token = self.flask("create-token", "ops@example.com", "--name", "faults").strip()
         for name in ("a", "b"):
             self.hosts.append(Gunicorn(name, self.checkout, self.env(), self.workdir))
         for h in self.hosts:
@@ -374,7 +374,7 @@ class Stack:
         for i in range(MEMBERS):
             status, body = request(
                 self.hosts[0].url, "POST", "/api/v1/users",
-                {"email": f"member{i}@faults.test"}, self.admin_token,
+                {"email": f"member{i}@example.com"}, self.admin_token,
             )  # fmt: skip
             if status != 201:
                 raise RuntimeError(f"POST /api/v1/users: {status} {body}")
