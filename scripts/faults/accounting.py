@@ -16,6 +16,9 @@ Definitions (also printed under the table):
 * **cut**: a stream that ended while the harness was reading it; *twice* counts clients cut
   more than once inside one step of the fault (one instance's restart), *abrupt* the cuts
   without the chunked terminator (a reset or a killed upstream).
+* **held**: no loss, duplicate, reordering, stream cut twice in a step, or POST left without
+  its 201; no 5xx except where the fault kills requests in flight (a, e); only clean cuts on
+  a restart (d); and the fault's own checks (notes name a failed one).
 * **recovery**: seconds from the fault's start until the last failed attempt, the last stream
   back, and the arrival of everything sent during the fault window, whichever is last.
 """
@@ -96,6 +99,10 @@ class Phase:
     steps: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    # A 5xx fails the row unless the fault kills requests in flight by design (a, e).
+    no_5xx: bool = True
+    # Restarts must end streams with the chunked terminator, not a reset (d).
+    clean_cuts: bool = False
 
 
 @dataclass
@@ -231,8 +238,15 @@ def row_for(
     if refused:
         notes.append(f"stream (re)connects refused {refused}")
     rec = recovery(phase, mine, connects, cuts, clients, arrived)
+    if phase.no_5xx and fivexx:
+        notes.append("FAILED: no 5xx")
+    if phase.clean_cuts and abrupt:
+        notes.append("FAILED: clean cuts only")
+    notes += [f"FAILED: {name}" for name, ok in phase.checks.items() if not ok]
     held = (
-        not lost
+        not (phase.no_5xx and fivexx)
+        and not (phase.clean_cuts and abrupt)
+        and not lost
         and dup == 0
         and backwards == 0
         and not unresolved
