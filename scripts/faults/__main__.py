@@ -61,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=20.0, help="POSTs per second")
     ap.add_argument("--settle", type=float, default=35.0, help="seconds to wait for stragglers")
     ap.add_argument("--no-nginx", action="store_true", help="clients fail over between hosts")
+    ap.add_argument(
+        "--upstream-params",
+        default="",
+        help="appended to each nginx upstream `server` line, e.g. 'max_fails=0' (default: none)",
+    )
     ap.add_argument("--record", type=Path, help="write everything recorded here (JSON)")
     ap.add_argument("--replay", type=Path, help="print the table of a --record file; run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(workdir, 0o755)  # noqa: S103 - the postgres and nginx users read below it
     started = time.monotonic()
     log(f"checkout {checkout} ({_revision(checkout)}), work dir {workdir}")
-    stack = Stack(checkout, workdir, nginx=use_nginx)
+    stack = Stack(checkout, workdir, nginx=use_nginx, upstream_params=args.upstream_params)
     rec = Recorder()
     streams: list[StreamClient] = []
     ok = False
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 "checkout": f"{checkout} at {_revision(checkout)}",
                 "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "load": f"{args.clients} SSE clients ({len(members)} users) and {args.rate:g} "
-                f"POST/s through {'nginx' if use_nginx else 'the hosts directly'}; "
+                f"POST/s through {'nginx' if use_nginx else 'the hosts directly'}"
+                f"{' (server … ' + args.upstream_params + ')' if args.upstream_params else ''}; "
                 "2 hosts x gunicorn -k gevent -w 2",
                 "seconds": round(time.monotonic() - started),
                 "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),

@@ -246,8 +246,9 @@ http {{
 class Nginx:
     """nginx with deployment.md's configuration (plain HTTP on a private port)."""
 
-    def __init__(self, workdir: Path, upstreams: list[int]) -> None:
+    def __init__(self, workdir: Path, upstreams: list[int], server_params: str = "") -> None:
         self.dir = workdir / "nginx"
+        self.server_params = server_params
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.upstreams = upstreams
@@ -261,7 +262,8 @@ class Nginx:
         for path in (self.dir, self.dir / "tmp", *(self.dir / "tmp").iterdir()):
             # nginx's workers run as nobody when the master is root.
             os.chmod(path, 0o777)  # noqa: S103
-        servers = "\n".join(f"        server 127.0.0.1:{p};" for p in self.upstreams)
+        params = f" {self.server_params}" if self.server_params else ""
+        servers = "\n".join(f"        server 127.0.0.1:{p}{params};" for p in self.upstreams)
         conf = self.dir / "nginx.conf"
         conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port, servers=servers))
         self.proc = subprocess.Popen(
@@ -298,7 +300,10 @@ with app.app_context():
 class Stack:
     """The whole deployment; ``front`` is the URL clients use (nginx, or host A without it)."""
 
-    def __init__(self, checkout: Path, workdir: Path, *, nginx: bool = True) -> None:
+    def __init__(
+        self, checkout: Path, workdir: Path, *, nginx: bool = True, upstream_params: str = ""
+    ) -> None:
+        self.upstream_params = upstream_params
         self.checkout = checkout
         self.workdir = workdir
         self.pg = PostgresServer()
@@ -363,7 +368,8 @@ class Stack:
         ports = ", ".join(f"{h.name} :{h.port}" for h in self.hosts)
         log(f"  gunicorn {ports} ({time.monotonic() - t:.1f} s)")
         if self.use_nginx:
-            self.nginx = Nginx(self.workdir, [h.port for h in self.hosts])
+            ports = [h.port for h in self.hosts]
+            self.nginx = Nginx(self.workdir, ports, self.upstream_params)
             self.nginx.start()
             log(f"  nginx :{self.nginx.port}")
         self._members()
