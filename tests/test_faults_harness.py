@@ -63,7 +63,7 @@ def test_a_retry_that_ends_in_201_is_not_lost_but_its_5xx_are_counted() -> None:
     row = row_for(phase(), posts, receipts, [], [], CLIENTS)
     assert (row.sent, row.fivexx, row.lost) == (1, 1, 0)
     assert "2 5xx answers counting retries" in row.notes
-    assert row.recovery == 13.5 - 10.0  # the last delivery after the last failure (13.1)
+    assert row.recovery == 13.5 - 12.0  # the last delivery, after the last failure (13.1)
     assert not row.held and "FAILED: no 5xx" in row.notes
     # Where the fault kills requests in flight by design (kill -9), the retry's 201 suffices.
     assert row_for(phase(no_5xx=False), posts, receipts, [], [], CLIENTS).held
@@ -101,7 +101,7 @@ def test_streams_cut_twice_within_one_restart_step() -> None:
     row = row_for(phase(steps=[30.0, 50.0], clean_cuts=True), [], [], cuts, connects, CLIENTS)
     assert (row.cuts, row.twice, row.abrupt) == (4, 1, 1)
     assert "FAILED: clean cuts only" in row.notes
-    assert row.recovery == 53 - 10  # the last stream back
+    assert row.recovery == 53 - 12  # the last stream back
     assert "stream (re)connects refused 1" in row.notes
     assert not row.held
 
@@ -111,7 +111,7 @@ def test_failed_checks_fail_the_row_and_the_table_shows_it() -> None:
     assert not row.held and row.notes == ["FAILED: readyz"]
     table = format_table([row]).splitlines()
     assert table[0].startswith("| fault | sent | 5xx | lost")
-    assert table[2] == "| x test | 0 | 0 | 0 | 0 (0) | 0 (0, 0) | 2.0 s | NO | FAILED: readyz |"
+    assert table[2] == "| x test | 0 | 0 | 0 | 0 (0) | 0 (0, 0) | 0.0 s | NO | FAILED: readyz |"
 
 
 def test_metrics_counter_summed_over_labels_and_resets_detected() -> None:

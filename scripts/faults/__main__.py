@@ -17,7 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.faults.accounting import Recording, deliveries, format_table, lost_posts
+from scripts.faults.accounting import (
+    Recording,
+    compare_table,
+    deliveries,
+    format_table,
+    lost_posts,
+)
 from scripts.faults.load import Poster, Recorder, StreamClient
 from scripts.faults.scenarios import Run, baseline, expand
 from scripts.faults.stack import Stack, wait_until
@@ -69,7 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", type=Path, help="write everything recorded here (JSON)")
     ap.add_argument("--replay", type=Path, help="print the table of a --record file; run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument(
+        "--compare", type=Path, nargs="+", help="print one table of several --record files"
+    )
     args = ap.parse_args(argv)
+    if args.compare:
+        runs = [Recording.load(json.loads(p.read_text())) for p in args.compare]
+        for i, r in enumerate(runs, 1):
+            print(f"{i}. {r.meta.get('checkout')}; {r.meta.get('when')}; {r.meta.get('load')}")
+        print(compare_table([r.rows() for r in runs]))
+        return 0
     if args.replay:
         recording = Recording.load(json.loads(args.replay.read_text()))
         print_table(recording)

@@ -19,8 +19,9 @@ Definitions (also printed under the table):
 * **held**: no loss, duplicate, reordering, stream cut twice in a step, or POST left without
   its 201; no 5xx except where the fault kills requests in flight (a, e); only clean cuts on
   a restart (d); and the fault's own checks (notes name a failed one).
-* **recovery**: seconds from the fault's start until the last failed attempt, the last stream
-  back, and the arrival of everything sent during the fault window, whichever is last.
+* **recovery**: seconds from the end of the fault (Redis back, the restart command returned,
+  the last host up again) until the last failed attempt, the last stream back, and the arrival
+  of everything sent during the fault, whichever is last (0 when all that came before).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def recovery(
     clients: dict[int, str],
     arrived: dict[tuple[int, str], float],
 ) -> float | None:
-    """Return seconds from the fault's start until all was well again; None if it never was."""
+    """Return seconds from the fault's end until all was well again; None if it never was."""
     marks = [phase.t1]
     for p in posts:
         marks += [a.t for a in p.attempts if a.status != 201]
@@ -202,7 +203,7 @@ def recovery(
             if t is None:
                 return None
             marks.append(t)
-    return max(marks) - phase.t0
+    return max(marks) - phase.t1
 
 
 def row_for(
@@ -290,6 +291,32 @@ def format_table(rows: list[Row]) -> str:
     """Return the Markdown table of ``rows``."""
     sep = "|---" * (HEADER.count("|") - 1) + "|"
     return "\n".join([HEADER, sep, *(format_row(r) for r in rows)])
+
+
+def _cells(row: Row) -> list[str]:
+    rec = "never" if row.recovery is None else f"{row.recovery:.0f} s"
+    return [
+        str(row.sent),
+        str(row.fivexx),
+        str(row.lost),
+        f"{row.dup} ({row.ooo})",
+        f"{row.cuts} ({row.twice}, {row.abrupt})",
+        rec,
+        "yes" if row.held else "**NO**",
+    ]
+
+
+def compare_table(runs: list[list[Row]]) -> str:
+    """Return one Markdown table whose cells read ``run1 / run2 / …`` for the same fault."""
+    header = HEADER.rsplit("| notes |", 1)[0] + "|"
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    by_name = [{r.name: r for r in rows} for rows in runs]
+    for row in runs[0]:
+        same = [b.get(row.name) for b in by_name]
+        cells = [_cells(r) if r else ["–"] * 7 for r in same]
+        joined = [" / ".join(col) for col in zip(*cells, strict=True)]
+        lines.append(f"| {row.name} {row.label} | " + " | ".join(joined) + " |")
+    return "\n".join(lines)
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")

@@ -189,14 +189,15 @@ def rolling_hup(run: Run) -> Phase:
     time.sleep(2)
     phase.t0 = time.monotonic()
     took = []
-    for h in run.stack.hosts:
+    for i, h in enumerate(run.stack.hosts):
+        if i:
+            time.sleep(4)  # let the first host's streams settle before the next step
         phase.steps.append(time.monotonic())
         old = h.workers()
         h.signal(signal.SIGHUP)
         took.append(f"{h.name} {_replace_workers(h, old):.1f} s")
-        time.sleep(4)
     phase.t1 = time.monotonic()
-    _close(run, phase, 6)
+    _close(run, phase, 8)
     phase.notes.append("old workers gone after " + ", ".join(took))
     _restart_notes(run, phase, offsets)
     return phase
@@ -210,15 +211,16 @@ def rolling_term(run: Run) -> Phase:
     time.sleep(2)
     phase.t0 = time.monotonic()
     took = []
-    for h in run.stack.hosts:
+    for i, h in enumerate(run.stack.hosts):
+        if i:
+            time.sleep(4)  # let the first host's streams settle before the next step
         phase.steps.append(time.monotonic())
         stopped = h.stop()
         t = time.monotonic()
         h.start()
         took.append(f"{h.name} stop {stopped:.1f} s + start {time.monotonic() - t:.1f} s")
-        time.sleep(4)
     phase.t1 = time.monotonic()
-    _close(run, phase, 6)
+    _close(run, phase, 8)
     phase.notes.append("; ".join(took))
     _restart_notes(run, phase, offsets)
     return phase
@@ -231,13 +233,14 @@ def kill_worker(run: Run) -> Phase:
     time.sleep(2)
     phase.t0 = time.monotonic()
     took = []
-    for h in run.stack.hosts:
+    for i, h in enumerate(run.stack.hosts):
+        if i:
+            time.sleep(4)  # let the first host's streams settle before the next step
         phase.steps.append(time.monotonic())
         old = h.workers()
         victim = old[0]
         os.kill(victim, signal.SIGKILL)
         took.append(f"{h.name} {_replace_workers(h, [victim]):.1f} s")
-        time.sleep(4)
     phase.t1 = time.monotonic()
     _close(run, phase, 6)
     phase.notes.append("worker replaced after " + ", ".join(took))
