@@ -334,6 +334,7 @@ class Stack:
             NOTIFIER_RATE_LIMIT_PUBLISH="200/second",
             PYTHONPATH=str(self.checkout),
             PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",  # the checkout may be someone else's worktree
             XDG_RUNTIME_DIR=str(self.workdir),
             HOME=str(self.workdir),
         )
