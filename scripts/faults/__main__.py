@@ -23,6 +23,7 @@ from scripts.faults.accounting import (
     deliveries,
     format_table,
     lost_posts,
+    post_latency,
 )
 from scripts.faults.load import Poster, Recorder, StreamClient
 from scripts.faults.scenarios import Run, baseline, expand
@@ -82,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         runs = [Recording.load(json.loads(p.read_text())) for p in args.compare]
         for i, r in enumerate(runs, 1):
-            print(f"{i}. {r.meta.get('checkout')}; {r.meta.get('when')}; {r.meta.get('load')}")
+            p50, p95 = post_latency(r.posts, r.phases[0])
+            print(
+                f"{i}. {r.meta.get('checkout')}; {r.meta.get('when')}; load average "
+                f"{r.meta.get('loadavg')}; baseline POST p50 {p50 * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms"
+            )
         print(compare_table([r.rows() for r in runs]))
         return 0
     if args.replay:

@@ -293,6 +293,15 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join([HEADER, sep, *(format_row(r) for r in rows)])
 
 
+def post_latency(posts: list[Post], phase: Phase) -> tuple[float, float]:
+    """Return the p50 and p95 seconds to the first answer of the POSTs sent in ``phase``."""
+    inside = [p for p in posts if p.attempts and phase.start <= p.sent_at < phase.end]
+    values = sorted(p.attempts[0].t - p.sent_at for p in inside)
+    if not values:
+        return 0.0, 0.0
+    return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.95))]
+
+
 def _cells(row: Row) -> list[str]:
     rec = "never" if row.recovery is None else f"{row.recovery:.0f} s"
     return [
