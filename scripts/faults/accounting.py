@@ -196,7 +196,7 @@ def recovery(
     for cid, user in clients.items():
         by_user[user].append(cid)
     for p in posts:
-        if not p.created or not (phase.t0 <= p.sent_at <= phase.t1 + 1.0):
+        if not p.created or not (phase.t0 <= p.sent_at <= phase.t1):
             continue
         for cid in by_user[p.user]:
             t = arrived.get((cid, p.title))
@@ -303,7 +303,7 @@ def post_latency(posts: list[Post], phase: Phase) -> tuple[float, float]:
 
 
 def _cells(row: Row) -> list[str]:
-    rec = "never" if row.recovery is None else f"{row.recovery:.0f} s"
+    rec = "never" if row.recovery is None else f"{row.recovery:.1f} s"
     return [
         str(row.sent),
         str(row.fivexx),
@@ -404,6 +404,9 @@ class Recording:
         for p in data["posts"]:
             attempts = [Attempt(**a) for a in p.pop("attempts")]
             posts.append(Post(**p, attempts=attempts))
+        for x in data["phases"]:  # recordings made before these flags existed
+            x.setdefault("no_5xx", x["name"] not in ("a", "e"))
+            x.setdefault("clean_cuts", x["name"] in ("d1", "d2"))
         return cls(
             phases=[Phase(**x) for x in data["phases"]],
             posts=posts,
