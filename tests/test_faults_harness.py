@@ -1,7 +1,8 @@
-"""The fault harness's accounting on recorded data (scripts/faults/accounting.py; no servers).
+"""The fault harness's accounting on recorded data (scripts/faults/accounting.py, report.py).
 
 The harness itself (``python -m scripts.faults``) deploys PostgreSQL, Redis, gunicorn and nginx
-and takes minutes, so it is not part of the suite; what decides its verdicts is checked here.
+and takes minutes, so it is not part of the suite; what decides its verdicts is checked here,
+without servers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from scripts.faults.accounting import (
     Post,
     Receipt,
     Recording,
-    backwards_steps,
-    counter_total,
-    format_table,
-    parse_metrics,
     row_for,
 )
+from scripts.faults.report import backwards_steps, counter_total, format_table, parse_metrics
 
 CLIENTS = {0: "u1", 1: "u1", 2: "u2"}
 

@@ -17,17 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.faults.accounting import (
-    Recording,
-    compare_table,
-    deliveries,
-    format_table,
-    lost_posts,
-    post_latency,
-)
+from scripts.faults.accounting import Recording, deliveries, lost_posts
 from scripts.faults.load import Poster, Recorder, StreamClient
+from scripts.faults.report import compare_table, format_table, post_latency
 from scripts.faults.scenarios import Run, baseline, expand
-from scripts.faults.stack import Stack, wait_until
+from scripts.faults.services import wait_until
+from scripts.faults.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scripts.faults.accounting import Phase, backwards_steps, counter_total, parse_metrics
+from scripts.faults.accounting import Phase
 from scripts.faults.load import Poster, Prober, Recorder, request
-from scripts.faults.stack import Gunicorn, Stack, wait_until
+from scripts.faults.report import backwards_steps, counter_total, parse_metrics
+from scripts.faults.services import Gunicorn, wait_until
+from scripts.faults.stack import Stack
 
 
 @dataclass
