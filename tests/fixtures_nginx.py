@@ -35,7 +35,7 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     upstream notifier {{
-        server 127.0.0.1:{upstream};
+        server 127.0.0.1:{upstream} max_fails=0;
         keepalive 64;
         keepalive_timeout 4s;
     }}

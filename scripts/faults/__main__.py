@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-nginx", action="store_true", help="clients fail over between hosts")
     ap.add_argument(
         "--upstream-params",
-        default="",
-        help="appended to each nginx upstream `server` line, e.g. 'max_fails=0' (default: none)",
+        default="max_fails=0",
+        help="appended to each nginx upstream `server` line; the default is docs/deployment.md's "
+        "(pass '' for nginx's own max_fails=1, which fails rolling restarts)",
     )
     ap.add_argument("--record", type=Path, help="write everything recorded here (JSON)")
     ap.add_argument("--replay", type=Path, help="print the table of a --record file; run nothing")
