@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -22,6 +22,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from notifier.extensions import db
 
+if TYPE_CHECKING:
+    # Type checkers cannot follow Flask-SQLAlchemy's generated ``db.Model``; it subclasses
+    # our declarative Base, which they do understand.
+    from notifier.extensions import Base as Model
+else:
+    Model = db.Model
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -34,7 +41,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Tenant(db.Model):
+class Tenant(Model):
     """An isolated organisation: users and data never cross tenants."""
 
     __tablename__ = "tenants"
@@ -43,7 +50,7 @@ class Tenant(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who logs in and receives notifications."""
 
     __tablename__ = "users"
@@ -84,7 +91,7 @@ class User(UserMixin, db.Model):
         return self.active
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A named bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
@@ -100,7 +107,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """One sign-in through the login form; only its token's SHA-256 is stored.
 
     Logout deletes the row, which ends that sign-in everywhere: the session cookie, the
@@ -117,7 +124,7 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """One notification in one user's inbox (fan-out on write)."""
 
     __tablename__ = "notifications"
@@ -154,7 +161,7 @@ class Notification(db.Model):
         return self.read_at is not None
 
 
-class EventCursor(db.Model):
+class EventCursor(Model):
     """Per-user cursor counter; the row lock orders concurrent writers for one user."""
 
     __tablename__ = "event_cursors"
@@ -166,7 +173,7 @@ class EventCursor(db.Model):
     pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class Event(db.Model):
+class Event(Model):
     """One entry of a user's event log: what the SSE `id:` and the REST cursor point at."""
 
     __tablename__ = "events"
@@ -180,7 +187,7 @@ class Event(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "cursor", name="uq_events_user_cursor"),)
 
 
-class Preference(db.Model):
+class Preference(Model):
     """A user's preferences document (channels, type matrix, quiet hours, digest)."""
 
     __tablename__ = "preferences"
@@ -191,7 +198,7 @@ class Preference(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
-class WebhookEndpoint(db.Model):
+class WebhookEndpoint(Model):
     """A tenant's webhook receiver; the secret signs every delivery."""
 
     __tablename__ = "webhook_endpoints"
@@ -204,7 +211,7 @@ class WebhookEndpoint(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class PushSubscription(db.Model):
+class PushSubscription(Model):
     """A browser's Web Push subscription."""
 
     __tablename__ = "push_subscriptions"
@@ -220,7 +227,7 @@ class PushSubscription(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """One external delivery attempt series (email, push, sms, webhook)."""
 
     __tablename__ = "deliveries"
@@ -247,7 +254,7 @@ class Delivery(db.Model):
     )
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """A stored response for a POST replayed with the same Idempotency-Key."""
 
     __tablename__ = "idempotency_keys"
@@ -262,7 +269,7 @@ class IdempotencyKey(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
 
 
-class ScheduledNotification(db.Model):
+class ScheduledNotification(Model):
     """A notify() call held until send_at; the scheduler loop releases it."""
 
     __tablename__ = "scheduled_notifications"
