@@ -16,6 +16,7 @@ from notifier.auth import api_auth, api_user, credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import state
 from notifier.stream import open_stream
+from notifier.stream.render import JSON
 from notifier.stream.wire import retry_after_s
 
 
@@ -56,7 +57,7 @@ def notifications_stream() -> Any:
     user = api_user(allow_stream_token=True)
     try:
         # The token, stream token's parent or sign-in that opened it: revoking it closes it.
-        return open_stream(user, "json", credential())
+        return open_stream(user, credential(), JSON)
     except TooManyConnections as exc:
         return refusal(exc)
 

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
             if exc.name != f"notifier.web.{name}":
                 raise
     app.register_blueprint(bp)
-    from notifier.web import templating
+    from notifier.web import renderer, templating
 
     templating.init_app(app)
+    renderer.init_app(app)
