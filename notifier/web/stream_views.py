@@ -6,11 +6,11 @@ from typing import Any
 
 from flask_login import current_user, login_required
 
-from notifier.api.stream import refusal
 from notifier.auth import Unauthorized, session_credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import login_manager
 from notifier.stream import open_stream
+from notifier.stream.refusal import refusal
 from notifier.web import bp
 from notifier.web.renderer import html_renderer
 
