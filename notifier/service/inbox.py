@@ -129,7 +129,7 @@ def recent_unread(user_id: int, limit: int = 10) -> list[dict[str, Any]]:
 def visible_rows(user_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Return the user's visible notifications among ``ids`` as dicts, in id order."""
     ordered = sorted(set(ids))
-    out = []
+    out: list[dict[str, Any]] = []
     for i in range(0, len(ordered), 1000):  # bounded IN lists (SQLite's parameter limit)
         q = _visible(user_id).where(Notification.id.in_(ordered[i : i + 1000]))
         out.extend(notification_dict(n) for n in db.session.scalars(q.order_by(Notification.id)))

@@ -20,7 +20,7 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,7 +235,7 @@ class Stream:
         ]
         return messages, stats
 
-    def _rows(self, events: list[Any]) -> dict[int, list[dict[str, Any]]]:
+    def _rows(self, events: Sequence[Any]) -> dict[int, list[dict[str, Any]]]:
         """Read the current rows of the page's updates in one query (as live ones carry)."""
         wanted: dict[int, list[int]] = {}
         for cursor, kind, payload in events:
