@@ -156,3 +156,24 @@ def test_real_fragments_module_renders_the_stream(
     finally:
         tab.close()
         render.CACHE.clear()
+
+
+def test_replayed_update_renders_the_rows_loaded_with_its_page(
+    client: FlaskClient, world: World, auth: Any
+) -> None:
+    from notifier.service import inbox
+
+    render.CACHE.clear()
+    nid = send(world.alice, "Replayed")
+    inbox.mark(world.alice, nid, read=True)
+    login(client, auth)
+    tab = Tab(client, URL, query_string={"after": "1"})
+    try:
+        evs = tab.read_until("stats")
+        [update] = [e for e in evs if e.event == "update"]
+        assert update.id == "2"
+        assert f'<li id="n-{nid}" class="item is-read prio-normal"' in update.data
+        assert "Replayed" in update.data
+    finally:
+        tab.close()
+        render.CACHE.clear()
