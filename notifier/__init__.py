@@ -73,12 +73,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     broker = make_broker(config_mod.redis_url(app.config), hub, instance)
     app.extensions["notifier"] = NotifierState(hub=hub, broker=broker, instance=instance)
 
-    from notifier import auth, cli, logs, security
+    # Here, not at the top: these import notifier.* modules that import this package.
+    from notifier import api, auth, cli, limits, logs, metrics, ops, security, web
 
     auth.init_app(app)
     security.init_app(app)
     cli.init_app(app)
-    _register_blueprints(app)
+    metrics.init_app(app)  # the bus counters watch this app's broker and hub
+    api.init_app(app)
+    ops.init_app(app)
+    limits.init_app(app)  # after the blueprints: it limits API and page routes alike
+    web.init_app(app)
     from notifier.body_limit import ChunkedBodyLimit
 
     # NOTIFIER_MAX_BODY must hold for chunked bodies too, which Werkzeug would cut and accept.
@@ -98,13 +103,6 @@ def _trust_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0
         )
-
-
-def _register_blueprints(app: Flask) -> None:
-    from notifier import api, web
-
-    api.init_app(app)
-    web.init_app(app)
 
 
 def _normalize_db_url(url: str) -> str:

@@ -30,6 +30,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from notifier import config as config_mod
+from notifier.responses import error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION = "notifier.limits"
@@ -105,8 +106,6 @@ def init_app(app: Flask) -> None:
     def _too_many(exc: RateLimitExceeded) -> Any:
         headers = {"Retry-After": str(retry_after(limiter))}
         if request.path.startswith("/api/"):
-            from notifier.api.errors import error_response
-
             return error_response(
                 429,
                 f"rate limit exceeded: {exc.description}",

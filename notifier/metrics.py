@@ -141,7 +141,7 @@ def hub_stats(hub: Hub) -> HubStats:
 
 
 def init_app(app: Flask) -> None:
-    """Watch the app's broker for the bus counters (called when the API blueprint registers)."""
+    """Watch the app's broker for the bus counters (create_app calls it)."""
     _brokers.add(state(app).broker)
     hub_stats(state(app).hub)
 

@@ -1,12 +1,11 @@
 """The HTML stream (GET /stream): same cursor rules, fragments rendered once per message.
 
-A tiny fake ``notifier.web.fragments`` pins the interface (render_message, render_stats,
-render_reset) and counts renders; one test runs the real module end to end.
+A tiny fake fragment source in the app's HTML renderer pins the interface (render_message,
+render_stats, render_reset) and counts renders; one test runs the real fragments end to end.
 """
 
 from __future__ import annotations
 
-import sys
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from flask.testing import FlaskClient
 
 from notifier.bus.base import Message
 from notifier.stream import render
+from notifier.web.renderer import EXTENSION
 from tests.factories import World, send
 from tests.sse_client import Tab, logged, names
 
@@ -23,10 +23,12 @@ URL = "/stream"
 
 
 @pytest.fixture
-def fake_fragments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
-    """Register a fake fragments module; yield its render counters."""
+def fake_fragments(
+    monkeypatch: pytest.MonkeyPatch, client: FlaskClient
+) -> Iterator[dict[str, int]]:
+    """Give the app's HTML renderer a fake fragment source; yield its render counters."""
     calls = {"message": 0, "stats": 0, "reset": 0}
-    fake = types.ModuleType("notifier.web.fragments")
+    fake = types.SimpleNamespace()
 
     def render_message(message: Message) -> list[tuple[str, str]]:
         calls["message"] += 1
@@ -44,7 +46,8 @@ def fake_fragments(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     fake.render_message = render_message  # type: ignore[attr-defined]
     fake.render_stats = render_stats  # type: ignore[attr-defined]
     fake.render_reset = render_reset  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "notifier.web.fragments", fake)
+    renderer = client.application.extensions[EXTENSION]
+    monkeypatch.setattr(renderer, "fragments", fake)
     render.CACHE.clear()  # bytes cached from another test's module must not leak in
     yield calls
     render.CACHE.clear()
@@ -150,6 +153,27 @@ def test_real_fragments_module_renders_the_stream(
         inbox.mark(world.alice, nid, read=True)
         evs = tab.read()
         assert evs[0].event == "update" and evs[0].id == "2"
+    finally:
+        tab.close()
+        render.CACHE.clear()
+
+
+def test_replayed_update_renders_the_rows_loaded_with_its_page(
+    client: FlaskClient, world: World, auth: Any
+) -> None:
+    from notifier.service import inbox
+
+    render.CACHE.clear()
+    nid = send(world.alice, "Replayed")
+    inbox.mark(world.alice, nid, read=True)
+    login(client, auth)
+    tab = Tab(client, URL, query_string={"after": "1"})
+    try:
+        evs = tab.read_until("stats")
+        [update] = [e for e in evs if e.event == "update"]
+        assert update.id == "2"
+        assert f'<li id="n-{nid}" class="item is-read prio-normal"' in update.data
+        assert "Replayed" in update.data
     finally:
         tab.close()
         render.CACHE.clear()

@@ -7,6 +7,7 @@ import pytest
 from notifier.bus.base import Message
 from notifier.stream import render, wire
 from notifier.stream.wire import EncodedCache, encode, json_event, retry_hint
+from notifier.web.renderer import HtmlRenderer
 from tests.sse_client import SSEParser
 
 
@@ -122,7 +123,7 @@ def test_json_renderer_appends_stats_and_ping_is_shared_across_kinds() -> None:
     ping = Message(0, 0, 0, "ping", {"timestamp": "2026-01-01T00:00:00Z"})
     render.CACHE.clear()
     before = render.CACHE.misses
-    html = render.HtmlRenderer(app=None)  # type: ignore[arg-type] - ping never renders HTML
+    html = HtmlRenderer(fragments=None)  # type: ignore[arg-type] - ping never renders HTML
     assert render.encoded(ping, html) == render.encoded(ping, r)
     assert (
         render.encoded(ping, html) == b'event: ping\ndata: {"timestamp":"2026-01-01T00:00:00Z"}\n\n'

@@ -1,4 +1,4 @@
-"""Web Push API: the VAPID public key, subscribe and unsubscribe; and the service worker.
+"""Web Push API: the VAPID public key, subscribe and unsubscribe (the worker is in ops.py).
 
 Pages cannot POST here with their session cookie (the API takes cookies for reads only), so
 the page side calls ``notifier.service.push.subscribe`` / ``unsubscribe`` from its own
@@ -7,13 +7,11 @@ CSRF-protected routes; these routes serve bearer-token clients.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from flask import current_app, g, jsonify, send_from_directory
+from flask import g, jsonify
 
 from notifier.api import bp
-from notifier.api.health import ops
 from notifier.api.request import json_body, reject_unknown
 from notifier.auth import api_auth
 from notifier.service import push as push_svc
@@ -53,14 +51,3 @@ def unsubscribe(subscription_id: int) -> Any:
     """Delete one of the caller's subscriptions; someone else's is 404."""
     push_svc.unsubscribe(g.user, subscription_id)
     return "", 204
-
-
-@ops.get("/sw.js")
-def service_worker() -> Any:
-    """Serve the Web Push service worker from the site root so it may control every page."""
-    folder = Path(current_app.static_folder or "static")
-    resp = send_from_directory(folder, "sw.js", mimetype="application/javascript", max_age=0)
-    resp.headers["Service-Worker-Allowed"] = "/"
-    # Browsers re-check a worker at most daily anyway; no-cache lets a deploy reach them sooner.
-    resp.headers["Cache-Control"] = "no-cache"
-    return resp

@@ -1,53 +1,18 @@
-"""Stream routes of CONTRACT §5–§6: the JSON SSE stream, its status, connections, and /metrics."""
+"""Stream routes of CONTRACT §5–§6: the JSON SSE stream, its status and its connections."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
-from flask.blueprints import BlueprintSetupState
+from flask import g, jsonify
 
-from notifier import metrics, metrics_export
 from notifier.api import bp
-from notifier.api.errors import error_response
-from notifier.api.health import ops
 from notifier.auth import api_auth, api_user, credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import state
 from notifier.stream import open_stream
-from notifier.stream.wire import retry_after_s
-
-
-@bp.record_once
-def _watch(setup: BlueprintSetupState) -> None:
-    metrics.init_app(setup.app)
-
-
-def refusal(exc: TooManyConnections) -> Response:
-    """Answer a stream over a limit: 429 (per user) or 503 (per process, draining), Retry-After."""
-    if exc.scope == "draining":  # a restart: another process takes it in a few seconds
-        return error_response(
-            503,
-            "this server is restarting; reconnect in a few seconds",
-            code="draining",
-            headers={"Retry-After": str(retry_after_s())},
-        )
-    # A closed connection frees its slot within one ping interval + 1 s (CONTRACT §6).
-    headers = {"Retry-After": str(int(current_app.config["NOTIFIER_PING_INTERVAL"]) + 1)}
-    if exc.scope == "user":
-        return error_response(
-            429,
-            f"at most {exc.limit} stream connections per user",
-            code="too_many_connections",
-            headers=headers,
-        )
-    return error_response(
-        503,
-        "this server holds all the streams it may; retry later",
-        code="server_busy",
-        headers=headers,
-    )
+from notifier.stream.refusal import refusal
+from notifier.stream.render import JSON
 
 
 @bp.get("/notifications/stream")
@@ -56,7 +21,7 @@ def notifications_stream() -> Any:
     user = api_user(allow_stream_token=True)
     try:
         # The token, stream token's parent or sign-in that opened it: revoking it closes it.
-        return open_stream(user, "json", credential())
+        return open_stream(user, credential(), JSON)
     except TooManyConnections as exc:
         return refusal(exc)
 
@@ -105,25 +70,3 @@ def stream_connections() -> Any:
             "instance": state().instance,
         }
     )
-
-
-def _loopback_client() -> bool:
-    """Return True for a direct (not proxied) request from this host."""
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
-        return False  # behind a proxy every request looks local; make those use a token
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
-
-
-@ops.get("/metrics")
-def prometheus_metrics() -> Any:
-    """Expose Prometheus text to an admin token or a loopback client; 403 otherwise."""
-    if request.headers.get("Authorization"):
-        if not api_user().is_admin:  # a bad token is 401 there
-            return error_response(403, "admin role required")
-    elif not _loopback_client():
-        return error_response(403, "metrics are served to an admin token or a loopback client")
-    body, content_type = metrics_export.exposition(current_app)
-    return Response(body, content_type=content_type)

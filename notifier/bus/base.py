@@ -40,7 +40,10 @@ class Message:
     ``cursor`` is the user's event-log cursor (0 for events that are not logged).
     ``event`` is the SSE event name (notification, update). ``data`` is its JSON payload;
     ``stats`` is the user's {total, unread, read} right after the change, taken in the same
-    transaction, so streams never query the database per event.
+    transaction, so streams never query the database per event. ``rows`` are the changed
+    notifications of an ``update`` (as ``notification_dict`` shapes them), taken from the
+    writer's ``RETURNING``, so a renderer that shows them needs no query either; None when
+    the writer did not attach them (too many, a delete, or a message rebuilt from the log).
     """
 
     user_id: int
@@ -50,6 +53,7 @@ class Message:
     data: dict[str, Any]
     stats: dict[str, int] | None = None
     published_at: float = field(default_factory=time.time)
+    rows: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-able form used on the wire between processes."""
@@ -61,6 +65,7 @@ class Message:
             "d": self.data,
             "s": self.stats,
             "p": self.published_at,
+            "r": self.rows,
         }
 
     @classmethod
@@ -74,6 +79,7 @@ class Message:
             data=raw["d"],
             stats=raw.get("s"),
             published_at=float(raw.get("p") or time.time()),
+            rows=raw.get("r"),
         )
 
 

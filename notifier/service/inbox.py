@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -16,6 +16,27 @@ from notifier.service.serialize import notification_dict
 
 MAX_LIMIT = 100
 ACTIONS = ("read", "unread", "delete")
+#: An ``update`` carries its changed rows up to this many; over it pages re-fetch their list.
+ROWS_MAX = 50
+_ROW_COLUMNS = tuple(
+    getattr(Notification, c)
+    for c in (
+        "id",
+        "tenant_id",
+        "user_id",
+        "type",
+        "title",
+        "body",
+        "priority",
+        "entity_type",
+        "entity_id",
+        "url",
+        "tags_text",
+        "created_at",
+        "read_at",
+        "deleted_at",
+    )
+)
 
 
 @dataclass
@@ -105,6 +126,16 @@ def recent_unread(user_id: int, limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+def visible_rows(user_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Return the user's visible notifications among ``ids`` as dicts, in id order."""
+    ordered = sorted(set(ids))
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(ordered), 1000):  # bounded IN lists (SQLite's parameter limit)
+        q = _visible(user_id).where(Notification.id.in_(ordered[i : i + 1000]))
+        out.extend(notification_dict(n) for n in db.session.scalars(q.order_by(Notification.id)))
+    return out
+
+
 def get(user: User, notification_id: int) -> Notification:
     """Return the user's notification or raise NotFound (also for other users' ids)."""
     n = db.session.scalar(_visible(user.id).where(Notification.id == notification_id))
@@ -134,18 +165,26 @@ def _apply(user: User, action: str, ids: Sequence[int] | None) -> list[int]:
         values = {"read_at": None}
     else:
         values = {"deleted_at": utcnow()}
-    changed = [
-        int(r[0])
-        for r in db.session.execute(
-            update(Notification).where(*cond).values(**values).returning(Notification.id)
-        )
-    ]
+    # Whole rows, not ids: the message carries them so stream renderers need no query.
+    # Columns rather than entities, so the session's copies are synchronised as before.
+    returned = sorted(
+        (
+            Notification(**row._mapping)  # transient: only notification_dict reads it
+            for row in db.session.execute(
+                update(Notification).where(*cond).values(**values).returning(*_ROW_COLUMNS)
+            )
+        ),
+        key=lambda n: n.id,
+    )
+    changed = [int(n.id) for n in returned]
     messages = []
     if changed:
-        changed.sort()
         messages = events.append(
             [(user.id, user.tenant_id, "update", {"action": action, "ids": changed})]
         )
+        if action != "delete" and len(returned) <= ROWS_MAX:
+            rows = [notification_dict(n) for n in returned]
+            messages = [replace(m, rows=rows) for m in messages]
     db.session.commit()
     events.publish(messages)
     return changed

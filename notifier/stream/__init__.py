@@ -1,7 +1,7 @@
 """Server-sent event streams: the JSON stream for integrators and the HTML stream for the pages.
 
 * ``wire``: the one SSE encode function, the retry hint, the per-process byte cache;
-* ``render``: JSON and HTML renderers (HTML through ``notifier.web.fragments``);
+* ``render``: the Renderer protocol the opening view passes in, the JSON renderer, the cache;
 * ``session``: connect → subscribe → replay → live, with the cursor rules of CONTRACT §6;
 * ``conn``: the TCP side: closed and stuck clients leave promptly;
 * ``drain``: a restarting process refuses new streams and closes its keep-alive connections.

@@ -20,7 +20,7 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,9 @@ from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, User
 from notifier.service import inbox, sessions
+from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
-from notifier.stream.render import HtmlRenderer, JsonRenderer, Renderer, encoded
+from notifier.stream.render import Renderer, encoded
 from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
@@ -95,8 +96,8 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
     return Opening(current, reset=reason, stats=inbox.stats(user_id))
 
 
-def open_stream(user: User, kind: str, credential: Credential | None) -> Response:
-    """Subscribe ``user`` and return the streaming response.
+def open_stream(user: User, credential: Credential | None, renderer: Renderer) -> Response:
+    """Subscribe ``user`` and return the streaming response, written by ``renderer``.
 
     ``credential`` is what authenticated the request; when it dies the stream is closed.
     Raises TooManyConnections, or Unauthorized when the credential died meanwhile.
@@ -108,7 +109,7 @@ def open_stream(user: User, kind: str, credential: Credential | None) -> Respons
     sub = hub.subscribe(
         user_id,
         user.tenant_id,
-        kind=kind,
+        kind=renderer.kind,
         user_agent=request.headers.get("User-Agent", "")[:200],
         credential=credential,
     )
@@ -127,7 +128,6 @@ def open_stream(user: User, kind: str, credential: Credential | None) -> Respons
     ping = float(app.config["NOTIFIER_PING_INTERVAL"])
     sock = conn.socket_from(request.environ)
     tcp = conn.register(sub, sock, user_timeout_s=2 * ping + 10, hub=hub)
-    renderer: Renderer = JsonRenderer() if kind == "json" else HtmlRenderer(app)
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
     resp.call_on_close(stream.close)
@@ -228,8 +228,27 @@ class Stream:
                 .limit(PAGE)
             ).all()
             stats = inbox.stats(sub.user_id) if len(rows) < PAGE else None
-        messages = [Message(sub.user_id, sub.tenant_id, int(c), k, p) for c, k, p in rows]
+            changed = self._rows(rows) if self.renderer.needs_rows else {}
+        messages = [
+            Message(sub.user_id, sub.tenant_id, int(c), k, p, rows=changed.get(int(c)))
+            for c, k, p in rows
+        ]
         return messages, stats
+
+    def _rows(self, events: Sequence[Any]) -> dict[int, list[dict[str, Any]]]:
+        """Read the current rows of the page's updates in one query (as live ones carry)."""
+        wanted: dict[int, list[int]] = {}
+        for cursor, kind, payload in events:
+            ids = payload.get("ids") or []
+            if kind == "update" and payload.get("action") != "delete" and len(ids) <= ROWS_MAX:
+                wanted[int(cursor)] = [int(i) for i in ids]
+        if not wanted:
+            return {}
+        found = inbox.visible_rows(
+            self.sub.user_id, sorted({i for v in wanted.values() for i in v})
+        )
+        by_id = {int(r["id"]): r for r in found}
+        return {c: [by_id[i] for i in ids if i in by_id] for c, ids in wanted.items()}
 
     def _replay(self) -> Iterator[bytes]:
         """Write every logged event after ``self.sent``, page by page, then fresh stats."""

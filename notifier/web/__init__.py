@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import importlib
-
 from flask import Blueprint, Flask
 
 bp = Blueprint("web", __name__)
 
-# Page modules register their routes on `bp` when imported.
-PAGE_MODULES = ("auth_views", "inbox", "preferences", "admin", "stream_views", "selftest")
-
 
 def init_app(app: Flask) -> None:
-    """Import the page modules and register the blueprint and template helpers."""
-    for name in PAGE_MODULES:
-        try:
-            importlib.import_module(f"notifier.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"notifier.web.{name}":
-                raise
+    """Register the blueprint, the template helpers and the page stream's renderer."""
     app.register_blueprint(bp)
-    from notifier.web import templating
-
     templating.init_app(app)
+    renderer.init_app(app)
+
+
+# The page modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
+from notifier.web import (  # noqa: E402, F401
+    admin,
+    auth_views,
+    inbox,
+    preferences,
+    renderer,
+    selftest,
+    stream_views,
+    templating,
+)

@@ -1,9 +1,11 @@
 """Render the HTML fragments the page swaps in: list items, toasts, the badge, SSE messages.
 
 One partial, three callers: ``partials/notification_item.html`` renders the page's list, the
-htmx answers to item actions and the SSE messages. The stream calls :func:`render_message`,
-:func:`render_stats` and :func:`render_reset` once per message per process, so nothing here
-may depend on the connection (no filters, no CSRF token, no session): each page adapts the
+htmx answers to item actions and the SSE messages. The stream renders through
+:class:`Fragments` (wrapped by ``web/renderer.py``'s HtmlRenderer) once per message per
+process, with no request and no query: the message carries what it shows (``data``, the
+update's ``rows``, ``stats``). So nothing there may depend on the connection (no filters,
+no CSRF token, no session): each page adapts the
 fragments to itself in static/js/live.js (it drops swaps whose target it lacks, items its
 filter excludes and items it already shows).
 
@@ -24,27 +26,27 @@ to htmx. Event names:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_request_context, render_template
+from flask import Flask, render_template
 from markupsafe import Markup
-from sqlalchemy import select
+from werkzeug.routing import MapAdapter
 
 from notifier.bus.base import Message
-from notifier.extensions import db
 from notifier.models import Notification
-from notifier.web.templating import to_datetime
+from notifier.service.inbox import ROWS_MAX
+from notifier.web.templating import SINK_EVENTS, to_datetime
 
 NOTIFICATION = "notification"
 UPDATE = "update"
 REFRESH = "refresh"
 STATS = "stats"
 RESET = "reset"
-#: Events the page's sink swaps; the list refresher listens to RESET and REFRESH too.
-SINK_EVENTS = (NOTIFICATION, UPDATE, STATS, RESET, REFRESH)
-#: Above this many ids an update re-fetches the list instead of patching every item.
-MAX_PATCH = 50
+assert SINK_EVENTS == (NOTIFICATION, UPDATE, STATS, RESET, REFRESH)  # templating's copy
+#: Above this many ids an update re-fetches the list instead of patching every item (the
+#: writer attaches the changed rows to an update up to the same number).
+MAX_PATCH = ROWS_MAX
 PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
 
 
@@ -69,12 +71,12 @@ def item_view(obj: Notification | dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _render(template: str, **context: Any) -> str:
-    """Render a partial; outside a request (the stream) borrow a bare one for url_for."""
-    if has_request_context():
-        return render_template(template, **context)
-    with current_app.test_request_context("/"):
-        return render_template(template, **context)
+Render = Callable[..., str]
+
+
+def _page_render(template: str, **context: Any) -> str:
+    """Render a partial for a page's own answer (inside its request)."""
+    return render_template(template, **context)
 
 
 def render_item(
@@ -83,73 +85,98 @@ def render_item(
     csrf: str | None = None,
     oob: str | None = None,
     preview: bool = False,
+    render: Render = _page_render,
 ) -> str:
     """Render one list item; ``csrf`` adds no-JS form tokens (pages only, never the stream)."""
-    return _render(
+    return render(
         "partials/notification_item.html", n=item_view(obj), csrf=csrf, oob=oob, preview=preview
     )
 
 
-def badge_oob(stats: dict[str, int] | None) -> str:
+def badge_oob(stats: dict[str, int] | None, render: Render = _page_render) -> str:
     """Render the unread badge as an out-of-band swap (empty when there are no stats)."""
     if not stats:
         return ""
-    return _render("partials/badge.html", unread=int(stats.get("unread", 0)), oob=True)
-
-
-def _items_by_id(user_id: int, ids: Iterable[int]) -> dict[int, Notification]:
-    rows = db.session.scalars(
-        select(Notification).where(
-            Notification.user_id == user_id,
-            Notification.id.in_(list(ids)),
-            Notification.deleted_at.is_(None),
-        )
-    )
-    return {n.id: n for n in rows}
+    return render("partials/badge.html", unread=int(stats.get("unread", 0)), oob=True)
 
 
 def update_fragment(
-    user_id: int, action: str, ids: list[int], stats: dict[str, int] | None
+    action: str,
+    ids: list[int],
+    rows: list[dict[str, Any]] | None,
+    stats: dict[str, int] | None,
+    render: Render = _page_render,
 ) -> tuple[str, str]:
-    """Return (event, html) that brings a page's copy of ``ids`` to their current state."""
+    """Return (event, html) that brings a page's copy of ``ids`` to ``rows`` (their new state).
+
+    ``rows`` are the changed notifications still visible (the update message carries them);
+    an id without a row is left alone.
+    """
     if len(ids) > MAX_PATCH:
-        return REFRESH, badge_oob(stats) or _render("partials/sync_note.html", reason="refresh")
+        return REFRESH, badge_oob(stats, render) or render(
+            "partials/sync_note.html", reason="refresh"
+        )
     parts = []
     if action == "delete":
-        parts = [_render("partials/item_removed.html", id=i) for i in ids]
+        parts = [render("partials/item_removed.html", id=i) for i in ids]
     else:
-        rows = _items_by_id(user_id, ids)
-        parts = [render_item(rows[i], oob="true") for i in ids if i in rows]
-    parts.append(badge_oob(stats))
-    html = "".join(parts) or _render("partials/sync_note.html", reason=action)
+        by_id = {int(r["id"]): r for r in rows or ()}
+        parts = [render_item(by_id[i], oob="true", render=render) for i in ids if i in by_id]
+    parts.append(badge_oob(stats, render))
+    html = "".join(parts) or render("partials/sync_note.html", reason=action)
     return UPDATE, html
 
 
-def render_message(message: Message) -> list[tuple[str, str]]:
-    """Return the (SSE event, HTML) pairs for one bus message (the stream calls this)."""
-    try:
-        if message.event == NOTIFICATION:
-            n = item_view(message.data)
-            # No badge here: the stream follows every message that has stats with render_stats.
-            return [(NOTIFICATION, _render("partials/new_notification.html", n=n))]
-        if message.event == UPDATE:
-            ids = [int(i) for i in message.data.get("ids", [])]
-            action = str(message.data.get("action", ""))
-            return [update_fragment(message.user_id, action, ids, None)]
-    except Exception:  # a page that cannot be patched is re-synced, never left wrong
-        current_app.logger.exception("cannot render %s message %s", message.event, message.cursor)
-        return [(REFRESH, _render("partials/sync_note.html", reason="error"))]
-    return []
+class Fragments:
+    """Render what the stream sends, once per message per process, without any request.
 
+    Templates render straight from the app's Jinja environment; ``url_for`` is a
+    :class:`~werkzeug.routing.MapAdapter` bound once to the app's URL map, configured as
+    Flask binds one outside a request (SERVER_NAME, APPLICATION_ROOT, PREFERRED_URL_SCHEME),
+    so links are the same relative paths the pages render.
+    """
 
-def render_stats(stats: dict[str, int]) -> list[tuple[str, str]]:
-    """Return the badge update sent on connect and after a replay."""
-    return [(STATS, badge_oob(stats))]
+    def __init__(self, app: Flask) -> None:
+        cfg = app.config
+        self.env = app.jinja_env
+        self.logger = app.logger
+        self.urls: MapAdapter = app.url_map.bind(
+            cfg.get("SERVER_NAME") or "localhost",
+            script_name=cfg.get("APPLICATION_ROOT") or "/",
+            url_scheme=cfg.get("PREFERRED_URL_SCHEME") or "http",
+        )
 
+    def url_for(self, endpoint: str, **values: Any) -> str:
+        """Build a relative URL for ``endpoint`` (the templates' ``url_for``)."""
+        return self.urls.build(endpoint, values)
 
-def render_reset(reason: str) -> list[tuple[str, str]]:
-    """Tell the page its cursor was unusable: it re-renders its list (and takes its cursor)."""
-    return [(RESET, _render("partials/sync_note.html", reason=reason))]
+    def render(self, template: str, **context: Any) -> str:
+        """Render a partial with this object's ``url_for``."""
+        return self.env.get_template(template).render(url_for=self.url_for, **context)
+
+    def render_message(self, message: Message) -> list[tuple[str, str]]:
+        """Return the (SSE event, HTML) pairs for one bus message (the stream calls this)."""
+        try:
+            if message.event == NOTIFICATION:
+                n = item_view(message.data)
+                # No badge here: the stream follows every message that has stats with stats.
+                return [(NOTIFICATION, self.render("partials/new_notification.html", n=n))]
+            if message.event == UPDATE:
+                ids = [int(i) for i in message.data.get("ids", [])]
+                action = str(message.data.get("action", ""))
+                return [update_fragment(action, ids, message.rows, None, self.render)]
+        except Exception:  # a page that cannot be patched is re-synced, never left wrong
+            self.logger.exception("cannot render %s message %s", message.event, message.cursor)
+            return [(REFRESH, self.render("partials/sync_note.html", reason="error"))]
+        return []
+
+    def render_stats(self, stats: dict[str, int]) -> list[tuple[str, str]]:
+        """Return the badge update sent on connect and after a replay."""
+        return [(STATS, badge_oob(stats, self.render))]
+
+    def render_reset(self, reason: str) -> list[tuple[str, str]]:
+        """Tell the page its cursor was unusable: it re-renders its list (and its cursor)."""
+        return [(RESET, self.render("partials/sync_note.html", reason=reason))]
 
 
 def preview_item(content: dict[str, Any]) -> Markup:

@@ -207,9 +207,9 @@ def bulk() -> Any:
         flash(text, "success")
         return _back()
     found = [i for i in dict.fromkeys(ids) if i not in set(missing)]
-    event, html = fragments.update_fragment(
-        current_user.id, action, found, inbox.stats(current_user.id)
-    )
+    patch = action != "delete" and len(found) <= fragments.MAX_PATCH
+    rows = inbox.visible_rows(current_user.id, found) if patch else []
+    event, html = fragments.update_fragment(action, found, rows, inbox.stats(current_user.id))
     resp = current_app.make_response(html + _status_oob(text))
     if event == fragments.REFRESH:
         htmx.trigger(resp, "notifier:refresh")

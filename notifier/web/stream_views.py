@@ -6,12 +6,13 @@ from typing import Any
 
 from flask_login import current_user, login_required
 
-from notifier.api.stream import refusal
 from notifier.auth import Unauthorized, session_credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import login_manager
 from notifier.stream import open_stream
+from notifier.stream.refusal import refusal
 from notifier.web import bp
+from notifier.web.renderer import html_renderer
 
 
 @bp.get("/stream")
@@ -21,7 +22,7 @@ def html_stream() -> Any:
     user = current_user._get_current_object()
     try:
         # Opened with the login session: logout closes it (CONTRACT §8).
-        return open_stream(user, "html", session_credential(user))
+        return open_stream(user, session_credential(user), html_renderer())
     except TooManyConnections as exc:
         return refusal(exc)
     except Unauthorized:  # signed out while this request was on its way

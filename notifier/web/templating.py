@@ -10,10 +10,14 @@ from typing import Any
 
 from flask import Flask, current_app, g, url_for
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from notifier.service import events, inbox
 from notifier.service.content import parse_time
+from notifier.vendor import script_tags
+
+#: Events the page's SSE sink swaps (web/fragments.py renders them; the list refresher
+#: listens to reset and refresh too).
+SINK_EVENTS = ("notification", "update", "stats", "reset", "refresh")
 
 # Client reconnect policy (the seeds' hook options). Override with these config keys.
 CLIENT_DEFAULTS = {
@@ -56,10 +60,7 @@ def page_state() -> dict[str, Any]:
 
 def stream_url(after: int | None = None) -> str:
     """Return the page stream's URL (GET /stream), resuming after ``after`` when given."""
-    try:
-        base = url_for("web.stream")
-    except BuildError:  # the stream module is optional at import time; its path is fixed
-        base = "/stream"
+    base = url_for("web.html_stream")
     return base if after is None else f"{base}?after={int(after)}"
 
 
@@ -100,10 +101,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        from notifier.vendor import script_tags
-        from notifier.web.fragments import SINK_EVENTS  # here: fragments imports this module
-
-        # Callables, not values: fragments rendered for the stream must not pay for them.
+        # Callables, not values: a page pays only for what it shows.
         return {
             "static_url": static_url,
             "vendor_scripts": lambda: script_tags(static_url, app.static_folder),
