@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 from notifier.stream.conn import reap
-from notifier.stream.session import Opening, Stream, open_stream, parse_cursor
+from notifier.stream.opening import Opening, parse_cursor
+from notifier.stream.session import Stream, open_stream
 from notifier.stream.wire import encode, retry_hint
 
 __all__ = ["Opening", "Stream", "encode", "open_stream", "parse_cursor", "reap", "retry_hint"]

@@ -21,7 +21,6 @@ may have been lost, the stream checks its credential again before replaying.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -34,66 +33,17 @@ from notifier.bus.base import Message
 from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
-from notifier.models import Event, EventCursor, User
+from notifier.models import Event, User
 from notifier.service import inbox, sessions
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
+from notifier.stream.opening import Opening, opening_for, requested_cursor
 from notifier.stream.render import Renderer, encoded
 from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
 DRAIN = 100  # queued messages written as one chunk when a burst is waiting
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-@dataclass
-class Opening:
-    """What the stream starts with, read in the request: the cursor and the first events."""
-
-    start: int
-    resume: bool = False
-    reset: str | None = None
-    recent: list[dict[str, Any]] | None = None
-    stats: dict[str, int] | None = None
-
-
-def requested_cursor() -> str | None:
-    """Return the resume cursor as sent: Last-Event-ID wins over ?last_event_id= and ?after=."""
-    for raw in (
-        request.headers.get("Last-Event-ID"),
-        request.args.get("last_event_id"),
-        request.args.get("after"),
-    ):
-        if raw is not None and raw.strip():
-            return raw.strip()
-    return None
-
-
-def parse_cursor(raw: str) -> int | None:
-    """Return the cursor as an int, or None when it is not a plain non-negative number."""
-    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-        return int(raw)
-    return None
-
-
-def opening_for(user_id: int, raw: str | None) -> Opening:
-    """Decide where a new stream starts; reads the cursor row (and stats) in this session."""
-    row = db.session.execute(
-        select(EventCursor.value, EventCursor.pruned_through).where(EventCursor.user_id == user_id)
-    ).first()
-    current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
-    if raw is None:
-        return Opening(current, recent=inbox.recent_unread(user_id), stats=inbox.stats(user_id))
-    cursor = parse_cursor(raw)
-    if cursor is None:
-        reason = "invalid_cursor"
-    elif cursor > current:
-        reason = "unknown_cursor"
-    elif cursor < pruned:
-        reason = "cursor_expired"
-    else:
-        return Opening(cursor, resume=True)
-    return Opening(current, reset=reason, stats=inbox.stats(user_id))
 
 
 def open_stream(user: User, credential: Credential | None, renderer: Renderer) -> Response:

@@ -1,0 +1,67 @@
+"""Where a new stream starts: the requested cursor, and the opening that answers it (CONTRACT §6).
+
+No cursor: the current one, with recent unread items and stats. A usable cursor: resume after
+it. Not a number, beyond the newest, or older than retention: ``reset`` from the current one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from sqlalchemy import select
+
+from notifier.extensions import db
+from notifier.models import EventCursor
+from notifier.service import inbox
+
+
+@dataclass
+class Opening:
+    """What the stream starts with, read in the request: the cursor and the first events."""
+
+    start: int
+    resume: bool = False
+    reset: str | None = None
+    recent: list[dict[str, Any]] | None = None
+    stats: dict[str, int] | None = None
+
+
+def requested_cursor() -> str | None:
+    """Return the resume cursor as sent: Last-Event-ID wins over ?last_event_id= and ?after=."""
+    for raw in (
+        request.headers.get("Last-Event-ID"),
+        request.args.get("last_event_id"),
+        request.args.get("after"),
+    ):
+        if raw is not None and raw.strip():
+            return raw.strip()
+    return None
+
+
+def parse_cursor(raw: str) -> int | None:
+    """Return the cursor as an int, or None when it is not a plain non-negative number."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
+
+
+def opening_for(user_id: int, raw: str | None) -> Opening:
+    """Decide where a new stream starts; reads the cursor row (and stats) in this session."""
+    row = db.session.execute(
+        select(EventCursor.value, EventCursor.pruned_through).where(EventCursor.user_id == user_id)
+    ).first()
+    current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+    if raw is None:
+        return Opening(current, recent=inbox.recent_unread(user_id), stats=inbox.stats(user_id))
+    cursor = parse_cursor(raw)
+    if cursor is None:
+        reason = "invalid_cursor"
+    elif cursor > current:
+        reason = "unknown_cursor"
+    elif cursor < pruned:
+        reason = "cursor_expired"
+    else:
+        return Opening(cursor, resume=True)
+    return Opening(current, reset=reason, stats=inbox.stats(user_id))
