@@ -23,7 +23,6 @@ import socket
 import time
 import weakref
 from collections import deque
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -32,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from notifier.bus.base import Broker, Message
 from notifier.bus.hub import Hub, Subscription, broadcast, connected, disconnected
 from notifier.extensions import state
+from notifier.timefmt import iso_epoch
 
 WINDOW = 60  # seconds covered by the *_per_min / *_per_sec numbers and the latency percentiles
 TOP_USERS = 20
@@ -258,7 +258,7 @@ def local_stats(app: Flask) -> dict[str, Any]:
         "slow_drops": stats.slow_drops,
         "replayed_events": stats.replayed,
         "bus_reconnects": int(getattr(broker, "reconnects", 0)),
-        "updated_at": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updated_at": iso_epoch(now),
     }
 
 

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter, Histogram
 
+from notifier.channels import EXTERNAL_CHANNELS
 from notifier.channels.base import PermanentError, TransientError
 from notifier.metrics import REGISTRY
 
-CHANNELS = ("email", "push", "sms", "webhook")
 OUTCOMES = ("sent", "failed", "dead")
 DELIVERIES = Counter(
     "notifier_deliveries",
@@ -40,7 +40,7 @@ SEND_SECONDS = Histogram(
     registry=REGISTRY,
 )
 # Every series from zero, so rate() sees the first event and dashboards show the channels.
-for _channel in CHANNELS:
+for _channel in EXTERNAL_CHANNELS:
     for _outcome in OUTCOMES:
         DELIVERIES.labels(_channel, _outcome)
     SEND_SECONDS.labels(_channel)

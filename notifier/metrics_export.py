@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
 from notifier import metrics
+from notifier.channels import EXTERNAL_CHANNELS
 from notifier.extensions import db
 from notifier.models import Delivery, utcnow
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 # prometheus-client picks its value class from the environment once, at import.
 MULTIPROCESS = values.ValueClass is not values.MutexValue
-EXTERNAL_CHANNELS = ("email", "push", "sms", "webhook")
 _LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 
 

@@ -32,6 +32,7 @@ from notifier import delivery, metrics
 from notifier.bus.base import Message
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, utcnow
+from notifier.service import schedule
 from notifier.stream import reap
 from notifier.stream.wire import timestamp
 
@@ -142,9 +143,7 @@ def prune_tick(app: Flask) -> int:
 @tick
 def scheduler_tick(app: Flask) -> int:
     """Send scheduled notifications whose time has come."""
-    from notifier.service import notify
-
-    return notify.release_due()
+    return schedule.release_due()
 
 
 @tick

@@ -237,9 +237,6 @@ class _Broken(Channel):
 
     name = "email"
 
-    def configured(self) -> bool:
-        return True
-
     def send(self, job: DeliveryJob) -> None:
         raise KeyError("oops")
 

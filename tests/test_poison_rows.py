@@ -20,7 +20,7 @@ from notifier.channels import DeliveryJob, EmailChannel
 from notifier.delivery import channels_for, tick
 from notifier.extensions import db
 from notifier.models import Notification, ScheduledNotification, utcnow
-from notifier.service import notify as notify_svc
+from notifier.service import schedule as schedule_svc
 from notifier.service.content import validate_content
 from tests.conftest import AuthActions
 from tests.factories import make_world
@@ -40,7 +40,7 @@ def schedule(tenant_id: int, user_id: int, title: str) -> int:
     content = validate_content(
         {"type": "comment", "title": title, "send_at": when, "channels": ["in_app"]}
     )
-    result = notify_svc.schedule(tenant_id, content, [user_id], sender_id=None)
+    result = schedule_svc.schedule(tenant_id, content, [user_id], sender_id=None)
     assert result.scheduled_id is not None
     return result.scheduled_id
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 
 from notifier.extensions import db, state
 from notifier.models import Delivery, Event, EventCursor, Notification, User
-from notifier.service import ValidationError, accounts, inbox, preferences
+from notifier.service import ValidationError, accounts, inbox, preferences, schedule
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from tests.factories import make_user, send
@@ -266,15 +266,16 @@ def test_scheduled_notification_is_released_once_when_due(any_app: Flask) -> Non
     content = validate_content(
         {"type": "reminder", "title": "Standup", "send_at": later, "channels": ["in_app"]}
     )
-    result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
+    assert schedule.later(content)
+    result = schedule.schedule(alice.tenant_id, content, [alice.id], sender_id=None)
     assert result.scheduled_id and result.ids == []
-    assert notify_svc.release_due() == 0
+    assert schedule.release_due() == 0
     assert inbox.stats(alice.id)["total"] == 0
     row = db.session.get(ScheduledNotification, result.scheduled_id)
     row.send_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert notify_svc.release_due() == 1
-    assert notify_svc.release_due() == 0
+    assert schedule.release_due() == 1
+    assert schedule.release_due() == 0
     page = inbox.list_page(alice)
     assert [n.title for n in page.items] == ["Standup"] and page.cursor == 1
 

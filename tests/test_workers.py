@@ -194,9 +194,9 @@ def test_ticks_survive_their_own_errors(
     def boom() -> int:
         raise RuntimeError("database on fire")
 
-    from notifier.service import notify
+    from notifier.service import schedule
 
-    monkeypatch.setattr(notify, "release_due", boom)
+    monkeypatch.setattr(schedule, "release_due", boom)
     with caplog.at_level(logging.ERROR, logger="notifier.workers"):
         assert workers.scheduler_tick(app) is None
     assert "scheduler_tick failed" in caplog.text

@@ -15,6 +15,8 @@ from notifier.limits import publish_limit
 from notifier.models import User
 from notifier.service import clean, inbox
 from notifier.service import notify as notify_svc
+from notifier.service import recipients as recipients_svc
+from notifier.service import schedule as schedule_svc
 from notifier.service.content import validate_content
 from notifier.service.errors import ValidationError
 from notifier.service.serialize import iso, notification_dict
@@ -90,12 +92,17 @@ def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 def create_notification() -> tuple[dict[str, Any], int]:
     """Publish to one recipient, a list of users or the whole tenant, now or at send_at."""
     spec, content = _parse_publish(json_body())
-    recipients = notify_svc.resolve_recipients(g.user.tenant_id, spec)
+    group = recipients_svc.audience(g.user.tenant_id, spec)
     claim()
     answer = answer_in_commit(lambda r: _answer(spec, content, r))
-    result = notify_svc.notify(
-        g.user.tenant_id, content, recipients, sender_id=g.user.id, before_commit=answer
-    )
+    if schedule_svc.later(content):
+        result = schedule_svc.schedule(
+            group.tenant_id, content, group.ids, g.user.id, before_commit=answer
+        )
+    else:
+        result = notify_svc.notify(
+            group.tenant_id, content, group, sender_id=g.user.id, before_commit=answer
+        )
     return answer.answer or _answer(spec, content, result)
 
 

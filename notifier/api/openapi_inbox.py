@@ -33,8 +33,8 @@ from notifier.api.openapi_fields import (
     not_blank,
     nullable,
 )
+from notifier.channels import CHANNEL_NAMES
 from notifier.models import PRIORITIES
-from notifier.service.content import ALL_CHANNELS
 
 PRIORITY = {"enum": list(PRIORITIES)}
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -89,7 +89,7 @@ SCHEMAS: dict[str, Any] = {
                 },
                 "url": LINK,
                 "tags": nullable(array({"type": "string", "pattern": TAG_PATTERN}, maxItems=10)),
-                "channels": nullable(array({"enum": list(ALL_CHANNELS)}, minItems=1)),
+                "channels": nullable(array({"enum": list(CHANNEL_NAMES)}, minItems=1)),
                 "send_at": SEND_AT,
             },
             ("type", "title"),

@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any
 
 from blinker import Namespace
@@ -33,6 +32,7 @@ from gevent.queue import Empty, Full, Queue
 
 from notifier.bus.base import Message
 from notifier.bus.control import CLOSE_EVENT, CLOSE_REASON, Credential, matching
+from notifier.timefmt import iso_epoch
 
 _signals = Namespace()
 connected = _signals.signal("connected")
@@ -144,14 +144,13 @@ class Subscription:
 
     def meta(self) -> dict[str, Any]:
         """Return a JSON-able description for the admin and status endpoints."""
-        connected_at = datetime.fromtimestamp(self.connected_at, UTC)
         return {
             "client_id": self.client_id,
             "user_id": self.user_id,
             "tenant_id": self.tenant_id,
             "kind": self.kind,
             "user_agent": self.user_agent,
-            "connected_at": connected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "connected_at": iso_epoch(self.connected_at),
             "last_cursor": self.last_cursor,
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 class ChannelError(Exception):
@@ -69,10 +69,8 @@ class Channel(ABC):
     """One external transport."""
 
     name: str = "abstract"
-
-    @abstractmethod
-    def configured(self) -> bool:
-        """Return True when the settings this channel needs are present."""
+    #: The config keys that must all be set before it can send (the registry reads them).
+    requires: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def send(self, job: DeliveryJob) -> None:

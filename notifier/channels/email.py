@@ -135,6 +135,7 @@ class EmailChannel(Channel):
     """Send one email per delivery; ``job.target`` is the recipient address."""
 
     name = "email"
+    requires = ("NOTIFIER_SMTP_HOST",)
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         """Read the NOTIFIER_SMTP_* keys from the config mapping."""
@@ -147,10 +148,6 @@ class EmailChannel(Channel):
         self.timeout = io_timeout(cfg, TIMEOUT)
         if self.tls not in TLS_MODES:
             raise ValueError(f"NOTIFIER_SMTP_TLS must be one of {TLS_MODES}, not {self.tls!r}")
-
-    def configured(self) -> bool:
-        """Return True when an SMTP host is set."""
-        return bool(self.host)
 
     def _connect(self) -> smtplib.SMTP:
         """Open an SMTP session with the configured TLS mode and credentials."""

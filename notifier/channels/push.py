@@ -126,6 +126,7 @@ class PushChannel(Channel):
     """Send one Web Push message per delivery to one browser subscription."""
 
     name = "push"
+    requires = ("NOTIFIER_VAPID_PUBLIC_KEY", "NOTIFIER_VAPID_PRIVATE_KEY")
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         """Read the NOTIFIER_VAPID_* keys and the private-address switch."""
@@ -136,10 +137,6 @@ class PushChannel(Channel):
         self.timeout = io_timeout(cfg, TIMEOUT)
         self._vapid: Vapid02 | None = None
         self._session = _PinnedSession(self.allow_private)
-
-    def configured(self) -> bool:
-        """Return True when both VAPID keys are set."""
-        return bool(self.public_key and self.private_key)
 
     def vapid(self) -> Vapid02:
         """Return the signing key, parsed once."""
@@ -169,7 +166,7 @@ class PushChannel(Channel):
 
     def send(self, job: DeliveryJob) -> None:
         """Encrypt and send the payload; PushGone when the subscription has expired."""
-        if not self.configured():
+        if not (self.public_key and self.private_key):
             raise PermanentError("web push is not configured (NOTIFIER_VAPID_*)")
         subscription = job.target if isinstance(job.target, Mapping) else {}
         self._check_endpoint(subscription.get("endpoint"))

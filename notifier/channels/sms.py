@@ -70,6 +70,7 @@ class SmsChannel(Channel):
     """Send one text per delivery; ``job.target`` is an E.164 phone number."""
 
     name = "sms"
+    requires = ("NOTIFIER_SMS_URL",)
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         """Read the NOTIFIER_SMS_* keys from the config mapping."""
@@ -78,10 +79,6 @@ class SmsChannel(Channel):
         self.password: str = cfg.get("NOTIFIER_SMS_PASSWORD") or ""
         self.sender: str | None = cfg.get("NOTIFIER_SMS_FROM")
         self.timeout = io_timeout(cfg, TIMEOUT)
-
-    def configured(self) -> bool:
-        """Return True when a gateway URL is set."""
-        return bool(self.url)
 
     def send(self, job: DeliveryJob) -> None:
         """POST the message to the gateway, mapping failures to retry or dead."""

@@ -126,10 +126,6 @@ class WebhookChannel(Channel):
         self.allow_private = bool(cfg.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE", False))
         self.timeout = io_timeout(cfg, TIMEOUT)
 
-    def configured(self) -> bool:
-        """Return True: webhooks need no server-wide settings."""
-        return True
-
     def send(self, job: DeliveryJob) -> None:
         """Sign and POST the job to its endpoint, mapping failures to retry or dead."""
         target = job.target or {}

@@ -60,10 +60,6 @@ class Bounded(Channel):
         self.timeout = timeout
         self.deadline = lease - MARGIN
 
-    def configured(self) -> bool:
-        """Return the wrapped channel's answer."""
-        return self.channel.configured()
-
     def send(self, job: DeliveryJob) -> None:
         """Send through the wrapped channel; a send past its time is a transient failure."""
         left = min(self.timeout, (self.deadline - utcnow()).total_seconds())

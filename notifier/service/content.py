@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from notifier.channels import CHANNEL_NAMES
 from notifier.models import PRIORITIES
 from notifier.service import clean
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import TYPE_RE
 
-ALL_CHANNELS = ("in_app", "email", "push", "sms", "webhook")
 TAG_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,50}\Z")
 MAX_TAGS = 10
 
@@ -119,10 +119,10 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
     out["tags"] = list(dict.fromkeys(tags)) if tags_ok else []
     channels = doc.get("channels")
     channels_ok = isinstance(channels, list) and all(
-        isinstance(c, str) and c in ALL_CHANNELS for c in channels
+        isinstance(c, str) and c in CHANNEL_NAMES for c in channels
     )
     if channels is not None and (not channels_ok or not channels):
-        errors["channels"] = "a non-empty list of " + ", ".join(ALL_CHANNELS)
+        errors["channels"] = "a non-empty list of " + ", ".join(CHANNEL_NAMES)
     out["channels"] = list(dict.fromkeys(channels)) if channels_ok else None
     send_at = doc.get("send_at")
     out["send_at"] = None

@@ -1,38 +1,44 @@
-"""Send notifications: resolve recipients, apply preferences, store, log, queue, publish."""
+"""Send a notification now: plan() the fan-out, store() it in one transaction, publish() it.
+
+``plan()`` is pure (recipients × preferences × channels → rows and a result); ``store()``
+writes those rows with a handful of batched Core statements and commits; ``publish()`` hands
+the committed events to the bus. A ``send_at`` in the future is :mod:`.schedule`'s job: the
+API calls ``schedule()`` instead.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 
+from notifier.bus.base import Message
+from notifier.channels import REGISTRY, configured
 from notifier.extensions import db
-from notifier.models import (
-    Delivery,
-    Notification,
-    Preference,
-    PushSubscription,
-    User,
-    WebhookEndpoint,
-    utcnow,
-)
+from notifier.models import Delivery, Notification, utcnow
 from notifier.service import events
-from notifier.service.errors import ValidationError
-from notifier.service.preferences import (
-    DEFAULTS,
-    _merge,
-    channel_allowed,
-    digest_mode,
-    mandatory_types,
-    quiet_until,
+from notifier.service.preferences import channel_allowed, digest_mode, mandatory_types, quiet_until
+from notifier.service.recipients import (
+    Audience,
+    Recipient,
+    Webhook,
+    load,
+    resolve_recipients,
+    webhooks,
 )
-from notifier.service.serialize import iso
+from notifier.service.serialize import CONTENT_FIELDS, notification_payload
 
-DEFAULT_CHANNELS = ("in_app", "email", "push", "sms", "webhook")
 CHUNK = 1000
+#: The channels a notification goes to when it names none: all of them.
+DEFAULT_CHANNELS = tuple(REGISTRY)
+#: How many ids a webhook payload lists (it always says how many there were).
+WEBHOOK_IDS = 1000
+
+__all__ = ["NotifyResult", "Plan", "notify", "plan", "publish", "resolve_recipients", "store"]
 
 
 @dataclass
@@ -56,264 +62,204 @@ class NotifyResult:
         return {"success": self.success, "channels": self.channels, "errors": self.errors}
 
 
-def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:
-    """Turn {user_id | email | user_ids | tenant: true} into ids of active users of the tenant."""
-    base = select(User.id).where(User.tenant_id == tenant_id, User.active.is_(True))
-    if spec.get("tenant") is True:
-        return list(db.session.scalars(base.order_by(User.id)))
-    if spec.get("user_ids") is not None:
-        wanted = list(dict.fromkeys(int(i) for i in spec["user_ids"]))
-        found: set[int] = set()
-        for i in range(0, len(wanted), CHUNK):
-            found.update(db.session.scalars(base.where(User.id.in_(wanted[i : i + CHUNK]))))
-        unknown = [i for i in wanted if i not in found]
-        if unknown:
-            raise ValidationError(
-                f"unknown recipients: {unknown[:10]}",
-                code="unknown_recipient",
-                fields={"user_ids": "unknown or not in your tenant"},
-            )
-        return wanted
-    if spec.get("user_id") is not None:
-        uid = db.session.scalar(base.where(User.id == int(spec["user_id"])))
-        field_name = "user_id"
-    elif spec.get("email") is not None:
-        uid = db.session.scalar(base.where(User.email == str(spec["email"]).strip().lower()))
-        field_name = "email"
-    else:
-        raise ValidationError(
-            "a recipient is required",
-            fields={"user_id": "give user_id, email, user_ids or tenant: true"},
-        )
-    if uid is None:
-        raise ValidationError(
-            "unknown recipient", code="unknown_recipient", fields={field_name: "unknown recipient"}
-        )
-    return [uid]
-
-
 BeforeCommit = Callable[[NotifyResult], None]
+
+
+@dataclass
+class Plan:
+    """What one notify() call writes: inbox rows, deliveries, and the answer so far.
+
+    ``deliveries`` get their ``notification_id`` and ``hooks`` their id lists in store(),
+    once the inbox rows have ids.
+    """
+
+    tenant_id: int
+    now: datetime
+    fields: dict[str, Any]
+    recipients: list[int]
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    result: NotifyResult = field(default_factory=NotifyResult)
 
 
 def notify(
     tenant_id: int,
     content: dict[str, Any],
-    recipients: Sequence[int],
+    recipients: Sequence[int] | Audience,
     *,
     sender_id: int | None,
     before_commit: BeforeCommit | None = None,
 ) -> NotifyResult:
-    """Deliver already-validated content to recipients of one tenant; commit, then publish.
+    """Deliver already-validated content to recipients of one tenant now; commit, then publish.
 
-    ``before_commit(result)`` runs inside the transaction right before its commit: the API
-    stores its idempotent answer there, so the answer commits with the notification.
+    ``recipients`` are user ids, or the :class:`Audience` the API already loaded with
+    :func:`~notifier.service.recipients.audience`. ``before_commit(result)`` runs inside the
+    transaction right before its commit: the API stores its idempotent answer there, so the
+    answer commits with the notification.
     """
     if content.get("send_at") and content["send_at"] > utcnow():
-        return schedule(tenant_id, content, recipients, sender_id, before_commit=before_commit)
-    wanted = content.get("channels") or list(DEFAULT_CHANNELS)
-    result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(recipients))
-    users, prefs, has_push = _load_recipients(recipients)
-    cfg = current_app.config
-    now = utcnow()
-    inbox_rows: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
+        raise ValueError("a future send_at goes to schedule(), not notify()")
+    group = recipients if isinstance(recipients, Audience) else load(tenant_id, recipients)
+    wanted = content.get("channels") or DEFAULT_CHANNELS
+    hooks = webhooks(group) if "webhook" in wanted else []
+    planned = plan(
+        content, group, hooks, cfg=current_app.config, now=utcnow(), mandatory=mandatory_types()
+    )
+    publish(store(planned, before_commit))
+    return planned.result
+
+
+def plan(
+    content: Mapping[str, Any],
+    group: Audience,
+    hooks: Sequence[Webhook],
+    *,
+    cfg: Mapping[str, Any],
+    now: datetime,
+    mandatory: tuple[str, ...],
+) -> Plan:
+    """Decide every row one notification writes, reading nothing but the arguments."""
+    wanted = list(content.get("channels") or DEFAULT_CHANNELS)
+    fields = {k: content[k] for k in CONTENT_FIELDS}
+    out = Plan(group.tenant_id, now, fields, group.ids)
+    out.result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(group.ids))
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
-    payload_base = {
-        k: content[k]
-        for k in ("type", "title", "body", "priority", "entity_type", "entity_id", "url", "tags")
-    }
-    for uid in recipients:
-        user, pref = users[uid], prefs[uid]
-        allowed = {
-            ch: channel_allowed(pref, content["type"], ch) for ch in wanted if ch != "webhook"
-        }
+    per_user = [ch for ch in wanted if REGISTRY[ch].per_user]
+    for r in group.recipients:
+        allowed = {ch: channel_allowed(r.prefs, content["type"], ch, mandatory) for ch in per_user}
         if allowed.get("in_app"):
-            inbox_rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "user_id": uid,
-                    "type": content["type"],
-                    "title": content["title"],
-                    "body": content["body"],
-                    "priority": content["priority"],
-                    "entity_type": content["entity_type"],
-                    "entity_id": content["entity_id"],
-                    "url": content["url"],
-                    "tags_text": tags_text,
-                    "created_at": now,
-                }
+            row = {k: fields[k] for k in CONTENT_FIELDS if k != "tags"}
+            out.inbox.append(
+                {**row, "tenant_id": group.tenant_id, "user_id": r.id, "tags_text": tags_text}
             )
-        quiet = None if content["priority"] == "urgent" else quiet_until(pref, now)
-        for ch in ("email", "push", "sms"):
-            if not allowed.get(ch):
-                continue
-            problem = _channel_problem(ch, cfg, user, has_push.get(uid, 0))
-            if problem:
-                result.errors.setdefault(ch, problem)
-                continue
-            digest = digest_mode(pref, content["type"]) if ch == "email" else "off"
-            deliveries.append(
-                {
-                    "tenant_id": tenant_id,
-                    "user_id": uid,
-                    "channel": ch,
-                    "status": "pending",
-                    "payload": payload_base,
-                    "digest": None if digest == "off" else digest,
-                    "due_at": quiet or now,
-                    "created_at": now,
-                    "attempts": 0,
-                    "webhook_id": None,
-                }
-            )
-            result.channels[ch] = True
-        for ch, ok in allowed.items():
-            if not ok and ch != "in_app":
-                result.errors.setdefault(ch, "disabled by preferences")
+        _plan_deliveries(out, r, allowed, cfg, content)
     if "in_app" in wanted:
-        if inbox_rows:
-            result.channels["in_app"] = True
+        if out.inbox:
+            out.result.channels["in_app"] = True
         else:
-            result.errors["in_app"] = "disabled by preferences"
-    ids = _insert_inbox(inbox_rows)
+            out.result.errors["in_app"] = "disabled by preferences"
+    if "webhook" in wanted:
+        _plan_webhooks(out, content["type"], hooks)
+    return out
+
+
+def _plan_deliveries(
+    out: Plan,
+    r: Recipient,
+    allowed: dict[str, bool],
+    cfg: Mapping[str, Any],
+    content: Mapping[str, Any],
+) -> None:
+    """Add one Delivery row per external channel the recipient allows and can be reached on."""
+    quiet = None if content["priority"] == "urgent" else quiet_until(r.prefs, out.now)
+    for ch, ok in allowed.items():
+        if REGISTRY[ch].build is None:  # in_app: the inbox row is the delivery
+            continue
+        if not ok:
+            out.result.errors.setdefault(ch, "disabled by preferences")
+            continue
+        problem = _unreachable(ch, cfg, r)
+        if problem:
+            out.result.errors.setdefault(ch, problem)
+            continue
+        digest = digest_mode(r.prefs, content["type"]) if ch == "email" else "off"
+        out.deliveries.append(
+            _delivery(out, ch, user_id=r.id, payload=out.fields, due_at=quiet or out.now)
+            | {"digest": None if digest == "off" else digest}
+        )
+        out.result.channels[ch] = True
+
+
+def _unreachable(ch: str, cfg: Mapping[str, Any], r: Recipient) -> str | None:
+    """Say why ``ch`` cannot reach ``r`` (server not set up, no address), or None."""
+    if not configured(ch, cfg):
+        return f"{ch} channel is not configured"
+    if ch == "sms" and not r.phone:
+        return "recipient has no phone number"
+    if ch == "push" and not r.push_subscriptions:
+        return "recipient has no push subscription"
+    return None
+
+
+def _delivery(
+    out: Plan, ch: str, *, user_id: int | None, payload: dict[str, Any], due_at: datetime
+) -> dict[str, Any]:
+    return {
+        "tenant_id": out.tenant_id,
+        "user_id": user_id,
+        "channel": ch,
+        "status": "pending",
+        "payload": payload,
+        "digest": None,
+        "due_at": due_at,
+        "created_at": out.now,
+        "attempts": 0,
+        "webhook_id": None,
+        "notification_id": None,
+    }
+
+
+def _plan_webhooks(out: Plan, ntype: str, hooks: Sequence[Webhook]) -> None:
+    matching = [h for h in hooks if not h.types or ntype in h.types]
+    for h in matching:
+        out.hooks.append(
+            _delivery(out, "webhook", user_id=None, payload=out.fields, due_at=out.now)
+            | {"webhook_id": h.id}
+        )
+    out.result.channels["webhook"] = bool(matching)
+    if not matching:
+        out.result.errors["webhook"] = "no webhook endpoint for this type"
+
+
+def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Message]:
+    """Write the plan in one transaction and commit; return the events to publish."""
+    result = planned.result
+    ids = _insert_inbox(planned.inbox, planned.now)
+    result.ids = ids
     # Deliveries point at the inbox row (push tags and digests dedupe on it) when there is one.
-    nid_of = {row["user_id"]: nid for row, nid in zip(inbox_rows, ids, strict=True)}
-    for d in deliveries:
+    nid_of = {row["user_id"]: nid for row, nid in zip(planned.inbox, ids, strict=True)}
+    for d in planned.deliveries:
         d["notification_id"] = nid_of.get(d["user_id"])
+    for h in planned.hooks:
+        h["payload"] = {
+            **planned.fields,
+            "notification_ids": ids[:WEBHOOK_IDS],
+            "recipient_ids": planned.recipients[:WEBHOOK_IDS],
+            "recipients": len(planned.recipients),
+        }
     messages = events.append(
         [
             (
                 row["user_id"],
-                tenant_id,
+                planned.tenant_id,
                 "notification",
-                {
-                    **payload_base,
-                    "id": nid,
-                    "created_at": iso(now),
-                    "is_read": False,
-                    "read_at": None,
-                },
+                notification_payload(planned.fields, id=nid, created_at=planned.now),
             )
-            for row, nid in zip(inbox_rows, ids, strict=True)
+            for row, nid in zip(planned.inbox, ids, strict=True)
         ]
     )
-    result.ids = ids
-    result.notifications = [m.data for m in messages[:1]] if len(recipients) == 1 else []
-    if "webhook" in wanted:
-        _queue_webhooks(
-            tenant_id, content["type"], payload_base, ids, recipients, now, deliveries, result
-        )
-    for i in range(0, len(deliveries), CHUNK):
-        db.session.execute(insert(Delivery), deliveries[i : i + CHUNK])
+    result.notifications = [m.data for m in messages[:1]] if len(planned.recipients) == 1 else []
+    rows = planned.deliveries + planned.hooks
+    for i in range(0, len(rows), CHUNK):
+        db.session.execute(insert(Delivery.__table__), rows[i : i + CHUNK])
     if before_commit is not None:
         before_commit(result)
     db.session.commit()
-    events.publish(messages)
-    return result
+    return messages
 
 
-def _channel_problem(ch: str, cfg: Any, user: User, push_subs: int) -> str | None:
-    if ch == "email" and not cfg.get("NOTIFIER_SMTP_HOST"):
-        return "email channel is not configured"
-    if ch == "sms":
-        if not cfg.get("NOTIFIER_SMS_URL"):
-            return "sms channel is not configured"
-        if not user.phone:
-            return "recipient has no phone number"
-    if ch == "push":
-        if not cfg.get("NOTIFIER_VAPID_PRIVATE_KEY"):
-            return "push channel is not configured"
-        if not push_subs:
-            return "recipient has no push subscription"
-    return None
-
-
-def _load_recipients(
-    recipients: Sequence[int],
-) -> tuple[dict[int, User], dict[int, dict[str, Any]], dict[int, int]]:
-    users: dict[int, User] = {}
-    raw_prefs: dict[int, dict[str, Any]] = {}
-    has_push: dict[int, int] = {}
-    ids = list(recipients)
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(chunk)))})
-        raw_prefs.update(
-            db.session.execute(
-                select(Preference.user_id, Preference.data).where(Preference.user_id.in_(chunk))
-            ).all()
-        )
-        has_push.update(
-            db.session.execute(
-                select(PushSubscription.user_id, func.count())
-                .where(PushSubscription.user_id.in_(chunk))
-                .group_by(PushSubscription.user_id)
-            ).all()
-        )
-    mandatory = mandatory_types()
-    prefs = {}
-    for uid in ids:
-        p = _merge(DEFAULTS, raw_prefs.get(uid) or {})
-        for t in mandatory:
-            p["types"].setdefault(t, {})["in_app"] = True
-        prefs[uid] = p
-    return users, prefs, has_push
-
-
-def _insert_inbox(rows: list[dict[str, Any]]) -> list[int]:
+def _insert_inbox(rows: list[dict[str, Any]], now: datetime) -> list[int]:
+    """Insert the inbox rows with batched INSERT … RETURNING; return their ids in order."""
+    table = Notification.__table__
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for i in range(0, len(rows), CHUNK):
-        res = db.session.execute(
-            insert(Notification).returning(Notification.id, sort_by_parameter_order=True),
-            rows[i : i + CHUNK],
-        )
-        ids.extend(int(r[0]) for r in res)
+        chunk = [{**row, "created_at": now} for row in rows[i : i + CHUNK]]
+        ids.extend(int(r[0]) for r in db.session.execute(stmt, chunk))
     return ids
 
 
-def _queue_webhooks(
-    tenant_id: int,
-    ntype: str,
-    payload: dict[str, Any],
-    ids: list[int],
-    recipients: Sequence[int],
-    now: Any,
-    deliveries: list[dict[str, Any]],
-    result: NotifyResult,
-) -> None:
-    endpoints = db.session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None)
-        )
-    ).all()
-    matching = [e for e in endpoints if not e.types or ntype in e.types]
-    for ep in matching:
-        deliveries.append(
-            {
-                "tenant_id": tenant_id,
-                "user_id": None,
-                "channel": "webhook",
-                "status": "pending",
-                "webhook_id": ep.id,
-                "notification_id": None,
-                "digest": None,
-                "payload": {
-                    **payload,
-                    "notification_ids": ids[:1000],
-                    "recipient_ids": list(recipients)[:1000],
-                    "recipients": len(recipients),
-                },
-                "due_at": now,
-                "created_at": now,
-                "attempts": 0,
-            }
-        )
-    result.channels["webhook"] = bool(matching)
-    if not matching:
-        result.errors["webhook"] = "no webhook endpoint for this type"
-
-
-# Re-exported: the scheduler loop and tests call notify.release_due().
-from notifier.service.schedule import release_due, schedule  # noqa: E402
-
-__all__ = ["NotifyResult", "notify", "release_due", "resolve_recipients", "schedule"]
+def publish(messages: Sequence[Message]) -> bool:
+    """Hand committed events to the bus (a failure only delays them: streams replay the log)."""
+    return events.publish(messages)

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 
+from notifier.channels import REGISTRY, USER_CHANNELS
 from notifier.extensions import db
 from notifier.models import Preference, User
 from notifier.service.errors import ValidationError
 
-USER_CHANNELS = ("in_app", "email", "push", "sms")
 DIGEST_MODES = ("off", "hourly", "daily")
 # \A…\Z, not ^…$: "$" also matches before a trailing newline, so "comment\n" passed.
 TYPE_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
@@ -25,7 +25,7 @@ HHMM_RE = re.compile(r"\A([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 MAX_TYPES = 200
 
 DEFAULTS: dict[str, Any] = {
-    "channels": {"in_app": True, "email": True, "push": True, "sms": False},
+    "channels": {ch: REGISTRY[ch].default_on for ch in USER_CHANNELS},
     "types": {},
     "quiet_hours": {"enabled": False, "start": "22:00", "end": "07:00", "timezone": "UTC"},
     "digest": {},
@@ -47,13 +47,23 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def effective(
+    stored: dict[str, Any] | None, mandatory: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Return a stored preferences document with defaults filled in and mandatory types on.
+
+    ``mandatory`` saves the config read when one caller applies this to many users.
+    """
+    prefs = _merge(DEFAULTS, stored or {})
+    for t in mandatory_types() if mandatory is None else mandatory:
+        prefs["types"].setdefault(t, {})["in_app"] = True
+    return prefs
+
+
 def get_preferences(user_id: int) -> dict[str, Any]:
     """Return the user's preferences with defaults filled in."""
     row = db.session.get(Preference, user_id)
-    prefs = _merge(DEFAULTS, row.data if row else {})
-    for t in mandatory_types():
-        prefs["types"].setdefault(t, {})["in_app"] = True
-    return prefs
+    return effective(row.data if row else None)
 
 
 def _check_bool(value: Any, field: str, errors: dict[str, str]) -> None:
@@ -161,9 +171,14 @@ def check_bounds(doc: dict[str, Any]) -> None:
         raise ValidationError("too many preference types", fields=errors)
 
 
-def channel_allowed(prefs: dict[str, Any], ntype: str, channel: str) -> bool:
-    """Apply global switches and the type matrix; mandatory types always reach the inbox."""
-    if channel == "in_app" and ntype in mandatory_types():
+def channel_allowed(
+    prefs: dict[str, Any], ntype: str, channel: str, mandatory: tuple[str, ...] | None = None
+) -> bool:
+    """Apply global switches and the type matrix; mandatory types always reach the inbox.
+
+    ``mandatory`` saves the config read when one caller asks for many users.
+    """
+    if channel == "in_app" and ntype in (mandatory_types() if mandatory is None else mandatory):
         return True
     if not prefs["channels"].get(channel, False):
         return False

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from notifier.channels import configured
 from notifier.extensions import db
 from notifier.models import PushSubscription, User
 from notifier.service.errors import NotFound, ValidationError
@@ -36,7 +37,7 @@ def vapid_public_key() -> str:
     """Return the key browsers pass to ``pushManager.subscribe``; NotFound when push is off."""
     cfg = current_app.config
     key = cfg.get("NOTIFIER_VAPID_PUBLIC_KEY")
-    if not key or not cfg.get("NOTIFIER_VAPID_PRIVATE_KEY"):
+    if not configured("push", cfg):
         raise NotFound("web push is not configured on this server")
     return str(key)
 

@@ -1,5 +1,8 @@
 """Scheduled notifications: hold a notify() call until send_at, then release it once.
 
+The API calls :func:`schedule` instead of ``notify()`` when :func:`later` says so; the
+scheduler loop calls :func:`release_due`, which calls ``notify()``: the import goes one way.
+
 A row that cannot be released (its stored content no longer validates, or the database refuses
 it) is set aside as ``failed`` with the reason and the time, for the admin dashboard; the rows
 due after it go out in the same tick (CONTRACT §8: one bad row never stalls shared work).
@@ -9,19 +12,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import JSON, select, update
 
 from notifier.extensions import db
 from notifier.models import ScheduledNotification, User, utcnow
-from notifier.service import notify as notify_mod
 from notifier.service.content import validate_content
 from notifier.service.failures import describe, printable
+from notifier.service.notify import BeforeCommit, NotifyResult, notify
 from notifier.service.serialize import iso
 
 log = logging.getLogger("notifier.schedule")
+
+
+def later(content: dict[str, Any]) -> bool:
+    """Return True when the content's send_at lies in the future (schedule it, do not send)."""
+    return bool(content.get("send_at")) and content["send_at"] > utcnow()
 
 
 def schedule(
@@ -30,8 +38,8 @@ def schedule(
     recipients: Sequence[int],
     sender_id: int | None,
     *,
-    before_commit: Callable[[notify_mod.NotifyResult], None] | None = None,
-) -> notify_mod.NotifyResult:
+    before_commit: BeforeCommit | None = None,
+) -> NotifyResult:
     """Store the call for the scheduler loop; nothing is visible or delivered until send_at."""
     spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
     row = ScheduledNotification(
@@ -39,7 +47,7 @@ def schedule(
     )
     db.session.add(row)
     db.session.flush()  # the id, for the answer recorded in this same commit
-    result = notify_mod.NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
+    result = NotifyResult(channels={}, recipients=len(recipients), scheduled_id=row.id)
     if before_commit is not None:
         before_commit(result)
     db.session.commit()
@@ -97,7 +105,7 @@ def _release(sid: int) -> int:
     content = validate_content(spec)
     live = set(db.session.scalars(select(User.id).where(User.id.in_(recipients))))
     alive = [r for r in recipients if r in live]
-    notify_mod.notify(row.tenant_id, content, alive, sender_id=None)
+    notify(row.tenant_id, content, alive, sender_id=None)
     return 1
 
 

@@ -2,37 +2,52 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from notifier.models import Notification, User
+from notifier.timefmt import iso
+
+__all__ = ["CONTENT_FIELDS", "iso", "notification_dict", "notification_payload", "user_dict"]
 
 
-def iso(dt: datetime | None) -> str | None:
-    """Format a naive-UTC datetime as ISO 8601 with a Z suffix."""
-    if dt is None:
-        return None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt.isoformat(timespec="seconds") + "Z"
+#: The fields a notification's content brings (validate_content's output, a stored row).
+CONTENT_FIELDS = ("type", "title", "body", "priority", "entity_type", "entity_id", "url", "tags")
+
+
+def notification_payload(
+    content: Mapping[str, Any],
+    *,
+    id: int,
+    created_at: datetime | None,
+    read_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Build the notification JSON the API answers and the `notification` SSE event carries.
+
+    ``notification_dict`` builds it from a stored row; ``notify()`` from the content it has
+    just inserted (the same dict, without reading the row back).
+    """
+    return {
+        "id": id,
+        "type": content["type"],
+        "title": content["title"],
+        "body": content["body"] or "",
+        "priority": content["priority"],
+        "entity_type": content["entity_type"],
+        "entity_id": content["entity_id"],
+        "url": content["url"],
+        "tags": list(content["tags"]),
+        "created_at": iso(created_at),
+        "is_read": read_at is not None,
+        "read_at": iso(read_at),
+    }
 
 
 def notification_dict(n: Notification) -> dict[str, Any]:
-    """Serialize a notification as the API and the `notification` SSE event carry it."""
-    return {
-        "id": n.id,
-        "type": n.type,
-        "title": n.title,
-        "body": n.body or "",
-        "priority": n.priority,
-        "entity_type": n.entity_type,
-        "entity_id": n.entity_id,
-        "url": n.url,
-        "tags": n.tags,
-        "created_at": iso(n.created_at),
-        "is_read": n.read_at is not None,
-        "read_at": iso(n.read_at),
-    }
+    """Serialize a stored notification (the API, the `notification` SSE event, the pages)."""
+    fields = {k: getattr(n, k) for k in CONTENT_FIELDS}
+    return notification_payload(fields, id=n.id, created_at=n.created_at, read_at=n.read_at)
 
 
 def user_dict(u: User) -> dict[str, Any]:

@@ -16,10 +16,10 @@ import json
 import random
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from notifier.bus.base import Message
+from notifier.timefmt import iso_now
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the only line terminators SSE knows
 _FIELD_JUNK = str.maketrans("", "", "\r\n\0")
@@ -78,7 +78,7 @@ def retry_hint() -> bytes:
 
 def timestamp() -> str:
     """Return the current time as ISO 8601 UTC with a Z suffix, as the API writes times."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_now()
 
 
 class EncodedCache:

@@ -25,7 +25,6 @@ to htmx. Event names:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +35,7 @@ from werkzeug.routing import MapAdapter
 from notifier.bus.base import Message
 from notifier.models import Notification
 from notifier.service.inbox import ROWS_MAX
+from notifier.service.serialize import notification_dict
 from notifier.web.templating import SINK_EVENTS, to_datetime
 
 NOTIFICATION = "notification"
@@ -51,23 +51,23 @@ PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "
 
 
 def item_view(obj: Notification | dict[str, Any]) -> dict[str, Any]:
-    """Return the fields the item and toast partials show, from a model or its JSON dict."""
-    get: Callable[[str], Any] = (
-        functools.partial(getattr, obj) if isinstance(obj, Notification) else obj.get
-    )
-    tags = get("tags") or []
-    priority = get("priority") or "normal"
+    """Return the fields the item and toast partials show, from a model or its JSON dict.
+
+    A model goes through ``notification_dict`` first: one shape in, whoever renders.
+    """
+    data = notification_dict(obj) if isinstance(obj, Notification) else obj
+    priority = data.get("priority") or "normal"
     return {
-        "id": get("id"),
-        "type": get("type") or "",
-        "title": get("title") or "",
-        "body": get("body") or "",
+        "id": data.get("id"),
+        "type": data.get("type") or "",
+        "title": data.get("title") or "",
+        "body": data.get("body") or "",
         "priority": priority if priority in PRIORITY_LABELS else "normal",
         "priority_label": PRIORITY_LABELS.get(priority, "Normal"),
-        "url": get("url"),
-        "tags": list(tags),
-        "created_at": to_datetime(get("created_at")),
-        "is_read": bool(get("is_read")),
+        "url": data.get("url"),
+        "tags": list(data.get("tags") or []),
+        "created_at": to_datetime(data.get("created_at")),
+        "is_read": bool(data.get("is_read")),
     }
 
 

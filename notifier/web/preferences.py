@@ -8,19 +8,13 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from notifier.channels import configured
 from notifier.service import ValidationError
 from notifier.service import preferences as prefs_svc
 from notifier.service.preferences import USER_CHANNELS
 from notifier.web import bp, htmx
 from notifier.web.forms import CHANNEL_LABELS, PreferencesForm, clean_types, preferences_form
 from notifier.web.inbox import known_types
-
-# Which config key turns each external channel on (CONTRACT §2); unset means "not set up".
-CHANNEL_CONFIG = {
-    "email": "NOTIFIER_SMTP_HOST",
-    "push": "NOTIFIER_VAPID_PRIVATE_KEY",
-    "sms": "NOTIFIER_SMS_URL",
-}
 
 
 def _types(prefs: dict[str, Any]) -> list[str]:
@@ -99,9 +93,7 @@ def _render(
         "form_errors": errors or [],
         "mandatory": set(prefs_svc.mandatory_types()),
         "channel_labels": CHANNEL_LABELS,
-        "unconfigured": {
-            ch for ch, key in CHANNEL_CONFIG.items() if not current_app.config.get(key)
-        },
+        "unconfigured": {ch for ch in USER_CHANNELS if not configured(ch, current_app.config)},
     }
     if htmx.is_htmx():
         resp = current_app.make_response((render_template("preferences/_form.html", **ctx), status))

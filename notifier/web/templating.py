@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from notifier.service import events, inbox
 from notifier.service.content import parse_time
+from notifier.timefmt import iso
 from notifier.vendor import script_tags
 
 #: Events the page's SSE sink swaps (web/fragments.py renders them; the list refresher
@@ -84,8 +85,7 @@ def to_datetime(value: Any) -> datetime | None:
 
 def iso_filter(value: Any) -> str:
     """Format a time as ISO 8601 UTC for <time datetime>."""
-    dt = to_datetime(value)
-    return dt.isoformat(timespec="seconds") + "Z" if dt else ""
+    return iso(to_datetime(value)) or ""
 
 
 def when_filter(value: Any) -> str:

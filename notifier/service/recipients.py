@@ -1,0 +1,157 @@
+"""Who a notification goes to: resolve the API's recipient forms and load what plan() needs.
+
+One statement loads every recipient with its preferences and push-subscription count (and
+whether the tenant has webhook endpoints), so the fan-out reads no row twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, select
+
+from notifier.extensions import db
+from notifier.models import Preference, PushSubscription, User, WebhookEndpoint
+from notifier.service.errors import ValidationError
+from notifier.service.preferences import effective, mandatory_types
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One user as the fan-out sees it: effective preferences and where to reach them."""
+
+    id: int
+    phone: str | None
+    prefs: dict[str, Any]
+    push_subscriptions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One live endpoint of the tenant; ``types`` empty means every type."""
+
+    id: int
+    types: list[str]
+
+
+@dataclass(slots=True)
+class Audience:
+    """The recipients of one notify() call, in the caller's order.
+
+    ``has_webhooks`` says whether the tenant has live endpoints (None: not known, there was
+    no recipient row to ask), so a tenant without them costs no webhook query.
+    """
+
+    tenant_id: int
+    recipients: list[Recipient] = field(default_factory=list)
+    has_webhooks: bool | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        """Return the recipients' user ids."""
+        return [r.id for r in self.recipients]
+
+
+def _recipient_query(tenant_id: int) -> Select[Any]:
+    push_count = (
+        select(func.count())
+        .where(PushSubscription.user_id == User.id)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    has_hooks = exists().where(
+        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None)
+    )
+    return select(User.id, User.phone, Preference.data, push_count, has_hooks).outerjoin(
+        Preference, Preference.user_id == User.id
+    )
+
+
+def _load(
+    tenant_id: int, where: Sequence[ColumnElement[bool]], chunks: list[list[int]] | None
+) -> tuple[dict[int, Recipient], bool]:
+    """Run the recipient query (per chunk of ids when given); return rows by id and has-hooks."""
+    mandatory = mandatory_types()
+    base = _recipient_query(tenant_id).where(*where)
+    statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
+    found: dict[int, Recipient] = {}
+    hooks = False
+    for stmt in statements:
+        for uid, phone, data, pushes, has_hooks in db.session.execute(stmt.order_by(User.id)):
+            found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
+            hooks = hooks or bool(has_hooks)
+    return found, hooks
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    return [list(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+
+
+def webhooks(group: Audience) -> list[Webhook]:
+    """Return the tenant's live webhook endpoints (no query when it is known to have none)."""
+    if group.has_webhooks is False:
+        return []
+    rows = db.session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.types).where(
+            WebhookEndpoint.tenant_id == group.tenant_id, WebhookEndpoint.deleted_at.is_(None)
+        )
+    )
+    return [Webhook(int(i), list(types or [])) for i, types in rows]
+
+
+def _finish(tenant_id: int, ordered: list[Recipient], hooks: bool) -> Audience:
+    return Audience(tenant_id, ordered, hooks if ordered else None)
+
+
+def load(tenant_id: int, user_ids: Sequence[int]) -> Audience:
+    """Load already-resolved recipients (any state: the scheduler sends to whoever exists)."""
+    ids = list(user_ids)
+    found, hooks = _load(tenant_id, [], _chunks(list(dict.fromkeys(ids))))
+    return _finish(tenant_id, [found[i] for i in ids if i in found], hooks)
+
+
+def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
+    """Resolve {user_id | email | user_ids | tenant: true} to active users of the tenant.
+
+    Raise ValidationError naming the field when a recipient is unknown, inactive or in
+    another tenant.
+    """
+    mine = [User.tenant_id == tenant_id, User.active.is_(True)]
+    if spec.get("tenant") is True:
+        found, hooks = _load(tenant_id, mine, None)
+        return _finish(tenant_id, list(found.values()), hooks)
+    if spec.get("user_ids") is not None:
+        wanted = list(dict.fromkeys(int(i) for i in spec["user_ids"]))
+        found, hooks = _load(tenant_id, mine, _chunks(wanted))
+        unknown = [i for i in wanted if i not in found]
+        if unknown:
+            raise ValidationError(
+                f"unknown recipients: {unknown[:10]}",
+                code="unknown_recipient",
+                fields={"user_ids": "unknown or not in your tenant"},
+            )
+        return _finish(tenant_id, [found[i] for i in wanted], hooks)
+    if spec.get("user_id") is not None:
+        field_name, cond = "user_id", User.id == int(spec["user_id"])
+    elif spec.get("email") is not None:
+        field_name, cond = "email", User.email == str(spec["email"]).strip().lower()
+    else:
+        raise ValidationError(
+            "a recipient is required",
+            fields={"user_id": "give user_id, email, user_ids or tenant: true"},
+        )
+    found, hooks = _load(tenant_id, [*mine, cond], None)
+    if not found:
+        raise ValidationError(
+            "unknown recipient", code="unknown_recipient", fields={field_name: "unknown recipient"}
+        )
+    return _finish(tenant_id, list(found.values()), hooks)
+
+
+def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:
+    """Return the user ids :func:`audience` resolves ``spec`` to."""
+    return audience(tenant_id, spec).ids
