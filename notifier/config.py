@@ -12,69 +12,6 @@ from notifier.config_check import ConfigError, check, parse_environ
 
 __all__ = ["Config", "ConfigError", "ensure_secret_key", "from_environ", "redis_url", "validate"]
 
-# Environment variables read at start-up; the rest come from instance/config.py or test_config.
-_INT_KEYS = {
-    "NOTIFIER_PING_INTERVAL",
-    "NOTIFIER_MAX_CONNECTIONS_PER_USER",
-    "NOTIFIER_MAX_CONNECTIONS",
-    "NOTIFIER_MAX_BODY",
-    "NOTIFIER_HEADER_TIMEOUT",
-    "NOTIFIER_KEEPALIVE_TIMEOUT",
-    "NOTIFIER_STREAM_TOKEN_TTL",
-    "NOTIFIER_RETRY_BASE",
-    "NOTIFIER_RETRY_MAX_ATTEMPTS",
-    "NOTIFIER_DELIVERY_CONCURRENCY",
-    "NOTIFIER_DELIVERY_TIMEOUT",
-    "NOTIFIER_SMTP_PORT",
-    "NOTIFIER_RETENTION_DAYS",
-    "NOTIFIER_QUEUE_SIZE",
-    "NOTIFIER_CLEANUP_INTERVAL",
-    "REDIS_PORT",
-    "REDIS_DB",
-    "NOTIFIER_CLIENT_RECONNECT_DELAY_MS",
-    "NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS",
-    "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
-    "NOTIFIER_TRUSTED_PROXIES",
-    "NOTIFIER_MAX_TOKENS_PER_USER",
-    "NOTIFIER_DB_POOL_SIZE",
-    "NOTIFIER_DB_MAX_OVERFLOW",
-    "NOTIFIER_DB_POOL_RECYCLE",
-    "NOTIFIER_DB_RETRY_WAIT",
-}
-_STR_KEYS = {
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "REDIS_HOST",
-    "REDIS_PASSWORD",
-    "NOTIFIER_SMTP_HOST",
-    "NOTIFIER_SMTP_USER",
-    "NOTIFIER_SMTP_PASSWORD",
-    "NOTIFIER_SMTP_TLS",
-    "NOTIFIER_SMTP_FROM",
-    "NOTIFIER_VAPID_PUBLIC_KEY",
-    "NOTIFIER_VAPID_PRIVATE_KEY",
-    "NOTIFIER_VAPID_SUBJECT",
-    "NOTIFIER_SMS_URL",
-    "NOTIFIER_SMS_USER",
-    "NOTIFIER_SMS_PASSWORD",
-    "NOTIFIER_SMS_FROM",
-    "NOTIFIER_INSTANCE",
-    "NOTIFIER_BASE_URL",
-    "NOTIFIER_RATE_LIMIT_PUBLISH",
-    "NOTIFIER_RATE_LIMIT_LOGIN",
-    "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT",
-    "RATELIMIT_STORAGE_URI",
-    "NOTIFIER_LOG_FORMAT",
-}
-_BOOL_KEYS = {
-    "NOTIFIER_WEBHOOK_ALLOW_PRIVATE",
-    "NOTIFIER_TESTING_FAST_HASH",
-    "RATELIMIT_ENABLED",
-    "NOTIFIER_CLIENT_AUTO_RECONNECT",
-    "NOTIFIER_DB_POOL_PRE_PING",
-}
-
 
 class Config:
     """Defaults; overridden by instance/config.py, then the environment, then test_config."""
@@ -98,6 +35,11 @@ class Config:
     NOTIFIER_QUEUE_SIZE = 256
     # Seconds between sweeps for dead connections.
     NOTIFIER_CLEANUP_INTERVAL = 30
+    # Seconds between prunes of the event log (NOTIFIER_RETENTION_DAYS), releases of due
+    # scheduled sends, and claims of due deliveries (each worker; a claim takes many rows).
+    NOTIFIER_PRUNE_INTERVAL = 3600
+    NOTIFIER_SCHEDULER_INTERVAL = 5
+    NOTIFIER_DELIVERY_INTERVAL = 1
     # Request bodies larger than this get 413 before any parsing (chunked ones too).
     NOTIFIER_MAX_BODY = 65536
     # `python app.py` only (gunicorn has --keep-alive): seconds a client has to send the request
@@ -150,6 +92,8 @@ class Config:
     # Unrevoked API tokens one user may hold (409 beyond); `flask create-token` is not capped.
     NOTIFIER_MAX_TOKENS_PER_USER = 50
     RATELIMIT_ENABLED = True
+    # Where Flask-Limiter counts; unset: the Redis above (shared by every process), else memory.
+    RATELIMIT_STORAGE_URI: str | None = None
     # The page's stream client (the seeds' hook options): reconnect on its own, first delay
     # (doubling with jitter up to the max), attempts before showing "Offline" and a button.
     NOTIFIER_CLIENT_AUTO_RECONNECT = True
@@ -185,6 +129,32 @@ class Config:
     NOTIFIER_DB_RETRY_WAIT = 5
     # Explicit options here win over the NOTIFIER_DB_* keys above.
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+
+
+# Read from the environment: the declared keys of these families, by their default's type
+# (an annotation for the None defaults); tuples and dicts come from instance/config.py only.
+ENV_PREFIXES = ("NOTIFIER_", "REDIS_", "RATELIMIT_")
+ENV_KEYS = ("SECRET_KEY", "DATABASE_URL")
+
+
+def _env_kind(key: str) -> str | None:
+    """Return int, str or bool for a key the environment may set, else None."""
+    if not (key.startswith(ENV_PREFIXES) or key in ENV_KEYS):
+        return None
+    default = getattr(Config, key)
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, str) or Config.__annotations__.get(key) == "str | None":
+        return "str"
+    return None
+
+
+_KINDS = {key: kind for key in vars(Config) if key.isupper() and (kind := _env_kind(key))}
+_INT_KEYS = frozenset(k for k, kind in _KINDS.items() if kind == "int")
+_STR_KEYS = frozenset(k for k, kind in _KINDS.items() if kind == "str")
+_BOOL_KEYS = frozenset(k for k, kind in _KINDS.items() if kind == "bool")
 
 
 def from_environ(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:

@@ -34,11 +34,15 @@ from notifier.responses import error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION = "notifier.limits"
+# The keys this module reads, for an app not built by create_app; the defaults are Config's.
 DEFAULTS = {
-    "RATELIMIT_ENABLED": True,
-    "NOTIFIER_RATE_LIMIT_PUBLISH": "200/second;6000/minute",
-    "NOTIFIER_RATE_LIMIT_LOGIN": "10/minute",
-    "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT": "10/minute",
+    key: getattr(config_mod.Config, key)
+    for key in (
+        "RATELIMIT_ENABLED",
+        "NOTIFIER_RATE_LIMIT_PUBLISH",
+        "NOTIFIER_RATE_LIMIT_LOGIN",
+        "NOTIFIER_RATE_LIMIT_LOGIN_ACCOUNT",
+    )
 }
 
 

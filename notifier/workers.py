@@ -177,10 +177,10 @@ def loops(app: Flask) -> list[tuple[float, Tick]]:
     out: list[tuple[float, Tick]] = [
         (float(cfg["NOTIFIER_PING_INTERVAL"]), ping_tick),
         (float(cfg["NOTIFIER_CLEANUP_INTERVAL"]), cleanup_tick),
-        (float(cfg.get("NOTIFIER_PRUNE_INTERVAL", 3600)), prune_tick),
-        (float(cfg.get("NOTIFIER_SCHEDULER_INTERVAL", 5)), scheduler_tick),
+        (float(cfg["NOTIFIER_PRUNE_INTERVAL"]), prune_tick),
+        (float(cfg["NOTIFIER_SCHEDULER_INTERVAL"]), scheduler_tick),
         (NODE_STATS_INTERVAL, node_stats_tick),
-        (float(cfg.get("NOTIFIER_DELIVERY_INTERVAL", 1)), delivery_tick),
+        (float(cfg["NOTIFIER_DELIVERY_INTERVAL"]), delivery_tick),
     ]
     return out
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from notifier import create_app
+from notifier import config, create_app
 from notifier.config import ConfigError, from_environ
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +128,24 @@ def test_good_values_are_parsed_and_normalised(tmp_path: Path) -> None:
     assert env["NOTIFIER_WEBHOOK_ALLOW_PRIVATE"] is False and env["RATELIMIT_ENABLED"] is True
     app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", **env})
     assert app.config["NOTIFIER_SMTP_TLS"] == "ssl"
+
+
+def test_every_key_the_environment_reads_is_declared_in_config() -> None:
+    # The reader is derived from Config: a loop interval once had its default only where it
+    # was read, so no environment could set it.
+    env = from_environ(
+        {
+            "NOTIFIER_PRUNE_INTERVAL": "600",
+            "NOTIFIER_SCHEDULER_INTERVAL": "0.5",
+            "NOTIFIER_DELIVERY_INTERVAL": "2",
+        }
+    )
+    assert env == {
+        "NOTIFIER_PRUNE_INTERVAL": 600,
+        "NOTIFIER_SCHEDULER_INTERVAL": 0.5,
+        "NOTIFIER_DELIVERY_INTERVAL": 2,
+    }
+    with pytest.raises(ConfigError) as info:
+        from_environ({"NOTIFIER_SCHEDULER_INTERVAL": "0"})
+    assert info.value.keys == ["NOTIFIER_SCHEDULER_INTERVAL"]
+    assert config._KINDS.keys() <= vars(config.Config).keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from notifier.models import Delivery, Event, EventCursor, Notification, User
 from notifier.service import ValidationError, accounts, inbox, preferences, schedule
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
-from tests.factories import make_user, send
+from tests.factories import PASSWORD, make_user, send
 
 
 def cursors(user_id: int) -> list[int]:
@@ -154,6 +155,22 @@ def test_preferences_route_channels(any_app: Flask) -> None:
     preferences.set_preferences(alice, {"types": {"comment": {"in_app": False}}}, merge=True)
     result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
     assert result.channels["in_app"] is False and result.ids == []
+
+
+def test_half_configured_push_is_off_for_the_fan_out_and_the_preferences_page(
+    app: Flask,
+) -> None:
+    # One answer to "is push set up" (the registry's): the sender would refuse without the
+    # public key, so notify() must not queue rows it can never send.
+    app.config.update(NOTIFIER_VAPID_PRIVATE_KEY="private-only")
+    alice = make_user("alice@example.com")
+    content = validate_content({"type": "comment", "title": "Hi", "channels": ["push"]})
+    result = notify_svc.notify(alice.tenant_id, content, [alice.id], sender_id=None)
+    assert result.errors == {"push": "push channel is not configured"}
+    client = app.test_client()
+    client.post("/login", data={"email": "alice@example.com", "password": PASSWORD})
+    page = client.get("/preferences").get_data(as_text=True)
+    assert re.search(r">Push\s*<span[^>]*>\(not set up on this server\)", page)
 
 
 def test_mandatory_type_cannot_be_switched_off(any_app: Flask) -> None:

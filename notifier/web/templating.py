@@ -21,11 +21,12 @@ from notifier.vendor import script_tags
 SINK_EVENTS = ("notification", "update", "stats", "reset", "refresh")
 
 # Client reconnect policy (the seeds' hook options). Override with these config keys.
-CLIENT_DEFAULTS = {
-    "auto_reconnect": ("NOTIFIER_CLIENT_AUTO_RECONNECT", True),
-    "reconnect_delay": ("NOTIFIER_CLIENT_RECONNECT_DELAY_MS", 1000),
-    "max_reconnect_delay": ("NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS", 30000),
-    "max_reconnect_attempts": ("NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS", 8),
+# The page's data attributes and the keys they come from (defaults: config.Config).
+CLIENT_KEYS = {
+    "auto_reconnect": "NOTIFIER_CLIENT_AUTO_RECONNECT",
+    "reconnect_delay": "NOTIFIER_CLIENT_RECONNECT_DELAY_MS",
+    "max_reconnect_delay": "NOTIFIER_CLIENT_MAX_RECONNECT_DELAY_MS",
+    "max_reconnect_attempts": "NOTIFIER_CLIENT_MAX_RECONNECT_ATTEMPTS",
 }
 
 
@@ -68,11 +69,9 @@ def stream_url(after: int | None = None) -> str:
 def client_config() -> dict[str, Any]:
     """Return the live-connection settings the page hands to static/js as data attributes."""
     cfg = current_app.config
-    out: dict[str, Any] = {
-        key: cfg.get(name, default) for key, (name, default) in CLIENT_DEFAULTS.items()
-    }
+    out: dict[str, Any] = {key: cfg[name] for key, name in CLIENT_KEYS.items()}
     out["auto_reconnect"] = "true" if out["auto_reconnect"] else "false"
-    out["ping_interval"] = int(cfg.get("NOTIFIER_PING_INTERVAL", 25)) * 1000
+    out["ping_interval"] = int(cfg["NOTIFIER_PING_INTERVAL"]) * 1000
     return out
 
 
