@@ -20,7 +20,7 @@ from notifier.api.openapi_common import (
     ref,
 )
 from notifier.api.openapi_fields import AUTH_SECRET, P256DH, PUSH_ENDPOINT, TYPE, WEBHOOK_URL
-from notifier.service.admin import MAX_WEBHOOK_TYPES
+from notifier.service.webhooks import MAX_WEBHOOK_TYPES
 
 TYPES = {
     "type": ["array", "null"],

@@ -11,9 +11,9 @@ from notifier.api import bp
 from notifier.api.request import json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth, credential
 from notifier.models import User
-from notifier.service import accounts, admin, inbox
+from notifier.service import accounts, inbox
 from notifier.service.errors import ValidationError
-from notifier.service.serialize import user_dict
+from notifier.service.serialize import token_dict, user_dict
 
 NEW_USER_FIELDS = ("email", "password", "role", "timezone", "phone")
 
@@ -29,7 +29,7 @@ def me() -> Any:
 @api_auth()
 def update_me() -> Any:
     """Change the caller's timezone or phone (E.164); email and role cannot change here."""
-    return jsonify(user_dict(admin.update_profile(g.user, json_body())))
+    return jsonify(user_dict(accounts.update_profile(g.user, json_body())))
 
 
 @bp.post("/users")
@@ -66,7 +66,7 @@ def list_users() -> Any:
     """List the admin's tenant users, newest first, ``limit`` per page with a ``next`` token."""
     limit = limit_arg()
     before = inbox.parse_before(request.args.get("before"), User.id)
-    users, nxt = admin.list_users(g.user.tenant_id, limit=limit, before=before)
+    users, nxt = accounts.list_users(g.user.tenant_id, limit=limit, before=before)
     return jsonify({"items": [user_dict(u) for u in users], "next": nxt})
 
 
@@ -74,7 +74,7 @@ def list_users() -> Any:
 @api_auth()
 def list_tokens() -> Any:
     """List the caller's API tokens (never their secrets)."""
-    return jsonify({"items": [admin.token_dict(t) for t in admin.list_tokens(g.user)]})
+    return jsonify({"items": [token_dict(t) for t in accounts.list_tokens(g.user)]})
 
 
 @bp.post("/tokens")
@@ -83,7 +83,7 @@ def create_token() -> Any:
     """Create a named API token; the plaintext appears in this answer only."""
     body = json_body()
     reject_unknown(body, ("name",))
-    row, token = admin.issue_token(g.user, body.get("name"))
+    row, token = accounts.issue_token(g.user, body.get("name"))
     return jsonify({"id": row.id, "name": row.name, "token": token}), 201
 
 
@@ -91,7 +91,7 @@ def create_token() -> Any:
 @api_auth()
 def revoke_token(token_id: int) -> Any:
     """Revoke one of the caller's tokens; 404 for anyone else's."""
-    admin.revoke_token(g.user, token_id)
+    accounts.revoke_token(g.user, token_id)
     return "", 204
 
 

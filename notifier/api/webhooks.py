@@ -11,7 +11,8 @@ from notifier.api import bp
 from notifier.api.request import json_body, reject_unknown
 from notifier.auth import api_auth
 from notifier.channels.webhook import validate_webhook_url
-from notifier.service import admin
+from notifier.service import webhooks
+from notifier.service.serialize import webhook_dict
 
 
 @bp.post("/webhooks")
@@ -21,27 +22,25 @@ def create_webhook() -> Any:
     body = json_body()
     reject_unknown(body, ("url", "types"))
     allow_private = bool(current_app.config.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE"))
-    row = admin.create_webhook(
+    row = webhooks.create_webhook(
         g.user.tenant_id,
         body.get("url"),
         body.get("types"),
         check_url=partial(validate_webhook_url, allow_private=allow_private),
     )
-    return jsonify(admin.webhook_dict(row, with_secret=True)), 201
+    return jsonify(webhook_dict(row, with_secret=True)), 201
 
 
 @bp.get("/webhooks")
 @api_auth(admin=True)
 def list_webhooks() -> Any:
     """List the tenant's endpoints without their secrets."""
-    return jsonify(
-        {"items": [admin.webhook_dict(w) for w in admin.list_webhooks(g.user.tenant_id)]}
-    )
+    return jsonify({"items": [webhook_dict(w) for w in webhooks.list_webhooks(g.user.tenant_id)]})
 
 
 @bp.delete("/webhooks/<int:webhook_id>")
 @api_auth(admin=True)
 def delete_webhook(webhook_id: int) -> Any:
     """Retire an endpoint of the tenant; 404 for another tenant's."""
-    admin.delete_webhook(g.user.tenant_id, webhook_id)
+    webhooks.delete_webhook(g.user.tenant_id, webhook_id)
     return "", 204

@@ -18,9 +18,11 @@ from notifier.extensions import db
 from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
 from notifier.service import sessions
 from notifier.service.emails import EmailNotValidError, normalized_address
-from notifier.service.errors import Conflict, ValidationError
+from notifier.service.errors import Conflict, NotFound, ValidationError
 from notifier.service.preferences import valid_timezone
 
+PROFILE_FIELDS = ("timezone", "phone")
+READONLY_PROFILE_FIELDS = ("id", "email", "role", "tenant")
 E164_RE = re.compile(r"\A\+[1-9][0-9]{6,14}\Z")
 TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
 REAL_HASH_METHOD = "scrypt"  # werkzeug's default: scrypt:32768:8:1
@@ -89,6 +91,34 @@ def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, A
         else:
             out["phone"] = phone
     return out
+
+
+def list_users(tenant_id: int, *, limit: int, before: int | None) -> tuple[list[User], str | None]:
+    """Return one page of the tenant's users, newest first, and the token of the next page."""
+    q = select(User).where(User.tenant_id == tenant_id)
+    if before is not None:
+        q = q.where(User.id < before)
+    rows = list(db.session.scalars(q.order_by(User.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].id) if more and rows else None)
+
+
+def update_profile(user: User, doc: dict[str, Any]) -> User:
+    """Change the caller's timezone and phone; 422 for read-only or unknown fields."""
+    errors: dict[str, str] = {}
+    for key in doc:
+        if key in READONLY_PROFILE_FIELDS:
+            errors[key] = "read-only"
+        elif key not in PROFILE_FIELDS:
+            errors[key] = "unknown field"
+    changes = validate_profile(doc, errors)
+    if errors:
+        raise ValidationError("invalid profile", fields=errors)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return user
 
 
 def create_user(
@@ -182,6 +212,24 @@ def create_token_row(
     return row, token
 
 
+def list_tokens(user: User) -> list[ApiToken]:
+    """Return the user's tokens, newest first, revoked ones included."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def issue_token(user: User, name: Any) -> tuple[ApiToken, str]:
+    """Create a named token for the user; return its row and the plaintext (shown once)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("a token name is required", fields={"name": "is required"})
+    if len(name.strip()) > 100:
+        raise ValidationError("token name too long", fields={"name": "at most 100 characters"})
+    return create_token_row(user, name.strip())
+
+
 def token_row(token: str) -> ApiToken | None:
     """Return the unrevoked token row of an active user; touch last_used_at at most per minute."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
@@ -202,16 +250,15 @@ def user_for_token(token: str) -> User | None:
     return row.user if row is not None else None
 
 
-def revoke_token(user: User, token_id: int) -> bool:
-    """Revoke one of the user's tokens and close its streams; False when it is not theirs."""
+def revoke_token(user: User, token_id: int) -> None:
+    """Revoke one of the user's tokens and close its streams; NotFound for anyone else's."""
     row = db.session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
-        return False
+        raise NotFound("token not found")
     row.revoked_at = utcnow()
     db.session.commit()
     # Streams opened with the token itself or with a stream token minted from it.
     sessions.close_streams(user, ("token", token_id))
-    return True
 
 
 def _stream_serializer() -> URLSafeTimedSerializer:

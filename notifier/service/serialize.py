@@ -6,10 +6,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from notifier.models import Notification, User
+from notifier.models import ApiToken, Notification, User, WebhookEndpoint
 from notifier.timefmt import iso
 
-__all__ = ["CONTENT_FIELDS", "iso", "notification_dict", "notification_payload", "user_dict"]
+__all__ = [
+    "CONTENT_FIELDS",
+    "iso",
+    "notification_dict",
+    "notification_payload",
+    "token_dict",
+    "user_dict",
+    "webhook_dict",
+]
 
 
 #: The fields a notification's content brings (validate_content's output, a stored row).
@@ -60,3 +68,28 @@ def user_dict(u: User) -> dict[str, Any]:
         "timezone": u.timezone,
         "phone": u.phone,
     }
+
+
+def token_dict(row: ApiToken) -> dict[str, Any]:
+    """Serialize a token without its secret part."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": iso(row.created_at),
+        "last_used_at": iso(row.last_used_at),
+        "revoked": row.revoked_at is not None,
+    }
+
+
+def webhook_dict(row: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    """Serialize a webhook endpoint; the secret only when it was just created."""
+    out: dict[str, Any] = {
+        "id": row.id,
+        "url": row.url,
+        "types": row.types,
+        "created_at": iso(row.created_at),
+    }
+    if with_secret:
+        out["secret"] = row.secret
+    return out
