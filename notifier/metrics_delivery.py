@@ -47,7 +47,13 @@ for _channel in EXTERNAL_CHANNELS:
 
 
 def record_outcome(outcome: str, channel: str, rows: int) -> None:
-    """Count ``rows`` delivery rows of ``channel`` recorded as ``outcome``."""
+    """Count ``rows`` delivery rows of ``channel`` recorded as ``outcome`` (sent, failed, dead).
+
+    ``failed`` is a transient failure that will be retried; a digest of three rows counts
+    three. Per process; /metrics sums every worker's.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown delivery outcome {outcome!r}")
     DELIVERIES.labels(channel, outcome).inc(rows)
 
 

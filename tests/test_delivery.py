@@ -18,8 +18,9 @@ from flask import Flask
 from sqlalchemy import update
 
 from notifier.channels import Channel, DeliveryJob
-from notifier.delivery import channels_for, stats, tick
+from notifier.delivery import channels_for, tick
 from notifier.extensions import db
+from notifier.metrics import REGISTRY
 from notifier.models import Delivery, User, utcnow
 from notifier.service import deliveries
 from notifier.service import notify as notify_svc
@@ -27,6 +28,14 @@ from notifier.service.content import validate_content
 from tests.conftest import make_app
 from tests.factories import make_user
 from tests.fixtures_receivers import SmtpServer
+
+
+def delivered(outcome: str, channel: str) -> float:
+    """Return this process's notifier_deliveries_total for ``outcome`` and ``channel``."""
+    value = REGISTRY.get_sample_value(
+        "notifier_deliveries_total", {"channel": channel, "outcome": outcome}
+    )
+    return value or 0.0
 
 
 def sqlite_app(tmp_path: Any, **config: Any) -> Iterator[Flask]:
@@ -117,7 +126,7 @@ def between(value: datetime, low: datetime, high: datetime) -> bool:
 def test_email_is_sent_and_marked_sent(
     mail_app: Flask, alice: User, smtp_server: SmtpServer
 ) -> None:
-    before = stats.get("sent", "email")
+    before = delivered("sent", "email")
     did = queue(alice, title="Build finished", url="https://ci.example/b/1")
 
     assert tick(mail_app) == 1
@@ -130,7 +139,7 @@ def test_email_is_sent_and_marked_sent(
     row = reload(did)
     assert (row.status, row.attempts, row.locked_until, row.last_error) == ("sent", 1, None, None)
     assert row.sent_at is not None
-    assert stats.get("sent", "email") == before + 1
+    assert delivered("sent", "email") == before + 1
     assert tick(mail_app) == 0  # Nothing left: a sent row is never sent again.
     assert len(smtp_server.messages) == 1
 
@@ -139,7 +148,7 @@ def test_deferred_email_is_retried_with_backoff(
     mail_app: Flask, alice: User, smtp_server: SmtpServer
 ) -> None:
     smtp_server.fail("451 4.3.0 Try again later", at="rcpt", times=1)
-    failed_before = stats.get("failed", "email")
+    failed_before = delivered("failed", "email")
     did = queue(alice)
 
     start = utcnow()
@@ -153,7 +162,7 @@ def test_deferred_email_is_retried_with_backoff(
     low, high = start + timedelta(seconds=base * 0.8), end + timedelta(seconds=base * 1.2)
     assert between(row.due_at, low, high)
     assert row.locked_until is None
-    assert stats.get("failed", "email") == failed_before + 1
+    assert delivered("failed", "email") == failed_before + 1
     assert tick(mail_app) == 0 and smtp_server.messages == []  # Not due yet.
 
     make_due(did)

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from notifier.delivery import stats, tick
+from notifier.delivery import tick
 from notifier.delivery.claim import window_start
 from notifier.extensions import db
 from notifier.models import Delivery, utcnow
@@ -23,6 +23,7 @@ from notifier.service.content import validate_content
 from tests.factories import make_user
 from tests.fixtures_receivers import SmtpServer
 from tests.test_delivery import (
+    delivered,
     delivery_ids,
     make_due,
     queue,
@@ -70,7 +71,7 @@ def test_three_hourly_rows_become_one_email(mail_app: Flask, smtp_server: SmtpSe
     current = queue(alice, title="Too recent", digest="hourly", created_at=next_hour())
     db.session.execute(update(Delivery).where(Delivery.id.in_(old)).values(created_at=last_hour()))
     db.session.commit()
-    before = stats.get("sent", "email")
+    before = delivered("sent", "email")
 
     assert tick(mail_app) == 3
 
@@ -85,7 +86,7 @@ def test_three_hourly_rows_become_one_email(mail_app: Flask, smtp_server: SmtpSe
     assert delivery_ids(smtp_server) == [old[0]]  # The oldest row names the digest.
     assert [reload(i).status for i in old] == ["sent"] * 3
     assert reload(current).status == "pending"  # Its window is still open.
-    assert stats.get("sent", "email") == before + 3
+    assert delivered("sent", "email") == before + 3
     assert tick(mail_app) == 0
 
 

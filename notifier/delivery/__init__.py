@@ -40,6 +40,7 @@ from dataclasses import replace
 
 from flask import Flask
 
+from notifier import metrics_delivery
 from notifier.channels import Channel, build_channels
 from notifier.delivery.claim import (
     LEASE,
@@ -49,7 +50,6 @@ from notifier.delivery.claim import (
     digest_groups,
     set_aside,
 )
-from notifier.delivery.counters import DeliveryStats, stats
 from notifier.delivery.jobs import Outcome, plan, send, unusable
 from notifier.delivery.outcome import Recorded, backoff, record, redact
 from notifier.delivery.pool import (
@@ -65,12 +65,10 @@ from notifier.service.failures import describe
 
 __all__ = [
     "LEASE",
-    "DeliveryStats",
     "backoff",
     "channels_for",
     "drain",
     "pools_for",
-    "stats",
     "tick",
 ]
 
@@ -187,7 +185,7 @@ def _send(app: Flask, claim: Claim, channels: dict[str, Channel]) -> None:
         return
     _log(claim, recorded)
     if recorded.status in _COUNTER:
-        stats.incr(_COUNTER[recorded.status], claim.channel, len(claim.rows))
+        metrics_delivery.record_outcome(_COUNTER[recorded.status], claim.channel, len(claim.rows))
 
 
 def _set_aside(claim: Claim, reason: str) -> None:
@@ -198,7 +196,7 @@ def _set_aside(claim: Claim, reason: str) -> None:
     recorded = Recorded("dead" if written else "lost", attempt, reason)
     _log(claim, recorded)
     if written:
-        stats.incr("dead", claim.channel, written)
+        metrics_delivery.record_outcome("dead", claim.channel, written)
 
 
 def _log(claim: Claim, recorded: Recorded) -> None:
