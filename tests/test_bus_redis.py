@@ -78,7 +78,7 @@ def test_a_close_message_from_one_process_closes_streams_in_both(make: Factory) 
     kept = second.hub.subscribe(1, 1, credential=("session", 4))
     assert first.publish([close_message(1, 1, ("session", 3))]) is True
     assert wait_until(lambda: here.closed and there.closed)
-    assert second.hub.user_count(1) == 1 and not kept.closed
+    assert second.hub.by_user().get(1, 0) == 1 and not kept.closed
 
 
 def test_one_pubsub_connection_per_broker_however_many_subscriptions(

@@ -109,7 +109,7 @@ def test_polling_holds_no_stream_slot(
     auth.login("admin@example.com")
     for _ in range(3):
         assert client.get("/admin/live", headers=HX).status_code == 200
-    assert hub.user_count(world.admin.id) == 0
+    assert hub.by_user().get(world.admin.id, 0) == 0
     stream = client.get("/stream", buffered=False)
     try:
         assert stream.status_code == 200  # the one slot is still free for the page stream

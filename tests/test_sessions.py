@@ -193,10 +193,10 @@ def test_logout_closes_the_page_and_api_streams_of_that_sign_in(site: Site) -> N
     try:
         for tab in (page, api, kept):
             assert tab.status == 200 and "connected" in names(tab.read())
-        assert state(site.app).hub.user_count(site.alice_id) == 3
+        assert state(site.app).hub.by_user().get(site.alice_id, 0) == 3
         assert client.post("/logout").status_code == 302
         assert ended(page) and ended(api)
-        assert state(site.app).hub.user_count(site.alice_id) == 1
+        assert state(site.app).hub.by_user().get(site.alice_id, 0) == 1
         assert not kept.ended
     finally:
         for tab in (page, api, kept):
@@ -245,7 +245,7 @@ def test_deactivation_closes_every_stream_and_refuses_every_credential(site: Sit
         assert client.get("/").status_code == 302
         assert client.get(STREAM, query_string={"token": minted}).status_code == 401
         assert client.get(STREAM, headers=site.alice_h).status_code == 401
-        assert state(site.app).hub.user_count(site.alice_id) == 0
+        assert state(site.app).hub.by_user().get(site.alice_id, 0) == 0
     finally:
         for tab in tabs:
             tab.close()
@@ -283,10 +283,10 @@ def test_after_a_bus_outage_a_stream_whose_token_died_meanwhile_ends(site: Site)
         with site.app.app_context():
             db.session.get(ApiToken, site.token_id(site.alice_token)).revoked_at = utcnow()
             db.session.commit()
-        assert state(site.app).hub.user_count(site.alice_id) == 1
+        assert state(site.app).hub.by_user().get(site.alice_id, 0) == 1
         state(site.app).hub.request_replay_all()  # ...then the bus reconnects
         assert ended(tab)
-        assert state(site.app).hub.user_count(site.alice_id) == 0
+        assert state(site.app).hub.by_user().get(site.alice_id, 0) == 0
     finally:
         tab.close()
 
@@ -319,4 +319,4 @@ def test_a_token_revoked_while_its_stream_connects_is_refused(
     monkeypatch.setattr(hub, "subscribe", revoked_meanwhile)
     resp = site.client().get(STREAM, headers=site.alice_h)
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "invalid_token"
-    assert hub.user_count(site.alice_id) == 0
+    assert hub.by_user().get(site.alice_id, 0) == 0

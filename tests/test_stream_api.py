@@ -127,7 +127,8 @@ def test_a_live_message_already_replayed_is_not_written_twice(
     assert logged(evs) == [1, 2]
     late = Message(world.alice.id, world.alice.tenant_id, 2, "notification", {"late": True})
     state().hub.deliver([late])
-    state().hub.broadcast_to_user(world.alice.id, "notice", {"n": 1})  # a marker to read up to
+    marker = Message(world.alice.id, world.alice.tenant_id, 0, "notice", {"n": 1})
+    state().hub.deliver([marker])  # un-logged (cursor 0): a marker to read up to
     evs = tab.read()
     assert names(evs) == ["notice"]  # cursor 2 was skipped
 
@@ -213,9 +214,9 @@ def test_closing_the_response_frees_the_subscription(client: FlaskClient, world:
     hub = state().hub
     tab = Tab(client, headers=world.alice_h)
     tab.read()
-    assert hub.user_count(world.alice.id) == 1
+    assert hub.by_user().get(world.alice.id, 0) == 1
     tab.close()
-    assert hub.user_count(world.alice.id) == 0 and hub.total_count() == 0
+    assert hub.by_user().get(world.alice.id, 0) == 0 and hub.total_count() == 0
 
 
 def test_unstarted_response_still_frees_its_slot(client: FlaskClient, world: World) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -255,37 +255,9 @@ class Hub:
             self.unsubscribe(sub, CLOSE_REASON)
         return len(subs)
 
-    def broadcast_to_user(self, user_id: int, event: str, data: dict[str, Any]) -> int:
-        """Send an un-logged event (cursor 0) to one user's local subscriptions."""
-        return self.broadcast_to_users([user_id], event, data)
-
-    def broadcast_to_users(self, user_ids: Iterable[int], event: str, data: dict[str, Any]) -> int:
-        """Send an un-logged event to several users' local subscriptions."""
-        messages = []
-        for user_id in dict.fromkeys(user_ids):
-            subs = self._by_user.get(user_id)
-            if subs:
-                tenant_id = next(iter(subs)).tenant_id
-                messages.append(Message(user_id, tenant_id, 0, event, data))
-        return self.deliver(messages)
-
-    def broadcast_to_tenant(self, tenant_id: int, event: str, data: dict[str, Any]) -> int:
-        """Send an un-logged event to every local subscription of one tenant."""
-        users = {s.user_id: s.tenant_id for s in self.subscriptions() if s.tenant_id == tenant_id}
-        return self.deliver([Message(u, t, 0, event, data) for u, t in users.items()])
-
-    def broadcast_to_all(self, event: str, data: dict[str, Any]) -> int:
-        """Send an un-logged event to every local subscription (e.g. a shutdown notice)."""
-        users = {s.user_id: s.tenant_id for s in self.subscriptions()}
-        return self.deliver([Message(u, t, 0, event, data) for u, t in users.items()])
-
     def total_count(self) -> int:
         """Return the number of open subscriptions in this process."""
         return self._total
-
-    def user_count(self, user_id: int) -> int:
-        """Return the number of open subscriptions of one user."""
-        return len(self._by_user.get(user_id, ()))
 
     def connected_user_ids(self) -> list[int]:
         """Return the users with at least one open subscription."""
