@@ -71,16 +71,16 @@ def _refuse_unstorable(out: dict[str, Any], errors: dict[str, str]) -> None:
             errors[key] = reason
 
 
-def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
-    """Return the cleaned notification fields or raise ValidationError naming each bad one."""
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
+def _type(doc: dict[str, Any], errors: dict[str, str]) -> Any:
     ntype = doc.get("type")
     if ntype is None or ntype == "":
         errors["type"] = "is required"
     elif not isinstance(ntype, str) or not TYPE_RE.fullmatch(ntype):
         errors["type"] = "letters, digits and _.:- only, at most 64"
-    out["type"] = ntype
+    return ntype
+
+
+def _title(doc: dict[str, Any], errors: dict[str, str]) -> Any:
     title = doc.get("title")
     if title is None or (isinstance(title, str) and not title.strip()):
         errors["title"] = "is required"
@@ -88,23 +88,33 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
         errors["title"] = "must be a string"
     elif len(title) > 200:
         errors["title"] = "at most 200 characters"
-    out["title"] = title.strip() if isinstance(title, str) else title
-    out["body"] = _opt_str(doc, "body", 10000, errors) or ""
+    return title.strip() if isinstance(title, str) else title
+
+
+def _priority(doc: dict[str, Any], errors: dict[str, str]) -> Any:
     priority = doc.get("priority", "normal")
     if priority not in PRIORITIES:
         errors["priority"] = "must be one of " + ", ".join(PRIORITIES)
-    out["priority"] = priority
-    out["entity_type"] = _opt_str(doc, "entity_type", 64, errors)
+    return priority
+
+
+def _entity_id(doc: dict[str, Any], errors: dict[str, str]) -> str | None:
     entity_id = doc.get("entity_id")
     if isinstance(entity_id, bool) or not isinstance(entity_id, str | int | type(None)):
         errors["entity_id"] = "must be a string"
     elif entity_id is not None and len(str(entity_id)) > 128:
         errors["entity_id"] = "at most 128 characters"
-    out["entity_id"] = None if entity_id is None else str(entity_id)
+    return None if entity_id is None else str(entity_id)
+
+
+def _url(doc: dict[str, Any], errors: dict[str, str]) -> str | None:
     url = _opt_str(doc, "url", 2048, errors)
     if url and not safe_url(url):
         errors["url"] = "must be an http(s) URL or a path starting with /"
-    out["url"] = url or None
+    return url or None
+
+
+def _tags(doc: dict[str, Any], errors: dict[str, str]) -> list[str]:
     tags = doc.get("tags", [])
     if tags is None:
         tags = []
@@ -116,21 +126,44 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
     elif len(tags) > MAX_TAGS:
         errors["tags"] = f"at most {MAX_TAGS} tags"
     # Deduplicate only once every item is known to be a string (lists are unhashable).
-    out["tags"] = list(dict.fromkeys(tags)) if tags_ok else []
+    return list(dict.fromkeys(tags)) if tags_ok else []
+
+
+def _channels(doc: dict[str, Any], errors: dict[str, str]) -> list[str] | None:
     channels = doc.get("channels")
     channels_ok = isinstance(channels, list) and all(
         isinstance(c, str) and c in CHANNEL_NAMES for c in channels
     )
     if channels is not None and (not channels_ok or not channels):
         errors["channels"] = "a non-empty list of " + ", ".join(CHANNEL_NAMES)
-    out["channels"] = list(dict.fromkeys(channels)) if channels_ok else None
+    return list(dict.fromkeys(channels)) if channels_ok and isinstance(channels, list) else None
+
+
+def _send_at(doc: dict[str, Any], errors: dict[str, str]) -> datetime | None:
     send_at = doc.get("send_at")
-    out["send_at"] = None
-    if send_at is not None:
-        parsed = parse_time(send_at)
-        if parsed is None:
-            errors["send_at"] = "must be an ISO 8601 time in the years 1970 to 9999"
-        out["send_at"] = parsed
+    if send_at is None:
+        return None
+    parsed = parse_time(send_at)
+    if parsed is None:
+        errors["send_at"] = "must be an ISO 8601 time in the years 1970 to 9999"
+    return parsed
+
+
+def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return the cleaned notification fields or raise ValidationError naming each bad one."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {
+        "type": _type(doc, errors),
+        "title": _title(doc, errors),
+        "body": _opt_str(doc, "body", 10000, errors) or "",
+        "priority": _priority(doc, errors),
+        "entity_type": _opt_str(doc, "entity_type", 64, errors),
+        "entity_id": _entity_id(doc, errors),
+        "url": _url(doc, errors),
+        "tags": _tags(doc, errors),
+        "channels": _channels(doc, errors),
+        "send_at": _send_at(doc, errors),
+    }
     _refuse_unstorable(out, errors)
     if errors:
         raise ValidationError("invalid notification", fields=errors)
