@@ -76,7 +76,7 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         return row.user
     # Cookies ride along on cross-site requests; only reads may use them (no CSRF on the API).
     if request.method in SAFE_METHODS and current_user.is_authenticated:
-        user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+        user: User = current_user._get_current_object()
         g.credential = session_credential(user)
         return user
     if allow_stream_token and request.args.get("token"):

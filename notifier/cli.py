@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from contextlib import AbstractContextManager
 
 import click
 from flask import Flask, current_app
@@ -214,7 +215,7 @@ def selftest_cmd(
         if admin is None or not admin.is_admin:
             _fail(f"no admin user {email or ''}".strip() + "; pass --email or --token")
             return
-        tokens = selftest.temporary_token(admin)
+        tokens: AbstractContextManager[str] = selftest.temporary_token(admin)
     else:
         tokens = nullcontext(token)
     with tokens as bearer:

@@ -67,6 +67,9 @@ class User(UserMixin, Model):
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
     # Set per request (not columns): the sign-in this user object was loaded through.
+    if TYPE_CHECKING:  # plain attributes, not columns: declared here for type checkers only
+        login_token: str | None
+        login_session_id: int | None
     login_token = None  # the plaintext session token while logging in or loaded from a cookie
     login_session_id = None  # the UserSession row id, so streams opened with it can be closed
 
@@ -86,7 +89,7 @@ class User(UserMixin, Model):
         return self.role == "admin"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         """Let Flask-Login refuse deactivated accounts."""
         return self.active
 

@@ -152,7 +152,7 @@ def serve(app: Flask, host: str, port: int) -> int:
         keepalive_timeout=float(app.config["NOTIFIER_KEEPALIVE_TIMEOUT"]) or None,
     )
     server.stop_timeout = STOP_TIMEOUT  # also what serve_forever() waits on its way out
-    stopping: list[gevent.Greenlet] = []
+    stopping: list[gevent.Greenlet[..., Any]] = []
 
     def _stop(*_: Any) -> None:
         if not stopping:  # a second signal must not start a second shutdown

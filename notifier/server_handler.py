@@ -59,7 +59,7 @@ class BoundedInput(Input):
 
     def _discard(self) -> None:
         """Read and drop what the application left of the body, up to DISCARD_LIMIT."""
-        if self._chunked_input_error:
+        if getattr(self, "_chunked_input_error", False):  # set by gevent on a bad chunk
             return
         if self.position < (self.content_length or 0) or self.chunked_input:
             self.send_100_continue_enabled = False  # the application did not want the body
@@ -124,7 +124,7 @@ class QuietHandler(WSGIHandler):
         self._raw_requestline = line
         return line
 
-    def read_request(self, raw_requestline: str) -> bool:
+    def read_request(self, raw_requestline: str) -> bool:  # type: ignore[override]
         """Parse the request line and headers; the header deadline ends here."""
         try:
             return bool(super().read_request(raw_requestline))
@@ -169,13 +169,16 @@ class QuietHandler(WSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         """Add the client socket to the WSGI environ and bound the body discard."""
         env = super().get_environ()
-        old = self.wsgi_input
-        if env.get("wsgi.input") is old:
+        given: Any = env.get("wsgi.input")
+        if given is not None and id(given) == id(self.wsgi_input):  # ids: mypy narrows on "is"
             self.wsgi_input = env["wsgi.input"] = BoundedInput(
-                old.rfile, old.content_length, socket=old.socket, chunked_input=old.chunked_input
+                given.rfile,
+                given.content_length,
+                socket=given.socket,
+                chunked_input=given.chunked_input,
             )
         env["notifier.socket"] = self.socket
-        return env  # type: ignore[no-any-return]
+        return env
 
     def _request_id(self) -> str:
         environ = getattr(self, "environ", None) or {}

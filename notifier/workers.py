@@ -20,13 +20,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 import gevent
 import gevent.event
 from flask import Flask
 from gevent.queue import Full
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 
 from notifier import delivery, metrics
 from notifier.bus.base import Message
@@ -115,7 +115,7 @@ def cleanup_tick(app: Flask) -> int:
 def prune_tick(app: Flask) -> int:
     """Delete events older than retention; record each user's pruned cursor in the same commit."""
     cutoff = utcnow() - timedelta(days=int(app.config["NOTIFIER_RETENTION_DAYS"]))
-    cursors = EventCursor.__table__
+    cursors = cast(Table, EventCursor.__table__)
     removed = 0
     while True:
         rows = db.session.execute(
@@ -164,7 +164,7 @@ class Workers:
     """The running loops of one app: one stop event, their greenlets."""
 
     stop: gevent.event.Event = field(default_factory=gevent.event.Event)
-    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+    greenlets: list[gevent.Greenlet[..., Any]] = field(default_factory=list)
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Start ``fn`` in a greenlet owned by this group."""

@@ -49,8 +49,8 @@ def _first_bad() -> tuple[str, str] | None:
             if reason := clean.bad_chars(value):
                 return key, reason
     for header in CHECKED_HEADERS:
-        value = request.headers.get(header)
-        if value is not None and (reason := clean.bad_chars(value)):
+        sent = request.headers.get(header)
+        if sent is not None and (reason := clean.bad_chars(sent)):
             return header, reason
     return None
 

@@ -94,7 +94,9 @@ def create_notification() -> tuple[dict[str, Any], int]:
     spec, content = _parse_publish(json_body())
     group = recipients_svc.audience(g.user.tenant_id, spec)
     claim()
-    answer = answer_in_commit(lambda r: _answer(spec, content, r))
+    answer: answer_in_commit[notify_svc.NotifyResult] = answer_in_commit(
+        lambda r: _answer(spec, content, r)
+    )
     if schedule_svc.later(content):
         result = schedule_svc.schedule(
             group.tenant_id, content, group.ids, g.user.id, before_commit=answer
@@ -185,7 +187,7 @@ def bulk() -> Any:
         errors.update(exc.fields)
     if errors:
         raise ValidationError("invalid bulk request", fields=errors)
-    updated, not_found = inbox.bulk(g.user, action, ids)
+    updated, not_found = inbox.bulk(g.user, str(action), ids)
     return jsonify({"updated": updated, "not_found": not_found})
 
 

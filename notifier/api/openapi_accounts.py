@@ -24,15 +24,16 @@ from notifier.api.openapi_common import (
     ref,
 )
 from notifier.api.openapi_fields import E164_OR_EMPTY, HHMM, TYPE, timezone_schema, trimmed
+from notifier.channels import USER_CHANNELS
 from notifier.service.preferences import DIGEST_MODES
 
 TIMEZONE = ref("TimeZone")
 ROLE = {"enum": ["admin", "member"]}
 ANY_OBJECT = {"type": "object"}
 PUBLIC: list[dict[str, list[str]]] = []
-CHANNEL_FLAGS = {
+CHANNEL_FLAGS: dict[str, Any] = {
     "type": "object",
-    "properties": {c: {"type": "boolean"} for c in ("in_app", "email", "push", "sms")},
+    "properties": {c: {"type": "boolean"} for c in USER_CHANNELS},
     "additionalProperties": False,
 }
 

@@ -10,7 +10,7 @@ greenlet, so everything after it (hub delivery, hooks) stays on the loop's own t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import gevent
 from gevent import monkey
@@ -30,7 +30,7 @@ def call_blocking(offload: bool, fn: Callable[..., T], *args: Any) -> T:
     ok, value = gevent.get_hub().threadpool.apply(_capture, (fn, args))
     if not ok:
         raise value
-    return value
+    return cast(T, value)
 
 
 def _capture(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:

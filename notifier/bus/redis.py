@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import gevent
@@ -89,9 +89,11 @@ class RedisBroker(Broker):
         self.on_reconnect: list[Callable[[], None]] = []
         self._available = self._offload = False
         self._stop = Event()
-        self._listener: gevent.Greenlet | None = None
+        self._listener: gevent.Greenlet[[], None] | None = None
         self._pubsub: PubSub | None = None
-        self._last_rx, self._ping_sent = 0.0, None  # liveness: last data read, PING in flight
+        # Liveness: when data was last read, and when the PING in flight (if any) was sent.
+        self._last_rx: float = 0.0
+        self._ping_sent: float | None = None
         opts: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_timeout": 5.0}
         if not url.startswith("unix:"):
             opts["socket_keepalive"] = True  # a TCP-only option; unix sockets reject it
@@ -152,7 +154,7 @@ class RedisBroker(Broker):
         stats = []
         for raw in filter(None, values):  # None: expired between SCAN and MGET
             with suppress(ValueError):
-                item = json.loads(raw)
+                item = json.loads(cast("bytes", raw))
                 if isinstance(item, dict):
                     stats.append(item)
         return stats
@@ -204,7 +206,7 @@ class RedisBroker(Broker):
 
     def _subscribe(self, deadline: float) -> PubSub:
         """SUBSCRIBE on a fresh pub/sub connection and wait for the acknowledgement."""
-        pubsub = self._sub_client.pubsub()
+        pubsub: PubSub = self._sub_client.pubsub()  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self.channel)
             while (left := deadline - time.monotonic()) > 0:

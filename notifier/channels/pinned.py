@@ -70,7 +70,7 @@ def resolve(host: str, port: int, allow_private: bool) -> list[IPAddress]:
     time, a validation error at registration time).
     """
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not allow_private:
         # Every answer must pass: a name with one private record is a rebinding attempt.
         for ip in addresses:

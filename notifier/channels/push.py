@@ -98,7 +98,7 @@ class _PinnedSession(requests.Session):
         super().__init__()
         self.allow_private = allow_private
 
-    def post(  # type: ignore[override]
+    def post(
         self,
         url: str | bytes,
         data: Any = None,

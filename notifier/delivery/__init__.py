@@ -83,7 +83,7 @@ def channels_for(app: Flask) -> dict[str, Channel]:
     channels = app.extensions.get(EXTENSION)
     if channels is None:
         channels = app.extensions[EXTENSION] = build_channels(app.config)
-    return channels  # type: ignore[no-any-return]
+    return channels
 
 
 def pools_for(app: Flask) -> Pools:
@@ -92,7 +92,7 @@ def pools_for(app: Flask) -> Pools:
     if pools is None:
         size = app.config.get("NOTIFIER_DELIVERY_CONCURRENCY") or DEFAULT_CONCURRENCY
         pools = app.extensions[POOLS] = Pools(int(size))
-    return pools  # type: ignore[no-any-return]
+    return pools
 
 
 def tick(app: Flask, *, limit: int = 100, wait: bool = True) -> int:

@@ -157,7 +157,8 @@ def _groups(
         .order_by(Delivery.user_id, Delivery.channel, Delivery.digest)
         .limit(limit)
     ).all()
-    return [DigestGroup(int(u), str(c), str(m), boundary) for u, c, m in rows]
+    # The join on users drops rows without one: every user_id here is set.
+    return [DigestGroup(int(u or 0), str(c), str(m), boundary) for u, c, m in rows]
 
 
 def window_start(mode: str, now: datetime, timezone: str | None = None) -> datetime:

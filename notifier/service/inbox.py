@@ -138,7 +138,9 @@ def visible_rows(user_id: int, ids: Sequence[int]) -> list[dict[str, Any]]:
 
 def get(user: User, notification_id: int) -> Notification:
     """Return the user's notification or raise NotFound (also for other users' ids)."""
-    n = db.session.scalar(_visible(user.id).where(Notification.id == notification_id))
+    n: Notification | None = db.session.scalar(
+        _visible(user.id).where(Notification.id == notification_id)
+    )
     if n is None:
         raise NotFound("notification not found")
     return n
@@ -211,7 +213,7 @@ def read_all(user: User) -> int:
 def bulk(user: User, action: str, ids: Sequence[int]) -> tuple[int, list[int]]:
     """Apply an action to many ids; ids of others or missing ones are reported not found."""
     unique = list(dict.fromkeys(ids))
-    mine = set()
+    mine: set[int] = set()
     for i in range(0, len(unique), 1000):
         mine.update(
             db.session.scalars(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from notifier.bus.base import Message
 from notifier.channels import REGISTRY, configured
@@ -242,7 +242,7 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
     result.notifications = [m.data for m in messages[:1]] if len(planned.recipients) == 1 else []
     rows = planned.deliveries + planned.hooks
     for i in range(0, len(rows), CHUNK):
-        db.session.execute(insert(Delivery.__table__), rows[i : i + CHUNK])
+        db.session.execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
     if before_commit is not None:
         before_commit(result)
     db.session.commit()
@@ -251,7 +251,7 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
 
 def _insert_inbox(rows: list[dict[str, Any]], now: datetime) -> list[int]:
     """Insert the inbox rows with batched INSERT … RETURNING; return their ids in order."""
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for i in range(0, len(rows), CHUNK):

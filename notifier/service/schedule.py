@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, select, update
+from sqlalchemy import JSON, CursorResult, select, update
 
 from notifier.extensions import db
 from notifier.models import ScheduledNotification, User, utcnow
@@ -87,11 +87,12 @@ def release_due(limit: int = 50) -> int:
 
 def _release(sid: int) -> int:
     """Claim and send one row in one transaction; return 1, or 0 when another worker has it."""
-    claimed = db.session.execute(
+    claim = db.session.execute(
         update(ScheduledNotification)
         .where(ScheduledNotification.id == sid, ScheduledNotification.status == "scheduled")
         .values(status="sent", sent_at=utcnow())
-    ).rowcount
+    )
+    claimed = cast("CursorResult[Any]", claim).rowcount
     if not claimed:
         db.session.rollback()
         return 0

@@ -57,7 +57,7 @@ def logout() -> Any:
     """
     form = FlaskForm()
     if form.validate_on_submit():
-        sessions.end_session(current_user._get_current_object())  # type: ignore[attr-defined]
+        sessions.end_session(current_user._get_current_object())
         logout_user()
         flash("You are signed out.")
     return redirect(url_for("web.login"))

@@ -20,10 +20,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from notifier.channels import REGISTRY
+from notifier.channels import REGISTRY, USER_CHANNELS
 from notifier.models import PRIORITIES
 from notifier.service.emails import EmailNotValidError, normalized_address
-from notifier.service.preferences import DIGEST_MODES, TYPE_RE, USER_CHANNELS
+from notifier.service.preferences import DIGEST_MODES, TYPE_RE
 
 CHANNEL_LABELS = {ch: REGISTRY[ch].label for ch in USER_CHANNELS}
 DIGEST_LABELS = {"off": "Each one", "hourly": "Hourly digest", "daily": "Daily digest"}

@@ -8,10 +8,9 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from notifier.channels import configured
+from notifier.channels import USER_CHANNELS, configured
 from notifier.service import ValidationError
 from notifier.service import preferences as prefs_svc
-from notifier.service.preferences import USER_CHANNELS
 from notifier.web import bp, htmx
 from notifier.web.forms import CHANNEL_LABELS, PreferencesForm, clean_types, preferences_form
 from notifier.web.inbox import known_types

@@ -57,7 +57,7 @@ def page_state() -> dict[str, Any]:
             return {"cursor": 0, "stats": {"total": 0, "unread": 0, "read": 0}}
         cursor = events.current_cursor(current_user.id)
         set_page_state(cursor, inbox.stats(current_user.id))
-    return g.page_state  # type: ignore[no-any-return]
+    return g.page_state
 
 
 def stream_url(after: int | None = None) -> str:
