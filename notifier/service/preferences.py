@@ -71,6 +71,63 @@ def _check_bool(value: Any, field: str, errors: dict[str, str]) -> None:
         errors[field] = "must be true or false"
 
 
+def _check_channels(channels: Any, errors: dict[str, str]) -> None:
+    if not isinstance(channels, dict):
+        errors["channels"] = "must be an object"
+        return
+    for ch, val in channels.items():
+        if ch not in USER_CHANNELS:
+            errors[f"channels.{ch}"] = "unknown channel"
+        else:
+            _check_bool(val, f"channels.{ch}", errors)
+
+
+def _check_types(types: Any, errors: dict[str, str]) -> None:
+    if not isinstance(types, dict):
+        errors["types"] = "must be an object"
+        return
+    for t, matrix in types.items():
+        if not TYPE_RE.fullmatch(str(t)):
+            errors[f"types.{t}"] = "invalid type name"
+        elif not isinstance(matrix, dict):
+            errors[f"types.{t}"] = "must be an object"
+        else:
+            for ch, val in matrix.items():
+                if ch not in USER_CHANNELS:
+                    errors[f"types.{t}.{ch}"] = "unknown channel"
+                else:
+                    _check_bool(val, f"types.{t}.{ch}", errors)
+            if t in mandatory_types() and matrix.get("in_app") is False:
+                errors[f"types.{t}.in_app"] = "this type is mandatory in-app"
+
+
+def _check_quiet_hours(qh: Any, errors: dict[str, str]) -> None:
+    if not isinstance(qh, dict):
+        errors["quiet_hours"] = "must be an object"
+        return
+    for key in qh:
+        if key not in DEFAULTS["quiet_hours"]:
+            errors[f"quiet_hours.{key}"] = "unknown field"
+    if "enabled" in qh:
+        _check_bool(qh["enabled"], "quiet_hours.enabled", errors)
+    for key in ("start", "end"):
+        if key in qh and not (isinstance(qh[key], str) and HHMM_RE.fullmatch(qh[key])):
+            errors[f"quiet_hours.{key}"] = "must be HH:MM (24-hour)"
+    if "timezone" in qh and not valid_timezone(qh["timezone"]):
+        errors["quiet_hours.timezone"] = "unknown time zone"
+
+
+def _check_digest(digest: Any, errors: dict[str, str]) -> None:
+    if not isinstance(digest, dict):
+        errors["digest"] = "must be an object"
+        return
+    for t, mode in digest.items():
+        if not TYPE_RE.fullmatch(str(t)):
+            errors[f"digest.{t}"] = "invalid type name"
+        elif mode not in DIGEST_MODES:
+            errors[f"digest.{t}"] = "must be off, hourly or daily"
+
+
 def validate(doc: Any) -> dict[str, Any]:
     """Validate a full preferences document; raise ValidationError naming each bad field."""
     errors: dict[str, str] = {}
@@ -79,55 +136,10 @@ def validate(doc: Any) -> dict[str, Any]:
     for key in doc:
         if key not in DEFAULTS:
             errors[key] = "unknown field"
-    channels = doc.get("channels", {})
-    if not isinstance(channels, dict):
-        errors["channels"] = "must be an object"
-    else:
-        for ch, val in channels.items():
-            if ch not in USER_CHANNELS:
-                errors[f"channels.{ch}"] = "unknown channel"
-            else:
-                _check_bool(val, f"channels.{ch}", errors)
-    types = doc.get("types", {})
-    if not isinstance(types, dict):
-        errors["types"] = "must be an object"
-    else:
-        for t, matrix in types.items():
-            if not TYPE_RE.fullmatch(str(t)):
-                errors[f"types.{t}"] = "invalid type name"
-            elif not isinstance(matrix, dict):
-                errors[f"types.{t}"] = "must be an object"
-            else:
-                for ch, val in matrix.items():
-                    if ch not in USER_CHANNELS:
-                        errors[f"types.{t}.{ch}"] = "unknown channel"
-                    else:
-                        _check_bool(val, f"types.{t}.{ch}", errors)
-                if t in mandatory_types() and matrix.get("in_app") is False:
-                    errors[f"types.{t}.in_app"] = "this type is mandatory in-app"
-    qh = doc.get("quiet_hours", {})
-    if not isinstance(qh, dict):
-        errors["quiet_hours"] = "must be an object"
-    else:
-        for key in qh:
-            if key not in DEFAULTS["quiet_hours"]:
-                errors[f"quiet_hours.{key}"] = "unknown field"
-        if "enabled" in qh:
-            _check_bool(qh["enabled"], "quiet_hours.enabled", errors)
-        for key in ("start", "end"):
-            if key in qh and not (isinstance(qh[key], str) and HHMM_RE.fullmatch(qh[key])):
-                errors[f"quiet_hours.{key}"] = "must be HH:MM (24-hour)"
-        if "timezone" in qh and not valid_timezone(qh["timezone"]):
-            errors["quiet_hours.timezone"] = "unknown time zone"
-    digest = doc.get("digest", {})
-    if not isinstance(digest, dict):
-        errors["digest"] = "must be an object"
-    else:
-        for t, mode in digest.items():
-            if not TYPE_RE.fullmatch(str(t)):
-                errors[f"digest.{t}"] = "invalid type name"
-            elif mode not in DIGEST_MODES:
-                errors[f"digest.{t}"] = "must be off, hourly or daily"
+    _check_channels(doc.get("channels", {}), errors)
+    _check_types(doc.get("types", {}), errors)
+    _check_quiet_hours(doc.get("quiet_hours", {}), errors)
+    _check_digest(doc.get("digest", {}), errors)
     if errors:
         raise ValidationError("invalid preferences", fields=errors)
     return doc
