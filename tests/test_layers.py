@@ -108,3 +108,42 @@ def test_the_walker_sees_every_form_of_import(
     (pkg / "bad.py").write_text(source)
     monkeypatch.setitem(globals(), "PACKAGE", tmp_path / "notifier")
     assert any(expected in c for c in crossings({LOWER: UPPER}))
+
+
+def import_cycles(packages: tuple[str, ...]) -> list[list[str]]:
+    """Return the import cycles among the modules of ``packages`` (parent packages aside)."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        if not under(name, packages):
+            continue
+        graph[name] = set()
+        for _, target in imports(path):
+            while target and target not in modules:  # `from pkg.mod import name` -> pkg.mod
+                target = target.rpartition(".")[0]
+            if target != name and under(target, packages) and not name.startswith(target + "."):
+                graph[name].add(target)
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_the_service_and_the_channels_import_without_cycles() -> None:
+    # schedule.py and notify.py once imported each other (a re-export with noqa: E402).
+    assert import_cycles(("notifier.service", "notifier.channels")) == []
