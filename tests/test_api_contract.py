@@ -61,6 +61,12 @@ def test_refusals_name_fields_the_way_the_api_does() -> None:
     # A list item is named by its list, as everywhere in the API (no indices).
     tags = refusal(PublishRequest, {"user_id": 1, "type": "t", "title": "x", "tags": ["a", "b c"]})
     assert set(tags) == {"tags"}
+    # The wording follows the rule that failed, in the API's words, not pydantic's.
+    long = refusal(PublishRequest, {"user_id": 1, "type": "t", "title": "x" * 201, "body": 5})
+    assert long == {"title": "at most 200 characters", "body": "must be a string"}
+    assert refusal(PublishRequest, {"user_id": 1, "type": "t", "title": " \x85"}) == {
+        "title": "is required"
+    }
 
 
 def test_cross_field_rules_and_field_rules_come_in_one_answer() -> None:

@@ -66,10 +66,11 @@ class _Registered(BaseModel):
 class Body(_Registered):
     """A JSON request body: strict types (no "1" for 1), unknown fields refused.
 
-    ``MESSAGES`` maps a field's dotted path to the message a refusal of it carries (else
-    pydantic's); ``READONLY`` names fields a client may read elsewhere but not send (422
-    "read-only"); :meth:`cross_errors` holds rules across fields (run even when fields fail,
-    so one 422 names every problem).
+    ``MESSAGES`` maps a field's dotted path (or "path:pydantic_error_type") to the message a
+    refusal of it carries, where the wording of the error type (``_by_type``) is not enough;
+    ``READONLY`` names fields a client may read elsewhere but not send (422 "read-only");
+    :meth:`cross_errors` holds rules across fields (run even when fields fail, so one 422
+    names every problem).
     """
 
     model_config = ConfigDict(strict=True, extra="forbid")
@@ -91,19 +92,56 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc if isinstance(p, str) and p != "[key]") or "body"
 
 
+def _by_type(err: Any) -> str | None:
+    """Return the API's wording for a pydantic error type (None: keep pydantic's message)."""
+    ctx = err.get("ctx", {})
+    return {
+        "string_type": "must be a string",
+        "int_type": "must be an integer",
+        "bool_type": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be an object",
+        "model_type": "must be an object",
+        "string_too_long": f"at most {ctx.get('max_length')} characters",
+        "string_too_short": f"at least {ctx.get('min_length')} characters",
+        "too_long": f"at most {ctx.get('max_length')} items",
+        "too_short": f"at least {ctx.get('min_length')} items",
+        "greater_than_equal": f"at least {ctx.get('ge')}",
+        "less_than_equal": f"at most {ctx.get('le')}",
+        "literal_error": f"must be {ctx.get('expected')}",
+        "string_pattern_mismatch": f"must match {ctx.get('pattern')}",
+    }.get(err["type"])
+
+
+def _pattern(err: Any) -> str | None:
+    return err.get("ctx", {}).get("pattern")
+
+
 def errors_of(model: type[Body], exc: PydanticError) -> dict[str, str]:
-    """Return {dotted field: message} for a pydantic refusal, the first error of each field."""
+    """Return {dotted field: message} for a pydantic refusal, the first error of each field.
+
+    The message: "read-only", "is required" or "unknown field"; else the model's MESSAGES for
+    "path:error_type", then for "path"; else the wording of the error type.
+    """
     out: dict[str, str] = {}
     for err in exc.errors(include_url=False):
         path = _path(err["loc"])
+        kind = err["type"]
         if path in out:
             continue
-        if err["type"] == "extra_forbidden" and path in model.READONLY:
+        if kind == "extra_forbidden" and path in model.READONLY:
             out[path] = "read-only"
-        elif err["type"] in MESSAGES_BY_TYPE:
-            out[path] = MESSAGES_BY_TYPE[err["type"]]
+        elif kind in MESSAGES_BY_TYPE:
+            out[path] = MESSAGES_BY_TYPE[kind]
+        elif "[key]" in err["loc"]:
+            out[path] = "invalid name" + (f" (must match {p})" if (p := _pattern(err)) else "")
         else:
-            out[path] = model.MESSAGES.get(path, err["msg"])
+            out[path] = (
+                model.MESSAGES.get(f"{path}:{kind}")
+                or model.MESSAGES.get(path)
+                or _by_type(err)
+                or err["msg"]
+            )
     return out
 
 

@@ -84,7 +84,7 @@ class User(Reply):
 
 
 class NewUser(Body):
-    MESSAGES = {"phone": E164, "role": "must be admin or member"}
+    MESSAGES = {"phone": E164, "password:string_too_short": "at least 8 characters"}
 
     email: Email
     password: Annotated[
@@ -131,7 +131,7 @@ class TokenList(Reply):
 
 
 class NewToken(Body):
-    MESSAGES = {"name": "1 to 100 characters"}
+    MESSAGES = {"name:string_pattern_mismatch": "1 to 100 characters, not only whitespace"}
 
     name: trimmed(100)
 

@@ -61,16 +61,17 @@ class PublishRequest(Body):
     )
     MESSAGES = {
         "user_id": "must be a positive integer",
-        "email": "must be an email address",
+        "email:string_type": "must be an email address",
+        "user_ids:too_long": f"at most {MAX_RECIPIENTS} recipients",
         "user_ids": "a non-empty list of user ids",
         "tenant": "must be true",
-        "type": "letters, digits and _.:- only, at most 64",
-        "title": "is required, at most 200 characters",
-        "priority": "must be one of low, normal, high, urgent",
-        "tags": "a list of tags (letters, digits and _.:- only, at most 50 each), at most 10",
+        "type:string_pattern_mismatch": "letters, digits and _.:- only, at most 64",
+        "title:string_pattern_mismatch": "is required",
+        "tags:too_long": "at most 10 tags",
+        "tags": "a list of tags (letters, digits and _.:- only, at most 50 each)",
         "channels": "a non-empty list of " + ", ".join(ALL_CHANNELS),
-        "url": "must be an http(s) URL or a path starting with /",
-        "send_at": "must be an ISO 8601 time in the years 1970 to 9999",
+        "url:string_pattern_mismatch": "must be an http(s) URL or a path starting with /",
+        "send_at:string_pattern_mismatch": "must be an ISO 8601 time in the years 1970 to 9999",
     }
 
     user_id: UserId | None = None
@@ -105,7 +106,7 @@ class BulkRequest(Body):
     action: Literal["read", "unread", "delete"]
     ids: Annotated[list[NotificationId], Field(max_length=1000)]
 
-    MESSAGES = {"action": "must be read, unread or delete", "ids": "a list of at most 1000 ids"}
+    MESSAGES = {"ids": "a list of ids", "ids:too_long": "at most 1000"}
 
 
 class Notification(Reply):
