@@ -86,11 +86,20 @@ def test_a_dict_module_is_merged_until_it_is_converted(monkeypatch: pytest.Monke
         PATHS={"/api/v1/legacy": {"get": {"summary": "old", "responses": {}}}},
         SCHEMAS={"Legacy": {"type": "object"}},
     )
-    monkeypatch.setattr(openapi, "DICT_MODULES", (legacy,))
+
+    def extend(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["components"]["schemas"]["Stats"]["x-widened"] = True
+        return doc
+
+    patcher = SimpleNamespace(extend=extend)
+    monkeypatch.setattr(openapi, "DICT_MODULES", (legacy, patcher))
     doc = openapi.document()
     assert doc["paths"]["/api/v1/legacy"]["get"]["summary"] == "old"
     assert doc["components"]["schemas"]["Legacy"] == {"type": "object"}
+    assert doc["components"]["schemas"]["Stats"]["x-widened"] is True
     assert "PublishRequest" in doc["components"]["schemas"]
+    # The cached model schemas are not changed by a module that patches the document.
+    assert "x-widened" not in openapi.model_schemas()["Stats"]
 
 
 def test_optional_fields_that_refuse_null_are_not_documented_as_nullable() -> None:

@@ -31,8 +31,11 @@ default, ``nullable(X)`` is ``X | None = None``, ``pattern``/``maxLength``/``min
 ``Field(pattern=…, max_length=…, ge=…)`` or a type from ``fields.py``), every other entry a
 Reply; each ``op(...)`` in ``PATHS`` becomes an ``operation(method, path, ...)`` with the same
 arguments, ``body=`` and ``responses=`` given as classes; the route's ``json_body()`` and
-``reject_unknown()`` become ``parse(Model)``. Until then, list the module in
-``openapi.DICT_MODULES``: its ``PATHS`` and ``SCHEMAS`` are merged in unchanged.
+``reject_unknown()`` become ``parse(Model)``; a module's ``extend(doc)`` that widens a schema
+becomes fields on the model (``Notification``, ``PublishRequest``, …). Until then, list the
+module in ``openapi.DICT_MODULES``: its ``PATHS`` and ``SCHEMAS`` are merged in unchanged and
+its ``extend(doc)`` is called; a model field can point at one of its schemas with
+``component("Name")``.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic import ValidationError as PydanticError
 
 from notifier.api.openapi_common import op
@@ -211,6 +214,15 @@ def operation(
     item = Operation(method, path, summary, tag, body, dict(responses or {}), extra)
     OPERATIONS.append(item)
     return item
+
+
+def component(name: str) -> Any:
+    """Return a field type documented as a dict module's component ``name`` (transition only).
+
+    For a model field whose schema still lives in an ``openapi_<x>.py`` SCHEMAS dict; the
+    model does not check its value, so convert the component to a model soon.
+    """
+    return Annotated[Any, WithJsonSchema({"allOf": [{"$ref": f"#/components/schemas/{name}"}]})]
 
 
 def _is_model(spec: Any) -> bool:

@@ -1,12 +1,15 @@
 """Serve the OpenAPI 3.1 document, generated from the contract models (no auth: read first).
 
 The operations and their models live in ``contract_*.py`` (see ``contract.py`` for how to add
-some). A hand-written dict module (``PATHS`` and ``SCHEMAS``, built with ``openapi_common``)
-is still merged in when listed in ``DICT_MODULES``, while it waits to be converted.
+some). A hand-written dict module (``PATHS`` and ``SCHEMAS``, built with ``openapi_common``,
+and/or ``extend(doc) -> doc``) is still merged in when listed in ``DICT_MODULES``, while it
+waits to be converted. Its schemas only document: nothing validates against them, so a field
+it adds to a model's schema must be added to the model too (the fuzz fails until it is).
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -71,7 +74,7 @@ def _paths() -> dict[str, Any]:
     for item in OPERATIONS:
         paths.setdefault(item.path, {})[item.method] = item.render()
     for module in DICT_MODULES:
-        for path, methods in module.PATHS.items():
+        for path, methods in getattr(module, "PATHS", {}).items():
             paths.setdefault(path, {}).update(methods)
     return paths
 
@@ -83,14 +86,14 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
     default configuration's when not given).
     """
     mandatory = Config.NOTIFIER_MANDATORY_TYPES if mandatory_types is None else mandatory_types
-    schemas = dict(model_schemas())
+    schemas = copy.deepcopy(model_schemas())  # the callers (extend, tests) may change it
     schemas["Preferences"] = contract_accounts.preferences_schema(
         schemas["Preferences"], tuple(mandatory)
     )
     schemas["TimeZone"] = timezone_schema()
     for module in DICT_MODULES:
-        schemas.update(module.SCHEMAS)
-    return {
+        schemas.update(getattr(module, "SCHEMAS", {}))
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "Notifier API",
@@ -109,6 +112,10 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
+    for module in DICT_MODULES:
+        if hasattr(module, "extend"):  # a module that patches the document it is given
+            doc = module.extend(doc)
+    return doc
 
 
 @bp.get("/openapi.json")

@@ -14,14 +14,19 @@ from pydantic import TypeAdapter
 from notifier.api import fields
 from notifier.api.fields import (  # noqa: F401 - re-exported for dict modules
     CTRL,
+    PORT,
     TAG_PATTERN,
     TYPE_PATTERN,
     WS,
-    time_zones,
     timezone_schema,
 )
 from notifier.api.openapi_common import CURSOR_ID  # noqa: F401
 from notifier.service.clean import INT32_MAX, INT64_MAX  # noqa: F401
+
+
+def time_zones() -> list[str]:
+    """Return the IANA names this server's zoneinfo knows, sorted (the accepted values)."""
+    return sorted(fields.time_zones())
 
 
 def schema_of(kind: Any) -> dict[str, Any]:
