@@ -8,10 +8,10 @@ Adding operations from another module (see also README, "The API contract")::
 
     # notifier/api/contract_things.py
     from notifier.api.contract import Body, Reply, operation
-    from notifier.api.fields import TypeName, not_blank
+    from notifier.api.fields import NOT_BLANK, TypeName
 
     class NewThing(Body):
-        name: not_blank(100)
+        name: Annotated[str, Field(max_length=100, pattern=NOT_BLANK)]
         kind: TypeName | None = None
 
     class Thing(Reply):
@@ -35,7 +35,7 @@ arguments, ``body=`` and ``responses=`` given as classes; the route's ``json_bod
 becomes fields on the model (``Notification``, ``PublishRequest``, …). Until then, list the
 module in ``openapi.DICT_MODULES``: its ``PATHS`` and ``SCHEMAS`` are merged in unchanged and
 its ``extend(doc)`` is called; a model field can point at one of its schemas with
-``component("Name")``.
+``Annotated[Any, component("Name")]``.
 """
 
 from __future__ import annotations
@@ -216,13 +216,14 @@ def operation(
     return item
 
 
-def component(name: str) -> Any:
-    """Return a field type documented as a dict module's component ``name`` (transition only).
+def component(name: str) -> WithJsonSchema:
+    """Document a field as a dict module's component ``name`` (transition only).
 
-    For a model field whose schema still lives in an ``openapi_<x>.py`` SCHEMAS dict; the
-    model does not check its value, so convert the component to a model soon.
+    ``actions: Annotated[Any, component("Action")]`` for a model field whose schema still
+    lives in an ``openapi_<x>.py`` SCHEMAS dict; the model does not check the value, so
+    convert the component to a model soon.
     """
-    return Annotated[Any, WithJsonSchema({"allOf": [{"$ref": f"#/components/schemas/{name}"}]})]
+    return WithJsonSchema({"allOf": [{"$ref": f"#/components/schemas/{name}"}]})
 
 
 def _is_model(spec: Any) -> bool:

@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from notifier.api.contract import Body, Reply, operation
-from notifier.api.fields import HHMM, NullableTime, Phone, Time, TimeZone, TypeName, trimmed
+from notifier.api.fields import (
+    HHMM,
+    NullableTime,
+    Phone,
+    Time,
+    TimeZone,
+    TypeName,
+    trimmed_pattern,
+)
 from notifier.api.openapi_common import (
     ADMIN,
     AUTH,
@@ -133,7 +141,13 @@ class TokenList(Reply):
 class NewToken(Body):
     MESSAGES = {"name:string_pattern_mismatch": "1 to 100 characters, not only whitespace"}
 
-    name: trimmed(100)
+    name: Annotated[
+        str,
+        Field(
+            pattern=trimmed_pattern(100),
+            description="1 to 100 characters after surrounding whitespace is removed",
+        ),
+    ]
 
 
 class CreatedToken(Reply):

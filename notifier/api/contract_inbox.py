@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from notifier.api.contract import Body, Reply, operation
 from notifier.api.fields import (
-    WS,
+    NOT_BLANK,
     Link,
     NotificationId,
     NullableTime,
@@ -18,8 +18,7 @@ from notifier.api.fields import (
     Time,
     TypeName,
     UserId,
-    checked,
-    not_blank,
+    refuse_unless,
 )
 from notifier.api.openapi_common import (
     ADMIN,
@@ -37,13 +36,29 @@ from notifier.service.content import ALL_CHANNELS
 RECIPIENTS = ("user_id", "email", "user_ids", "tenant")
 MAX_RECIPIENTS = 10_000
 ONE_RECIPIENT = "give exactly one of user_id, email, user_ids or tenant: true"
-EntityId = checked(
-    {"type": ["string", "integer", "null"], "maxLength": 128, "description": "stored as a string"},
-    lambda v: (
-        v is None or (isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) <= 128)
+EntityId = Annotated[
+    Any,
+    refuse_unless(
+        lambda v: (
+            v is None
+            or (isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) <= 128)
+        ),
+        "a string of at most 128 characters",
     ),
-    "a string of at most 128 characters",
-)
+    WithJsonSchema(
+        {
+            "type": ["string", "integer", "null"],
+            "maxLength": 128,
+            "description": "stored as a string",
+        }
+    ),
+]
+Title = Annotated[
+    str,
+    Field(
+        max_length=200, pattern=NOT_BLANK, description="at most 200 characters, not only whitespace"
+    ),
+]
 
 
 class PublishRequest(Body):
@@ -79,7 +94,7 @@ class PublishRequest(Body):
     user_ids: Annotated[list[UserId], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
     tenant: Literal[True] | None = None
     type: TypeName
-    title: not_blank(200, "at most 200 characters, not only whitespace")
+    title: Title
     body: Annotated[str | None, Field(max_length=10000)] = None
     priority: Priority = "normal"
     entity_type: Annotated[str | None, Field(max_length=64)] = None
@@ -191,7 +206,7 @@ ONE = {"200": Notification}
 IDEMPOTENCY_KEY = param(
     "Idempotency-Key",
     "header",
-    {"type": "string", "pattern": f"[^{WS}]", "maxLength": 255},
+    {"type": "string", "pattern": NOT_BLANK, "maxLength": 255},
     "Same key and body within 24 h: the first answer again (Idempotent-Replayed: true); same "
     "key with another body: 409 idempotency_conflict. Scoped to the calling user.",
 )

@@ -31,11 +31,11 @@ TAG_PATTERN = "^[A-Za-z0-9_.:-]{1,50}$"
 PORT = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 
 
-def checked(schema: dict[str, Any], check: Callable[[Any], Any], message: str) -> Any:
-    """Return a type for a rule no pydantic constraint spells: ``check`` it, document ``schema``.
+def refuse_unless(check: Callable[[Any], bool], message: str) -> AfterValidator:
+    """Return a validator for a rule no schema keyword carries: 422 ``message`` unless ``check``.
 
-    ``check`` returns False (or raises ValueError) to refuse a value; the 422 then names the
-    field with ``message``. Use it only where a schema keyword cannot carry the rule itself.
+    Pair it with ``WithJsonSchema`` stating the same rule for the document, as ``TimeZone``
+    does; use it only where pydantic's own constraints cannot express the rule.
     """
 
     def run(value: Any) -> Any:
@@ -43,39 +43,26 @@ def checked(schema: dict[str, Any], check: Callable[[Any], Any], message: str) -
             ok = check(value)
         except ValueError:
             ok = False
-        if ok is False:
+        if not ok:
             raise PydanticCustomError("checked", message)
         return value
 
-    return Annotated[Any, AfterValidator(run), WithJsonSchema(schema)]
+    return AfterValidator(run)
 
 
-def id_type(maximum: int = INT64_MAX, description: str | None = None) -> Any:
-    """Return a positive integer id type up to ``maximum``."""
-    return Annotated[int, Field(ge=1, le=maximum, description=description)]
+# A string that holds a non-whitespace character (its length counted untrimmed).
+NOT_BLANK = f"[^{WS}]"
 
 
-def not_blank(max_length: int | None = None, description: str | None = None) -> Any:
-    """Return a string type that holds a non-whitespace character (``len`` counted untrimmed)."""
-    return Annotated[str, Field(max_length=max_length, pattern=f"[^{WS}]", description=description)]
-
-
-def trimmed(max_length: int) -> Any:
-    """Return a string type of 1..max_length characters once surrounding whitespace is cut."""
-    inner = max_length - 2
-    return Annotated[
-        str,
-        Field(
-            pattern=f"^[{WS}]*[^{WS}](?:[\\s\\S]{{0,{inner}}}[^{WS}])?[{WS}]*$",
-            description=f"1 to {max_length} characters after surrounding whitespace is removed",
-        ),
-    ]
+def trimmed_pattern(max_length: int) -> str:
+    """Return the pattern of 1..max_length characters once surrounding whitespace is cut."""
+    return f"^[{WS}]*[^{WS}](?:[\\s\\S]{{0,{max_length - 2}}}[^{WS}])?[{WS}]*$"
 
 
 # User ids are 32-bit on PostgreSQL; beyond that a body id is refused (422), not looked up.
-UserId = id_type(INT32_MAX)
+UserId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 # The ids of notifications are 64-bit on every database.
-NotificationId = id_type()
+NotificationId = Annotated[int, Field(ge=1, le=INT64_MAX)]
 TypeName = Annotated[str, Field(pattern=TYPE_PATTERN)]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
@@ -128,20 +115,25 @@ WebhookUrl = Annotated[
 # What PushSubscription.toJSON() gives: an https endpoint and two base64url keys. Whether http
 # is allowed too depends on NOTIFIER_WEBHOOK_ALLOW_PRIVATE, so the service checks the URL; the
 # document states the default configuration's rule (the fuzz holds the two together).
-PushEndpoint = checked(
-    {
-        "type": "string",
-        "maxLength": 2048,
-        # Leading whitespace, then C0 controls and spaces, are cut (strip, then urlsplit); the
-        # host ends at the port or the path, and after it anything goes, as for the browser.
-        "pattern": f"^[{WS}]*[\\x00-\\x20]*[Hh][Tt][Tt][Pp][Ss]://"
-        f"[^/?#@\\[\\]:\\t\\n\\r{WS}][^/?#@\\[\\]:\\t\\n\\r]*(?::{PORT}?)?"
-        "(?:[/?#][\\s\\S]*)?$",
-        "description": "https (http too with NOTIFIER_WEBHOOK_ALLOW_PRIVATE); no credentials",
-    },
-    lambda v: isinstance(v, str) and len(v) <= 2048,
-    "an https URL of at most 2048 characters",
-)
+PushEndpoint = Annotated[
+    Any,
+    refuse_unless(
+        lambda v: isinstance(v, str) and len(v) <= 2048, "an https URL of at most 2048 characters"
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 2048,
+            # Leading whitespace, then C0 controls and spaces, are cut (strip, then urlsplit);
+            # the host ends at the port or the path, and after it anything goes, as for the
+            # browser that made it.
+            "pattern": f"^[{WS}]*[\\x00-\\x20]*[Hh][Tt][Tt][Pp][Ss]://"
+            f"[^/?#@\\[\\]:\\t\\n\\r{WS}][^/?#@\\[\\]:\\t\\n\\r]*(?::{PORT}?)?"
+            "(?:[/?#][\\s\\S]*)?$",
+            "description": "https (http too with NOTIFIER_WEBHOOK_ALLOW_PRIVATE); no credentials",
+        }
+    ),
+]
 P256dh = Annotated[
     str,
     Field(
@@ -172,8 +164,9 @@ def timezone_schema() -> dict[str, Any]:
 
 
 # A $ref: the ~600 names are listed once, in the TimeZone component.
-TimeZone = checked(
-    {"allOf": [{"$ref": "#/components/schemas/TimeZone"}]},
-    lambda v: isinstance(v, str) and v in time_zones(),
-    "unknown time zone",
-)
+TimeZone = Annotated[
+    Any,
+    refuse_unless(lambda v: isinstance(v, str) and v in time_zones(), "unknown time zone"),
+    # A $ref (wrapped: pydantic resolves a bare one itself): the names are listed once.
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/TimeZone"}]}),
+]

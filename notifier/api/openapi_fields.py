@@ -40,18 +40,22 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def not_blank(max_length: int | None = None, description: str = "") -> dict[str, Any]:
-    """Return the schema of ``fields.not_blank``."""
-    return schema_of(fields.not_blank(max_length, description or None))
+    """Return a string schema that holds a non-whitespace character (``fields.NOT_BLANK``)."""
+    out: dict[str, Any] = {"type": "string", "pattern": fields.NOT_BLANK}
+    if max_length is not None:
+        out["maxLength"] = max_length
+    return {**out, "description": description} if description else out
 
 
 def trimmed(max_length: int) -> dict[str, Any]:
-    """Return the schema of ``fields.trimmed``."""
-    return schema_of(fields.trimmed(max_length))
+    """Return a string schema of 1..max_length characters once surrounding whitespace is cut."""
+    return {"type": "string", "pattern": fields.trimmed_pattern(max_length)}
 
 
 def id_schema(maximum: int = INT64_MAX, description: str = "") -> dict[str, Any]:
     """Return a positive integer id schema up to ``maximum``."""
-    return schema_of(fields.id_type(maximum, description or None))
+    out: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": maximum}
+    return {**out, "description": description} if description else out
 
 
 USER_ID = schema_of(fields.UserId)
