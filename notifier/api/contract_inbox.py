@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field
 
 from notifier.api.contract import Body, Reply, operation
 from notifier.api.fields import (
     NOT_BLANK,
+    EntityId,
     Link,
     NotificationId,
     NullableTime,
@@ -16,9 +17,9 @@ from notifier.api.fields import (
     SendAt,
     Tag,
     Time,
+    Title,
     TypeName,
     UserId,
-    refuse_unless,
 )
 from notifier.api.openapi_common import (
     ADMIN,
@@ -36,29 +37,6 @@ from notifier.service.content import ALL_CHANNELS
 RECIPIENTS = ("user_id", "email", "user_ids", "tenant")
 MAX_RECIPIENTS = 10_000
 ONE_RECIPIENT = "give exactly one of user_id, email, user_ids or tenant: true"
-EntityId = Annotated[
-    Any,
-    refuse_unless(
-        lambda v: (
-            v is None
-            or (isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) <= 128)
-        ),
-        "a string of at most 128 characters",
-    ),
-    WithJsonSchema(
-        {
-            "type": ["string", "integer", "null"],
-            "maxLength": 128,
-            "description": "stored as a string",
-        }
-    ),
-]
-Title = Annotated[
-    str,
-    Field(
-        max_length=200, pattern=NOT_BLANK, description="at most 200 characters, not only whitespace"
-    ),
-]
 
 
 class PublishRequest(Body):

@@ -65,6 +65,29 @@ UserId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 NotificationId = Annotated[int, Field(ge=1, le=INT64_MAX)]
 TypeName = Annotated[str, Field(pattern=TYPE_PATTERN)]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
+EntityId = Annotated[
+    Any,
+    refuse_unless(
+        lambda v: (
+            v is None
+            or (isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) <= 128)
+        ),
+        "a string of at most 128 characters",
+    ),
+    WithJsonSchema(
+        {
+            "type": ["string", "integer", "null"],
+            "maxLength": 128,
+            "description": "stored as a string",
+        }
+    ),
+]
+Title = Annotated[
+    str,
+    Field(
+        max_length=200, pattern=NOT_BLANK, description="at most 200 characters, not only whitespace"
+    ),
+]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Phone = Annotated[
     str | None,
