@@ -70,12 +70,10 @@ def preferences_schema(schema: dict[str, Any], mandatory: tuple[str, ...]) -> di
     the app's configuration, so they are filled in when the document is built.
     """
     out = copy.deepcopy(schema)
+    flags = {c: {"type": "boolean"} for c in ChannelFlags.model_fields}
     on = {
         "type": "object",
-        "properties": {
-            "in_app": {"const": True},
-            **{c: {"type": "boolean"} for c in ("email", "push", "sms")},
-        },
+        "properties": {**flags, "in_app": {"const": True}},
         "additionalProperties": False,
     }
     out["properties"]["types"]["properties"] = {t: on for t in mandatory}
