@@ -9,6 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -16,26 +17,54 @@ PORT ?= 5000
 SYSTEM_PACKAGES := redis-server chromium postgresql nginx prometheus
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test vendor vendor-optional sysdeps lint format bench clean $(VENV)
+.PHONY: help run test lock vendor vendor-optional sysdeps lint format bench clean $(VENV)
 
 help:
 	@echo "make run     create $(VENV), vendor htmx, init the SQLite db and demo users, serve on http://$(HOST):$(PORT)"
 	@echo "make test    install test deps and system packages (as root), lint, run the whole suite"
 	@echo "make vendor  fetch htmx + SSE extension into static/vendor/ (checksum-checked)"
+	@echo "make lock    re-resolve requirements*.txt from pyproject.toml (LOCK_ARGS=--upgrade to bump all)"
 	@echo "make lint | format | bench | clean"
 
-# The virtualenv; the stamp makes it reinstall whenever pyproject.toml changes.
+# The virtualenv, installed from the lock files (exact versions, every file hash-checked) and
+# then the project itself without dependencies. A stamp per lock: it reinstalls whenever the lock
+# or pyproject.toml changes. `make test` installs requirements-test.txt (a superset of
+# requirements.txt at the same versions), so it satisfies `make run` too.
 $(VENV): $(STAMP)
 
-$(STAMP): pyproject.toml
-	@if [[ ! -x $(BIN)/python ]]; then \
-	  $(PYTHON) -m venv $(VENV) || { \
-	    echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; \
-	    exit 1; }; \
-	fi
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { \
+	  echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; \
+	  exit 1; }
+
+$(RUN_STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $@
+
+$(STAMP): requirements-test.txt requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	@touch $@ $(RUN_STAMP)
+
+# Re-resolve the lock files from pyproject.toml with pip-tools (in its own venv, so it never
+# lands in the project's). Pins already in the lock stay unless asked:
+#   make lock                                  after adding or changing a dependency
+#   make lock LOCK_ARGS=--upgrade              every package to its newest allowed version
+#   make lock LOCK_ARGS="--upgrade-package flask"
+PIP_TOOLS ?= pip-tools==7.6.2
+LOCK_VENV ?= .venv-lock
+LOCK_ARGS ?=
+COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock:
+	@[[ -x $(LOCK_VENV)/bin/pip-compile ]] || { $(PYTHON) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/python -m pip install --quiet '$(PIP_TOOLS)'; }
+	$(COMPILE) -o requirements.txt pyproject.toml
+	$(COMPILE) --extra test -c requirements.txt -o requirements-test.txt pyproject.toml
 
 # Fetch and verify the pinned htmx files; exit 1 on a checksum mismatch, 3 when unreachable.
 vendor:
@@ -49,7 +78,7 @@ vendor-optional:
 	  echo "warning: could not fetch htmx (no npm registry access); pages will load it from the CDN" >&2; \
 	elif [[ $$rc -ne 0 ]]; then exit $$rc; fi
 
-run: $(STAMP) vendor-optional
+run: $(RUN_STAMP) vendor-optional
 	$(BIN)/flask --app app init-db
 	$(BIN)/flask --app app seed-demo
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)
@@ -98,6 +127,6 @@ bench: $(STAMP)
 
 # Removes the venv, the vendored files and caches; keeps instance/ (database, secret key).
 clean:
-	rm -rf $(VENV) static/vendor/*.js static/vendor/.*.part .pytest_cache .ruff_cache \
+	rm -rf $(VENV) $(LOCK_VENV) static/vendor/*.js static/vendor/.*.part .pytest_cache .ruff_cache \
 	  .hypothesis test-artifacts build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,13 +7,14 @@ from typing import Any
 from flask import g, jsonify, request
 
 from notifier.api import bp
+from notifier.api.contract import parse, validate
+from notifier.api.contract_inbox import BulkRequest, PublishRequest
 from notifier.api.idempotency import answer_in_commit, claim, idempotent
-from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
+from notifier.api.request import json_body, limit_arg
 from notifier.auth import api_auth
 from notifier.db_retry import retry_safe
 from notifier.limits import publish_limit
-from notifier.models import User
-from notifier.service import clean, inbox
+from notifier.service import inbox
 from notifier.service import notify as notify_svc
 from notifier.service import recipients as recipients_svc
 from notifier.service import schedule as schedule_svc
@@ -21,67 +22,17 @@ from notifier.service.content import validate_content
 from notifier.service.errors import ValidationError
 from notifier.service.serialize import iso, notification_dict
 
-RECIPIENT_FIELDS = ("user_id", "email", "user_ids", "tenant")
-CONTENT_FIELDS = (
-    "type",
-    "title",
-    "body",
-    "priority",
-    "entity_type",
-    "entity_id",
-    "url",
-    "tags",
-    "channels",
-    "send_at",
-)
-MAX_RECIPIENTS = 10_000
 STATUSES = ("unread", "read", "all")
 
 
-def _is_id(value: Any) -> bool:
-    """Return True for a positive integer (not a bool) within the range of user ids."""
-    return clean.is_id(value, User.id)
-
-
-def _recipient_spec(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    """Check that exactly one recipient form is given and well typed; collect problems."""
-    given = [f for f in RECIPIENT_FIELDS if body.get(f) is not None]
-    if not given:
-        errors["user_id"] = "give one of user_id, email, user_ids or tenant: true"
-        return {}
-    if len(given) > 1:
-        for f in given:
-            errors[f] = "give exactly one of user_id, email, user_ids or tenant: true"
-        return {}
-    form = given[0]
-    value = body[form]
-    if form == "user_id" and not _is_id(value):
-        errors[form] = "must be a positive integer"
-    elif form == "email" and (not isinstance(value, str) or not value.strip()):
-        errors[form] = "must be an email address"
-    elif form == "tenant" and value is not True:
-        errors[form] = "must be true"
-    elif form == "user_ids":
-        if not isinstance(value, list) or not value or not all(_is_id(i) for i in value):
-            errors[form] = "a non-empty list of user ids"
-        elif len(value) > MAX_RECIPIENTS:
-            errors[form] = f"at most {MAX_RECIPIENTS} recipients"
-    return {form: value}
-
-
 def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (recipient spec, clean content) or raise one 422 naming every bad field."""
-    reject_unknown(body, RECIPIENT_FIELDS + CONTENT_FIELDS)
-    errors: dict[str, str] = {}
-    spec = _recipient_spec(body, errors)
-    content: dict[str, Any] = {}
-    try:
-        content = validate_content(body)
-    except ValidationError as exc:
-        errors.update(exc.fields)
-    if errors:
-        raise ValidationError("invalid notification", fields=errors)
-    return spec, content
+    """Return (recipient spec, clean content) or raise one 422 naming every bad field.
+
+    The model checks the request's shape (the document's PublishRequest); validate_content
+    then applies the content rules it shares with the admin form and the CLI.
+    """
+    request_ = validate(PublishRequest, body, "invalid notification")
+    return request_.recipient(), validate_content(body)
 
 
 @bp.post("/notifications")
@@ -175,19 +126,8 @@ def read_all() -> Any:
 @api_auth()
 def bulk() -> Any:
     """Apply read, unread or delete to many ids; others' and missing ids come back not_found."""
-    body = json_body()
-    reject_unknown(body, ("action", "ids"))
-    errors: dict[str, str] = {}
-    action = body.get("action")
-    if action not in inbox.ACTIONS:
-        errors["action"] = "must be read, unread or delete"
-    try:
-        ids = id_list(body.get("ids"))
-    except ValidationError as exc:
-        errors.update(exc.fields)
-    if errors:
-        raise ValidationError("invalid bulk request", fields=errors)
-    updated, not_found = inbox.bulk(g.user, str(action), ids)
+    req = parse(BulkRequest, "invalid bulk request")
+    updated, not_found = inbox.bulk(g.user, req.action, req.ids)
     return jsonify({"updated": updated, "not_found": not_found})
 
 

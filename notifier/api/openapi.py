@@ -1,14 +1,82 @@
-"""Serve the hand-written OpenAPI 3.1 document (no auth: integrators read it first)."""
+"""Serve the OpenAPI 3.1 document, generated from the contract models (no auth: read first).
+
+The operations and their models live in ``contract_*.py`` (see ``contract.py`` for how to add
+some). A hand-written dict module (``PATHS`` and ``SCHEMAS``, built with ``openapi_common``,
+and/or ``extend(doc) -> doc``) is still merged in when listed in ``DICT_MODULES``, while it
+waits to be converted. Its schemas only document: nothing validates against them, so a field
+it adds to a model's schema must be added to the model too (the fuzz fails until it is).
+"""
 
 from __future__ import annotations
 
+import copy
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 from flask import current_app, jsonify
+from pydantic.json_schema import models_json_schema
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
-from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
+from notifier.api import (  # noqa: F401 - the contract modules register their operations
+    bp,
+    contract_accounts,
+    contract_channels,
+    contract_inbox,
+    contract_stream,
+)
+from notifier.api.contract import MODELS, OPERATIONS
+from notifier.api.fields import timezone_schema
+from notifier.api.openapi_common import RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
+
+# Dict modules not yet converted to models: ``from notifier.api import openapi_x`` above and
+# list it here.
+DICT_MODULES: tuple[ModuleType, ...] = ()
+
+
+def _tidy(node: Any) -> Any:
+    """Drop pydantic's generated titles and ``default: null`` (an optional field's marker).
+
+    So ``x: T = None`` documents a field that may be left out but is not nullable.
+
+    A ``title`` whose value is a dict is a property named title, not the keyword: kept.
+    """
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node.get("patternProperties", ())) == 1:
+        # A dict with constrained keys: pydantic refuses any other key, so the document must
+        # too (patternProperties alone would let other keys through unchecked).
+        node = dict(node)
+        ((pattern, values),) = node.pop("patternProperties").items()
+        node |= {"propertyNames": {"pattern": pattern}, "additionalProperties": values}
+    return {
+        key: _tidy(value)
+        for key, value in node.items()
+        if not (key == "title" and isinstance(value, str))
+        and not (key == "default" and value is None)
+    }
+
+
+@cache
+def model_schemas() -> dict[str, Any]:
+    """Return the component schemas of every contract model (built once per process)."""
+    _, top = models_json_schema(
+        [(model, "validation") for model in MODELS.values()],
+        ref_template="#/components/schemas/{model}",
+    )
+    return _tidy(top.get("$defs", {}))
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for item in OPERATIONS:
+        paths.setdefault(item.path, {})[item.method] = item.render()
+    for module in DICT_MODULES:
+        for path, methods in getattr(module, "PATHS", {}).items():
+            paths.setdefault(path, {}).update(methods)
+    return paths
 
 
 def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -18,7 +86,14 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
     default configuration's when not given).
     """
     mandatory = Config.NOTIFIER_MANDATORY_TYPES if mandatory_types is None else mandatory_types
-    return {
+    schemas = copy.deepcopy(model_schemas())  # the callers (extend, tests) may change it
+    schemas["Preferences"] = contract_accounts.preferences_schema(
+        schemas["Preferences"], tuple(mandatory)
+    )
+    schemas["TimeZone"] = timezone_schema()
+    for module in DICT_MODULES:
+        schemas.update(getattr(module, "SCHEMAS", {}))
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "Notifier API",
@@ -30,25 +105,17 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            **openapi_inbox.PATHS,
-            **openapi_stream.PATHS,
-            **openapi_channels.PATHS,
-            **openapi_accounts.PATHS,
-        },
+        "paths": _paths(),
         "components": {
-            "schemas": {
-                "Error": ERROR_SCHEMA,
-                **openapi_inbox.SCHEMAS,
-                **openapi_stream.SCHEMAS,
-                **openapi_channels.SCHEMAS,
-                **openapi_accounts.SCHEMAS,
-                "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
-            },
+            "schemas": schemas,
             "responses": RESPONSES,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
+    for module in DICT_MODULES:
+        if hasattr(module, "extend"):  # a module that patches the document it is given
+            doc = module.extend(doc)
+    return doc
 
 
 @bp.get("/openapi.json")

@@ -1,10 +1,14 @@
-"""Building blocks of the OpenAPI document: helpers, the Error schema, errors, security."""
+"""Building blocks of the OpenAPI document: operations, parameters, shared errors, security.
+
+Request and response bodies are contract models (``contract.py``); what is left here is the
+part of the document that is not a JSON body: query, path and header parameters, the shared
+error responses by status and the security schemes, plus the dict helpers (``obj``, ``array``)
+that hand-written ``openapi_<x>.py`` modules use until they are converted.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from notifier.api.openapi_fields import CURSOR_ID
 
 TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -129,26 +133,14 @@ LIMIT = param(
     description="page size; above 100 is treated as 100, below 1 is 422",
     empty_ok=True,
 )
+CURSOR_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 2**63 - 1,
+    "description": "the `next` value of the previous page (a positive id; 400 bad_cursor "
+    "otherwise)",
+}
 BEFORE = param("before", schema=CURSOR_ID, empty_ok=True)
-
-ERROR_SCHEMA = obj(
-    {
-        "error": obj(
-            {
-                "code": {"type": "string", "examples": ["validation_error", "bad_cursor"]},
-                "message": STRING,
-                "fields": {
-                    "type": "object",
-                    "additionalProperties": STRING,
-                    "description": "Per-field messages; dotted paths for nested fields "
-                    "(`types.security.in_app`).",
-                },
-            },
-            ("code", "message"),
-        )
-    },
-    ("error",),
-)
 
 RESPONSES: dict[str, Any] = {
     name: {"description": text, "content": {"application/json": {"schema": ref("Error")}}}

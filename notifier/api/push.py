@@ -12,13 +12,10 @@ from typing import Any
 from flask import g, jsonify
 
 from notifier.api import bp
-from notifier.api.request import json_body, reject_unknown
+from notifier.api.contract import parse
+from notifier.api.contract_channels import PushSubscription
 from notifier.auth import api_auth
 from notifier.service import push as push_svc
-from notifier.service.errors import ValidationError
-
-# `expirationTime` is part of PushSubscription.toJSON(); accepted so clients can post it as is.
-SUBSCRIPTION_FIELDS = ("endpoint", "keys", "expirationTime")
 
 
 @bp.get("/push/vapid-public-key")
@@ -35,13 +32,8 @@ def subscribe() -> Any:
 
     Keyed by (caller, endpoint): the same answer whether or not anyone else has that endpoint.
     """
-    doc = json_body()
-    reject_unknown(doc, SUBSCRIPTION_FIELDS)
-    keys = doc.get("keys")
-    if not isinstance(keys, dict):
-        raise ValidationError("keys must be an object", fields={"keys": "must be an object"})
-    reject_unknown({f"keys.{k}": v for k, v in keys.items()}, ("keys.p256dh", "keys.auth"))
-    row = push_svc.subscribe(g.user, doc.get("endpoint"), keys.get("p256dh"), keys.get("auth"))
+    sub = parse(PushSubscription, "invalid subscription")
+    row = push_svc.subscribe(g.user, sub.endpoint, sub.keys.p256dh, sub.keys.auth)
     return jsonify({"id": row.id}), 201
 
 

@@ -1,15 +1,16 @@
-"""Request parsing helpers for the API: JSON bodies, integer params, limits, field checks."""
+"""Request parsing for the API: the JSON body (400 rules), integer query params, limits.
+
+What a body may hold is its contract model's business (``contract.parse``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from notifier.models import Notification
 from notifier.service import clean
 from notifier.service.errors import ServiceError, ValidationError
 
@@ -82,20 +83,6 @@ def check_document(data: Any) -> None:
         raise ValidationError(f"{path} {reason}", fields={path: reason})
 
 
-def reject_unknown(
-    doc: dict[str, Any], allowed: Iterable[str], *, readonly: Iterable[str] = ()
-) -> None:
-    """Raise 422 naming every field that is read-only or not part of the request schema."""
-    allowed, readonly = set(allowed), set(readonly)
-    errors = {
-        key: ("read-only" if key in readonly else "unknown field")
-        for key in doc
-        if key not in allowed
-    }
-    if errors:
-        raise ValidationError("unexpected fields", fields=errors)
-
-
 def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
     """Parse an integer query parameter; 422 naming it when it is not a valid integer."""
     raw = request.args.get(name)
@@ -117,14 +104,3 @@ def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
 def limit_arg() -> int:
     """Return ?limit=: default 20, below 1 is 422, above 100 is clamped to 100."""
     return min(int_arg("limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
-
-
-def id_list(
-    value: Any, field: str = "ids", limit: int = 1000, column: Any = Notification.id
-) -> list[int]:
-    """Validate a list of positive integer ids that ``column`` can hold (422 otherwise)."""
-    if not isinstance(value, list) or not all(clean.is_id(i, column) for i in value):
-        raise ValidationError(f"{field} must be a list of ids", fields={field: "list of integers"})
-    if len(value) > limit:
-        raise ValidationError(f"at most {limit} ids", fields={field: f"at most {limit}"})
-    return value

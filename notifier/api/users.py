@@ -8,14 +8,13 @@ from typing import Any
 from flask import g, jsonify, request
 
 from notifier.api import bp
-from notifier.api.request import json_body, limit_arg, reject_unknown
+from notifier.api.contract import parse
+from notifier.api.contract_accounts import NewToken, NewUser, ProfilePatch
+from notifier.api.request import limit_arg
 from notifier.auth import api_auth, credential
 from notifier.models import User
 from notifier.service import accounts, inbox
-from notifier.service.errors import ValidationError
 from notifier.service.serialize import token_dict, user_dict
-
-NEW_USER_FIELDS = ("email", "password", "role", "timezone", "phone")
 
 
 @bp.get("/me")
@@ -29,30 +28,24 @@ def me() -> Any:
 @api_auth()
 def update_me() -> Any:
     """Change the caller's timezone or phone (E.164); email and role cannot change here."""
-    return jsonify(user_dict(accounts.update_profile(g.user, json_body())))
+    patch = parse(ProfilePatch, "invalid profile")
+    return jsonify(user_dict(accounts.update_profile(g.user, patch.model_dump(exclude_unset=True))))
 
 
 @bp.post("/users")
 @api_auth(admin=True)
 def create_user() -> Any:
     """Provision a user in the admin's own tenant; 409 when the email is taken."""
-    body = json_body()
-    reject_unknown(body, NEW_USER_FIELDS)
-    role = body.get("role", "member")
-    timezone = body.get("timezone", "UTC")
-    if not isinstance(role, str):
-        raise ValidationError("invalid user", fields={"role": "must be admin or member"})
-    if not isinstance(timezone, str):
-        raise ValidationError("invalid user", fields={"timezone": "unknown time zone"})
+    new = parse(NewUser, "invalid user")
     # Like `flask create-user`: no password given → one is generated and shown once.
-    generated = None if body.get("password") is not None else secrets.token_urlsafe(12)
+    generated = None if new.password is not None else secrets.token_urlsafe(12)
     user = accounts.create_user(
-        body.get("email"),
-        body.get("password") if generated is None else generated,
+        new.email,
+        new.password if generated is None else generated,
         tenant=g.user.tenant,
-        role=role,
-        timezone=timezone,
-        phone=body.get("phone"),
+        role=new.role,
+        timezone=new.timezone,
+        phone=new.phone,
     )
     out = user_dict(user)
     if generated is not None:
@@ -81,9 +74,7 @@ def list_tokens() -> Any:
 @api_auth()
 def create_token() -> Any:
     """Create a named API token; the plaintext appears in this answer only."""
-    body = json_body()
-    reject_unknown(body, ("name",))
-    row, token = accounts.issue_token(g.user, body.get("name"))
+    row, token = accounts.issue_token(g.user, parse(NewToken, "invalid token").name)
     return jsonify({"id": row.id, "name": row.name, "token": token}), 201
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from flask import current_app, g, jsonify
 
 from notifier.api import bp
-from notifier.api.request import json_body, reject_unknown
+from notifier.api.contract import parse
+from notifier.api.contract_channels import NewWebhook
 from notifier.auth import api_auth
 from notifier.channels.webhook import validate_webhook_url
 from notifier.service import webhooks
@@ -19,13 +20,12 @@ from notifier.service.serialize import webhook_dict
 @api_auth(admin=True)
 def create_webhook() -> Any:
     """Register an endpoint; the answer carries the signing secret, shown this once."""
-    body = json_body()
-    reject_unknown(body, ("url", "types"))
+    new = parse(NewWebhook, "invalid webhook")
     allow_private = bool(current_app.config.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE"))
     row = webhooks.create_webhook(
         g.user.tenant_id,
-        body.get("url"),
-        body.get("types"),
+        new.url,
+        new.types,
         check_url=partial(validate_webhook_url, allow_private=allow_private),
     )
     return jsonify(webhook_dict(row, with_secret=True)), 201

@@ -1,0 +1,111 @@
+"""The contract models: each body is validated by the model the document is generated from."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from notifier.api import openapi
+from notifier.api.contract import MODELS, OPERATIONS, validate
+from notifier.api.contract_accounts import ProfilePatch
+from notifier.api.contract_channels import PushSubscription
+from notifier.api.contract_inbox import PublishRequest
+from notifier.service.errors import ValidationError
+from tests.factories import World
+
+WITH_BODY = sorted(
+    ((o.method, o.path) for o in OPERATIONS if o.body is not None), key=lambda mp: mp[1]
+)
+KEYS = {"p256dh": "B" + "A" * 86, "auth": "A" * 22}
+
+
+def refusal(model: Any, body: dict[str, Any]) -> dict[str, str]:
+    """Return the fields of the 422 ``model`` answers to ``body``."""
+    with pytest.raises(ValidationError) as info:
+        validate(model, body)
+    return info.value.fields
+
+
+def test_every_body_operation_is_declared_with_its_model(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert len(WITH_BODY) == 9
+    for method, path in WITH_BODY:
+        body = doc["paths"][path][method]["requestBody"]["content"]["application/json"]
+        name = body["schema"]["$ref"].rsplit("/", 1)[1]
+        assert (
+            name in MODELS and doc["components"]["schemas"][name]["additionalProperties"] is False
+        )
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_BODY)
+def test_every_body_route_reads_its_body_through_the_model(
+    client: FlaskClient, world: World, method: str, path: str
+) -> None:
+    resp = client.open(path, method=method.upper(), json={"zz": 1}, headers=world.admin_h)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["code"] == "validation_error" and error["fields"]["zz"] == "unknown field"
+
+
+def test_refusals_name_fields_the_way_the_api_does() -> None:
+    nested = refusal(PushSubscription, {"endpoint": "https://p.example/", "keys": {**KEYS, "x": 1}})
+    assert nested == {"keys.x": "unknown field"}
+    assert refusal(PushSubscription, {"keys": KEYS}) == {"endpoint": "is required"}
+    assert refusal(ProfilePatch, {"email": "a@b.c", "phone": 5}) == {
+        "email": "read-only",
+        "phone": "must be E.164, like +15551234567",
+    }
+    # A list item is named by its list, as everywhere in the API (no indices).
+    tags = refusal(PublishRequest, {"user_id": 1, "type": "t", "title": "x", "tags": ["a", "b c"]})
+    assert set(tags) == {"tags"}
+    # The wording follows the rule that failed, in the API's words, not pydantic's.
+    long = refusal(PublishRequest, {"user_id": 1, "type": "t", "title": "x" * 201, "body": 5})
+    assert long == {"title": "at most 200 characters", "body": "must be a string"}
+    assert refusal(PublishRequest, {"user_id": 1, "type": "t", "title": " \x85"}) == {
+        "title": "is required"
+    }
+
+
+def test_cross_field_rules_and_field_rules_come_in_one_answer() -> None:
+    fields = refusal(PublishRequest, {"user_id": 1, "tenant": True, "type": "no spaces"})
+    assert set(fields) == {"user_id", "tenant", "type", "title"}
+    assert fields["title"] == "is required"
+
+
+def test_strict_types_refuse_what_json_schema_refuses() -> None:
+    # "1" and true are not integers to JSON Schema, so not to the models either.
+    assert set(refusal(PublishRequest, {"user_id": "1", "type": "t", "title": "x"})) == {"user_id"}
+    assert set(refusal(PublishRequest, {"user_id": True, "type": "t", "title": "x"})) == {"user_id"}
+
+
+def test_a_dict_module_is_merged_until_it_is_converted(monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy = SimpleNamespace(
+        PATHS={"/api/v1/legacy": {"get": {"summary": "old", "responses": {}}}},
+        SCHEMAS={"Legacy": {"type": "object"}},
+    )
+
+    def extend(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["components"]["schemas"]["Stats"]["x-widened"] = True
+        return doc
+
+    patcher = SimpleNamespace(extend=extend)
+    monkeypatch.setattr(openapi, "DICT_MODULES", (legacy, patcher))
+    doc = openapi.document()
+    assert doc["paths"]["/api/v1/legacy"]["get"]["summary"] == "old"
+    assert doc["components"]["schemas"]["Legacy"] == {"type": "object"}
+    assert doc["components"]["schemas"]["Stats"]["x-widened"] is True
+    assert "PublishRequest" in doc["components"]["schemas"]
+    # The cached model schemas are not changed by a module that patches the document.
+    assert "x-widened" not in openapi.model_schemas()["Stats"]
+
+
+def test_optional_fields_that_refuse_null_are_not_documented_as_nullable() -> None:
+    schemas = openapi.document()["components"]["schemas"]
+    flags = schemas["ChannelFlags"]["properties"]["email"]
+    assert flags == {"type": "boolean"}
+    assert refusal(ProfilePatch, {"timezone": None}) == {"timezone": "unknown time zone"}
+    digest = schemas["Preferences"]["properties"]["digest"]
+    assert digest["propertyNames"] == {"pattern": "^[A-Za-z0-9_.:-]{1,64}$"}
