@@ -8,6 +8,7 @@ from flask import g, jsonify, request
 
 from notifier.api import bp
 from notifier.api.idempotency import answer_in_commit, claim, idempotent
+from notifier.api.inbox_args import list_filters
 from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth
 from notifier.db_retry import retry_safe
@@ -31,9 +32,9 @@ CONTENT_FIELDS = (
     "tags",
     "channels",
     "send_at",
+    "group_key",
 )
 MAX_RECIPIENTS = 10_000
-STATUSES = ("unread", "read", "all")
 
 
 def _is_id(value: Any) -> bool:
@@ -124,22 +125,12 @@ def _answer(
 @api_auth()
 def list_notifications() -> Any:
     """List the caller's notifications newest first, with counts and the event cursor."""
-    status = request.args.get("status") or "all"
-    if status not in STATUSES:
-        raise ValidationError("bad status", fields={"status": "must be unread, read or all"})
     limit = limit_arg()
     before = inbox.parse_before(request.args.get("before"))
-    page = inbox.list_page(
-        g.user,
-        status=status,
-        ntype=request.args.get("type") or None,
-        tag=request.args.get("tag") or None,
-        limit=limit,
-        before=before,
-    )
+    page = inbox.list_page(g.user, limit=limit, before=before, filters=list_filters())
     return jsonify(
         {
-            "items": [notification_dict(n) for n in page.items],
+            "items": page.item_dicts(),
             "unread": page.unread,
             "total": page.total,
             "next": page.next,
@@ -151,7 +142,7 @@ def list_notifications() -> Any:
 @bp.get("/notifications/stats")
 @api_auth()
 def notification_stats() -> Any:
-    """Return the caller's {total, unread, read}."""
+    """Return the caller's {total, unread, read, unseen, archived}."""
     return jsonify(inbox.stats(g.user.id))
 
 
@@ -165,13 +156,13 @@ def read_all() -> Any:
 @bp.post("/notifications/bulk")
 @api_auth()
 def bulk() -> Any:
-    """Apply read, unread or delete to many ids; others' and missing ids come back not_found."""
+    """Apply a state change to many ids; others' and missing ids come back not_found."""
     body = json_body()
     reject_unknown(body, ("action", "ids"))
     errors: dict[str, str] = {}
     action = body.get("action")
     if action not in inbox.ACTIONS:
-        errors["action"] = "must be read, unread or delete"
+        errors["action"] = "must be one of " + ", ".join(inbox.ACTIONS)
     try:
         ids = id_list(body.get("ids"))
     except ValidationError as exc:

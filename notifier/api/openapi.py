@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
+from notifier.api import (
+    bp,
+    openapi_accounts,
+    openapi_channels,
+    openapi_inbox,
+    openapi_states,
+    openapi_stream,
+)
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
 
@@ -18,37 +25,39 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
     default configuration's when not given).
     """
     mandatory = Config.NOTIFIER_MANDATORY_TYPES if mandatory_types is None else mandatory_types
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Notifier API",
-            "version": "1",
-            "description": "Real-time notification center. JSON in and out; every error is "
-            '`{"error": {"code", "message", "fields"}}`; times are ISO 8601 UTC with Z; '
-            "ids are integers and entity_id is a string. No string may hold NUL or a lone "
-            "surrogate (422; on PostgreSQL ids of users and most rows stop at 2^31-1).",
-        },
-        "servers": [{"url": "/"}],
-        "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            **openapi_inbox.PATHS,
-            **openapi_stream.PATHS,
-            **openapi_channels.PATHS,
-            **openapi_accounts.PATHS,
-        },
-        "components": {
-            "schemas": {
-                "Error": ERROR_SCHEMA,
-                **openapi_inbox.SCHEMAS,
-                **openapi_stream.SCHEMAS,
-                **openapi_channels.SCHEMAS,
-                **openapi_accounts.SCHEMAS,
-                "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
+    return openapi_states.extend(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "Notifier API",
+                "version": "1",
+                "description": "Real-time notification center. JSON in and out; every error is "
+                '`{"error": {"code", "message", "fields"}}`; times are ISO 8601 UTC with Z; '
+                "ids are integers and entity_id is a string. No string may hold NUL or a lone "
+                "surrogate (422; on PostgreSQL ids of users and most rows stop at 2^31-1).",
             },
-            "responses": RESPONSES,
-            "securitySchemes": SECURITY_SCHEMES,
-        },
-    }
+            "servers": [{"url": "/"}],
+            "security": [{"bearer": []}, {"session": []}],
+            "paths": {
+                **openapi_inbox.PATHS,
+                **openapi_stream.PATHS,
+                **openapi_channels.PATHS,
+                **openapi_accounts.PATHS,
+            },
+            "components": {
+                "schemas": {
+                    "Error": ERROR_SCHEMA,
+                    **openapi_inbox.SCHEMAS,
+                    **openapi_stream.SCHEMAS,
+                    **openapi_channels.SCHEMAS,
+                    **openapi_accounts.SCHEMAS,
+                    "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
+                },
+                "responses": RESPONSES,
+                "securitySchemes": SECURITY_SCHEMES,
+            },
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -95,6 +95,10 @@ def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:
 BeforeCommit = Callable[[NotifyResult], None]
 
 
+#: A new inbox item's states as its `notification` event carries them (CONTRACT §9).
+NEW_ITEM_STATES = {"seen_at": None, "archived_at": None, "snoozed_until": None}
+
+
 def notify(
     tenant_id: int,
     content: dict[str, Any],
@@ -140,6 +144,7 @@ def notify(
                     "entity_id": content["entity_id"],
                     "url": content["url"],
                     "tags_text": tags_text,
+                    "group_key": content.get("group_key"),
                     "created_at": now,
                 }
             )
@@ -192,6 +197,8 @@ def notify(
                     "created_at": iso(now),
                     "is_read": False,
                     "read_at": None,
+                    **NEW_ITEM_STATES,
+                    "group_key": content.get("group_key"),
                 },
             )
             for row, nid in zip(inbox_rows, ids, strict=True)

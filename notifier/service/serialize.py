@@ -32,6 +32,10 @@ def notification_dict(n: Notification) -> dict[str, Any]:
         "created_at": iso(n.created_at),
         "is_read": n.read_at is not None,
         "read_at": iso(n.read_at),
+        "seen_at": iso(n.seen_at),
+        "archived_at": iso(n.archived_at),
+        "snoozed_until": iso(n.snoozed_until),
+        "group_key": n.group_key,
     }
 
 
