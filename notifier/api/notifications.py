@@ -14,7 +14,7 @@ from notifier.auth import api_auth
 from notifier.db_retry import retry_safe
 from notifier.limits import publish_limit
 from notifier.models import User
-from notifier.service import clean, inbox
+from notifier.service import clean, inbox, states
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from notifier.service.errors import ValidationError
@@ -184,15 +184,23 @@ def get_notification(notification_id: int) -> Any:
 @bp.put("/notifications/<int:notification_id>/read")
 @api_auth()
 def mark_read(notification_id: int) -> Any:
-    """Mark one notification read; 200 with the item."""
-    return jsonify(notification_dict(inbox.mark(g.user, notification_id, read=True)))
+    """Mark one notification read (?group=true: its whole group); 200 with the item."""
+    return _mark(notification_id, read=True)
 
 
 @bp.post("/notifications/<int:notification_id>/unread")
 @api_auth()
 def mark_unread(notification_id: int) -> Any:
-    """Mark one notification unread; 200 with the item."""
-    return jsonify(notification_dict(inbox.mark(g.user, notification_id, read=False)))
+    """Mark one notification unread (?group=true: its whole group); 200 with the item."""
+    return _mark(notification_id, read=False)
+
+
+def _mark(notification_id: int, *, read: bool) -> Any:
+    if request.args.get("group") == "true":  # reading a collapsed group reads its members
+        n = states.apply_to_group(g.user, notification_id, "read" if read else "unread")
+    else:
+        n = inbox.mark(g.user, notification_id, read=read)
+    return jsonify(notification_dict(n))
 
 
 @bp.delete("/notifications/<int:notification_id>")

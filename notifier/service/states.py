@@ -144,6 +144,12 @@ def group_ids(user: User, notification_id: int) -> list[int]:
     )
 
 
+def apply_to_group(user: User, notification_id: int, action: str) -> Notification:
+    """Apply ``action`` to every member of the group the notification heads; return it."""
+    inbox.apply(user, action, group_ids(user, notification_id))
+    return inbox.get(user, notification_id)
+
+
 def wake_due(limit: int = 200, now: datetime | None = None) -> int:
     """Return snoozed notifications whose time has come to the inbox; return how many.
 
