@@ -56,3 +56,11 @@ def list_filters() -> search.Filters:
         q=q,
         group=group == "true",
     )
+
+
+def group_arg() -> bool:
+    """Return ?group= as a bool (true or false, empty is false); 422 for anything else."""
+    raw = request.args.get("group") or "false"
+    if raw not in ("true", "false"):
+        raise ValidationError("bad group", fields={"group": "must be true or false"})
+    return raw == "true"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
 from notifier.api import bp
+from notifier.api.inbox_args import group_arg
 from notifier.api.request import json_body, reject_unknown
 from notifier.auth import api_auth
 from notifier.service import inbox, states
@@ -17,7 +18,7 @@ from notifier.service.serialize import notification_dict
 
 def _group(notification_id: int) -> list[int]:
     """Return the ids a change applies to: with ?group=true, the whole group the item heads."""
-    if request.args.get("group") == "true":
+    if group_arg():
         return states.group_ids(g.user, notification_id)
     inbox.get(g.user, notification_id)  # 404 for anyone else's
     return [notification_id]

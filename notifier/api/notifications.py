@@ -8,7 +8,7 @@ from flask import g, jsonify, request
 
 from notifier.api import bp
 from notifier.api.idempotency import answer_in_commit, claim, idempotent
-from notifier.api.inbox_args import list_filters
+from notifier.api.inbox_args import group_arg, list_filters
 from notifier.api.request import id_list, json_body, limit_arg, reject_unknown
 from notifier.auth import api_auth
 from notifier.db_retry import retry_safe
@@ -196,7 +196,7 @@ def mark_unread(notification_id: int) -> Any:
 
 
 def _mark(notification_id: int, *, read: bool) -> Any:
-    if request.args.get("group") == "true":  # reading a collapsed group reads its members
+    if group_arg():  # reading a collapsed group reads its members
         n = states.apply_to_group(g.user, notification_id, "read" if read else "unread")
     else:
         n = inbox.mark(g.user, notification_id, read=read)

@@ -11,15 +11,16 @@ from typing import Any
 
 from notifier.api.openapi_common import (
     BODY,
+    ERRORS,
     INTEGER,
     NULLABLE_TIME,
     STRING,
-    TIME,
     json_response,
     obj,
     op,
     param,
 )
+from notifier.api.openapi_fields import SEND_AT
 from notifier.api.openapi_inbox import NID, ONE
 from notifier.service.inbox import ACTIONS
 from notifier.service.search import STATUSES
@@ -41,6 +42,12 @@ GROUP_ARG = param(
     description="true: the change applies to every member of the group the item heads",
     empty_ok=True,
 )
+#: RFC 3339 in the years parse_time accepts (as publish's send_at).
+TIME_ARG = {"type": "string", "format": "date-time", "pattern": SEND_AT["pattern"]}
+PRIORITY_ARG = {
+    "type": "string",
+    "pattern": "^(?:low|normal|high|urgent)(?:,(?:low|normal|high|urgent))*$",
+}
 LIST_PARAMS = (
     param(
         "q",
@@ -51,11 +58,12 @@ LIST_PARAMS = (
     ),
     param(
         "priority",
+        schema=PRIORITY_ARG,
         description="one or more of low, normal, high, urgent, comma-separated",
         empty_ok=True,
     ),
-    param("since", schema=TIME, description="created at or after (ISO 8601)", empty_ok=True),
-    param("until", schema=TIME, description="created at or before (ISO 8601)", empty_ok=True),
+    param("since", schema=TIME_ARG, description="created at or after (ISO 8601)", empty_ok=True),
+    param("until", schema=TIME_ARG, description="created at or before (ISO 8601)", empty_ok=True),
     param(
         "group",
         schema={"enum": ["true", "false"], "default": "false"},
@@ -65,7 +73,7 @@ LIST_PARAMS = (
 )
 SCHEMAS: dict[str, Any] = {
     "SnoozeRequest": obj(
-        {"until": {**TIME, "description": "after now, at most 30 days ahead (else 422)"}},
+        {"until": {**TIME_ARG, "description": "after now, at most 30 days ahead (else 422)"}},
         ("until",),
         additionalProperties=False,
     ),
@@ -78,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
 
 def _item_op(summary: str, *, body: str | None = None, group: bool = True) -> dict[str, Any]:
     params = (NID, GROUP_ARG) if group else (NID,)
-    errors = f"401 404 {BODY}" if body else "401 404"
+    errors = f"401 404 {BODY}" if body else "401 404 422"
     return op(summary, "notifications", ONE, errors=errors, body=body, params=params)
 
 
@@ -139,5 +147,6 @@ def extend(doc: dict[str, Any]) -> dict[str, Any]:
     for path in ("read", "unread"):
         for method in doc["paths"][f"/api/v1/notifications/{{notification_id}}/{path}"].values():
             method["parameters"] = [NID, GROUP_ARG]
+            method["responses"]["422"] = {"$ref": f"#/components/responses/{ERRORS['422'][0]}"}
     doc["paths"].update(PATHS)
     return doc

@@ -28,14 +28,8 @@ from notifier.service.serialize import notification_dict
 log = logging.getLogger("notifier.snooze")
 N = Notification
 MAX_SNOOZE = timedelta(days=30)
-#: The page's snooze choices, in the order it shows them.
+#: The page's snooze choices (partials/notification_item.html labels them).
 PRESETS = ("1h", "evening", "tomorrow", "next_week")
-PRESET_LABELS = {
-    "1h": "For 1 hour",
-    "evening": "Until this evening",
-    "tomorrow": "Until tomorrow morning",
-    "next_week": "Until next week",
-}
 EVENING_HOUR, MORNING_HOUR = 18, 8
 
 
@@ -99,11 +93,16 @@ def to_utc(local: datetime, user: User) -> datetime:
     return aware.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+def to_local(utc: datetime, user: User) -> datetime:
+    """Turn a naive-UTC time into the user's wall-clock time."""
+    return utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(_zone(user)).replace(tzinfo=None)
+
+
 def preset_until(preset: str, user: User, now: datetime | None = None) -> datetime | None:
     """Return when a snooze choice ends (naive UTC), in the user's time zone; None if unknown.
 
-    "evening" is 18:00 today, or None once that is less than an hour away (the page then
-    hides it); "tomorrow" 08:00 tomorrow; "next_week" 08:00 next Monday.
+    "evening" is 18:00 today (tomorrow's once today's is less than an hour away);
+    "tomorrow" 08:00 tomorrow; "next_week" 08:00 next Monday.
     """
     now = now or utcnow()
     zone = _zone(user)
@@ -112,18 +111,15 @@ def preset_until(preset: str, user: User, now: datetime | None = None) -> dateti
         return now + timedelta(hours=1)
     if preset == "evening":
         evening = local.replace(hour=EVENING_HOUR, minute=0, second=0, microsecond=0)
-        return to_utc(evening, user) if evening - local >= timedelta(hours=1) else None
+        if evening - local < timedelta(hours=1):
+            evening += timedelta(days=1)
+        return to_utc(evening, user)
     morning = local.replace(hour=MORNING_HOUR, minute=0, second=0, microsecond=0)
     if preset == "tomorrow":
         return to_utc(morning + timedelta(days=1), user)
     if preset == "next_week":
         return to_utc(morning + timedelta(days=7 - local.weekday()), user)
     return None
-
-
-def choices(user: User, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Return the (preset, label) snooze choices that make sense right now."""
-    return [(p, PRESET_LABELS[p]) for p in PRESETS if preset_until(p, user, now) is not None]
 
 
 def group_ids(user: User, notification_id: int) -> list[int]:
