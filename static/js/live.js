@@ -351,6 +351,23 @@
     }
   }
 
+  function asMember(el) {
+    // A row inside an expanded group acts on itself alone, like the server renders members.
+    el.classList.add("is-member");
+    Array.prototype.forEach.call(el.querySelectorAll("form"), function (form) {
+      ["action", "hx-post"].forEach(function (name) {
+        var url = form.getAttribute(name);
+        if (url) {
+          form.setAttribute(name, url.replace(/[?&]group=true$/, ""));
+        }
+      });
+    });
+    var box = el.querySelector(".item-select");
+    if (box) {
+      box.remove();
+    }
+  }
+
   function insertionPoint(list, item) {
     // Where an item that now belongs to this list goes: before the first older one.
     var id = parseInt(item.id.slice(2), 10);
@@ -389,6 +406,9 @@
     if (!shown) {
       el.remove(); // not on this page (another page's list, an item not loaded)
       return;
+    }
+    if (shown.classList.contains("is-member")) {
+      asMember(el);
     }
     keepGroup(el);
   }

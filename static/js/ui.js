@@ -360,7 +360,7 @@
   // --- a collapsed group expands (its members load once) and collapses again ---------------
   body.addEventListener("htmx:confirm", function (event) {
     var toggle = event.detail.elt;
-    if (!toggle.classList || !toggle.classList.contains("group-toggle")) {
+    if (!toggle || !toggle.classList || !toggle.classList.contains("group-toggle")) {
       return;
     }
     var members = document.getElementById(toggle.getAttribute("aria-controls"));
@@ -376,7 +376,7 @@
   });
   body.addEventListener("htmx:afterSwap", function (event) {
     var members = event.detail.target;
-    if (members.classList && members.classList.contains("group-members")) {
+    if (members && members.classList && members.classList.contains("group-members")) {
       members.hidden = false;
       var toggle = document.querySelector('[aria-controls="' + members.id + '"]');
       if (toggle) {
