@@ -114,6 +114,7 @@ def index() -> Any:
         types=known_types(current_user.id),
         page_title="Notifications",
         active="inbox",
+        main_class="has-toast-rail",
         **ctx,
     )
     return htmx.vary(current_app.make_response(html))
