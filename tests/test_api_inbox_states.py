@@ -210,3 +210,24 @@ def test_group_key_is_validated_on_publish(client: FlaskClient, world: World) ->
     ok = client.post(URL, headers=world.admin_h, json={**body, "group_key": "report-7"})
     assert ok.status_code == 201
     assert ok.get_json()["notification"]["group_key"] == "report-7"
+
+
+def test_search_is_answered_from_the_full_text_index(any_app: Flask, world: World) -> None:
+    from sqlalchemy import select, text
+
+    from notifier.extensions import db
+    from notifier.models import Notification
+    from notifier.service import search
+
+    send(world.alice, "Deploy finished")
+    cond = search.conditions(world.alice.id, search.Filters(q="deploy"))
+    query = select(Notification.id).where(cond[-1])  # the text match alone: can it use the index?
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = db.session.execute(text(f"EXPLAIN {sql}")).scalars().all()
+        assert "ix_notifications_fts" in " ".join(plan)
+    else:
+        rows = db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")).all()
+        assert "VIRTUAL TABLE INDEX" in " ".join(str(r[-1]) for r in rows)
+    db.session.rollback()
