@@ -78,7 +78,7 @@ SCHEMAS: dict[str, Any] = {
         additionalProperties=False,
     ),
     "ArchiveAllRequest": obj(
-        {"status": {"enum": ["read"], "description": "only the read ones"}},
+        {"status": {"enum": ["read", None], "description": "read: only the read ones (null: all)"}},
         additionalProperties=False,
     ),
 }

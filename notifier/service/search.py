@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, table, text
 
 from notifier.extensions import db
 from notifier.models import PRIORITIES, Notification
@@ -70,7 +70,7 @@ def _text_match(q: str) -> ColumnElement[Any] | None:
         return PG_MATCH.bindparams(fts_query=" & ".join(f"{w}:*" for w in found))  # type: ignore[return-value]
     # FTS5: each word a quoted string (no operator can get in) with a prefix star; AND implied.
     match = " ".join(f'"{w}"*' for w in found)
-    hits = (
+    hits: Select[Any] = (
         select(literal_column("rowid"))
         .select_from(FTS)
         .where(literal_column("notifications_fts").op("MATCH")(match))
