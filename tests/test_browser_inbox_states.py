@@ -138,6 +138,10 @@ def test_a_group_collapses_expands_and_reads_together(sessions, ui) -> None:
     expect(row.get_by_role("button", name="and 2 more")).to_be_visible()
     expect(item(page, "Dana commented on Report 7")).to_have_count(0)
     expect(page.locator("#notification-list > .item")).to_have_count(5)
+    # The rows were shown, so each becomes seen (an update per row): a member of the collapsed
+    # group must not come back as a row of its own.
+    expect(page.locator("#notification-list > .item.is-unseen")).to_have_count(0)
+    expect(item(page, "Dana commented on Report 7")).to_have_count(0)
     ui.screenshot(page, "inbox-group", dark=True)
     row.get_by_role("button", name="and 2 more").click()
     members = row.locator(".group-members .item")

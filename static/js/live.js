@@ -390,7 +390,10 @@
       el.setAttribute("hx-swap-oob", "delete");
       return;
     }
-    if (!shown && fits && !el.classList.contains("is-member")) {
+    var group = el.dataset.group;
+    var collapsed = group && list && list.querySelector(
+      ':scope > .item[data-group="' + CSS.escape(group) + '"]');
+    if (!shown && fits && !collapsed && !el.classList.contains("is-member")) {
       var where = insertionPoint(list, el);
       if (!where) {
         el.remove(); // it sorts below what this page has loaded: "load more" will bring it
