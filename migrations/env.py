@@ -85,6 +85,12 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # Full-text search objects are hand-written DDL (migration inbox01): keep autogenerate off them.
+    from notifier.models import outside_autogenerate
+
+    conf_args.setdefault(
+        "include_object", lambda obj, name, type_, reflected, other: not outside_autogenerate(name, type_)
+    )
 
     connectable = get_engine()
 

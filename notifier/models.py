@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -146,11 +147,29 @@ class Notification(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Inbox states (CONTRACT §9): shown in a visible list, archived, hidden until a time.
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    group_key: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         Index("ix_notifications_inbox", "user_id", "deleted_at", "id"),
         Index("ix_notifications_unread", "user_id", "read_at", "deleted_at"),
         Index("ix_notifications_created", "tenant_id", "created_at"),
+        # Covers every column inbox stats count, so the one aggregate is an index-only scan.
+        Index(
+            "ix_notifications_states",
+            "user_id",
+            "deleted_at",
+            "archived_at",
+            "snoozed_until",
+            "read_at",
+            "seen_at",
+        ),
+        # The snooze due times: the scheduler loop wakes what is due with one range scan.
+        Index("ix_notifications_snoozed", "snoozed_until"),
+        Index("ix_notifications_group", "user_id", "group_key"),
     )
 
     @property
@@ -290,3 +309,54 @@ class ScheduledNotification(Model):
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_scheduled_notifications_due", "status", "send_at"),)
+
+
+# Full-text search over title and body, as hand-written DDL (autogenerate can compare
+# neither): PostgreSQL a GIN index over the 'simple' tsvector (notifier/service/search.py
+# queries the same expression); SQLite an FTS5 index kept by triggers (external content, so
+# the text is stored once). The migration inbox01 creates the same.
+SQLITE_FTS_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS notifications_fts USING fts5("
+    "title, body, content='notifications', content_rowid='id', tokenize='unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS notifications_fts_ai AFTER INSERT ON notifications BEGIN "
+    "INSERT INTO notifications_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS notifications_fts_ad AFTER DELETE ON notifications BEGIN "
+    "INSERT INTO notifications_fts(notifications_fts, rowid, title, body) "
+    "VALUES ('delete', old.id, old.title, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS notifications_fts_au AFTER UPDATE OF title, body "
+    "ON notifications BEGIN "
+    "INSERT INTO notifications_fts(notifications_fts, rowid, title, body) "
+    "VALUES ('delete', old.id, old.title, old.body); "
+    "INSERT INTO notifications_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+)
+SQLITE_FTS_DROP = "DROP TABLE IF EXISTS notifications_fts"
+PG_FTS_EXPR = "to_tsvector('simple'::regconfig, ((title)::text || ' '::text) || body)"
+PG_FTS_DDL = (
+    f"CREATE INDEX IF NOT EXISTS ix_notifications_fts ON notifications USING gin ({PG_FTS_EXPR})"
+)
+
+
+def _fts_create(target: Any, connection: Any, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        for stmt in SQLITE_FTS_DDL:
+            connection.exec_driver_sql(stmt)
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(PG_FTS_DDL)
+
+
+def _sqlite_fts_drop(target: Any, connection: Any, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(SQLITE_FTS_DROP)
+
+
+event.listen(Notification.__table__, "after_create", _fts_create)
+event.listen(Notification.__table__, "before_drop", _sqlite_fts_drop)
+
+
+def outside_autogenerate(name: str | None, type_: str) -> bool:
+    """Return True for schema objects made by hand-written DDL, which autogenerate cannot compare.
+
+    The FTS5 table (and its shadow tables) and the PostgreSQL expression index; migrations
+    and tests/test_migrations.py leave them out of the model comparison.
+    """
+    return bool(name) and str(name).startswith(("notifications_fts", "ix_notifications_fts"))

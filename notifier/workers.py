@@ -147,6 +147,14 @@ def scheduler_tick(app: Flask) -> int:
 
 
 @tick
+def snooze_tick(app: Flask) -> int:
+    """Bring snoozed notifications whose time has come back to their inboxes."""
+    from notifier.service import states
+
+    return states.wake_due()
+
+
+@tick
 def node_stats_tick(app: Flask) -> None:
     """Share this process's dashboard numbers with the cluster for NODE_STATS_TTL seconds."""
     st = state(app)
@@ -179,6 +187,7 @@ def loops(app: Flask) -> list[tuple[float, Tick]]:
         (float(cfg["NOTIFIER_CLEANUP_INTERVAL"]), cleanup_tick),
         (float(cfg["NOTIFIER_PRUNE_INTERVAL"]), prune_tick),
         (float(cfg["NOTIFIER_SCHEDULER_INTERVAL"]), scheduler_tick),
+        (float(cfg["NOTIFIER_SCHEDULER_INTERVAL"]), snooze_tick),
         (NODE_STATS_INTERVAL, node_stats_tick),
         (float(cfg["NOTIFIER_DELIVERY_INTERVAL"]), delivery_tick),
     ]

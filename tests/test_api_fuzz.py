@@ -17,9 +17,11 @@ Decisions, because the examples of one item share its app's state:
   it may revoke anything of its own (204) without revoking the token the other cases use.
 * The publish rate limit is raised: a 429 is a correct answer but would hide every later case.
 * Streams are read up to their first event (the ``connected`` preamble), then closed.
-* Two answers depend on stored state, not on the request's shape, so no document can promise
-  them: a publish to a user that does not exist (422 ``unknown_recipient``, CONTRACT §5) and a
-  webhook whose host does not resolve or resolves to a private address (422 naming ``url``).
+* Three answers depend on stored state or the clock, not on the request's shape, so no
+  document can promise them: a publish to a user that does not exist (422
+  ``unknown_recipient``, CONTRACT §5), a webhook whose host does not resolve or resolves to a
+  private address (422 naming ``url``) and a snooze ``until`` outside (now, now + 30 days]
+  (422 naming ``until``, CONTRACT §9).
   Only those, exactly, are not counted as "valid request rejected" (see ``state_answer``).
 """
 
@@ -88,13 +90,16 @@ CONFIG = schemathesis.Config.from_dict(
 
 
 def state_answer(case: Any, response: Any) -> bool:
-    """Return True for the two rejections that depend on stored state (module docstring)."""
+    """Return True for the rejections that depend on stored state or the clock (docstring)."""
     if response.status_code != 422:
         return False
     error = (response.json() or {}).get("error", {})
     label = case.operation.label
     if label == "POST /api/v1/notifications":
         return error.get("code") == "unknown_recipient"
+    if label == "POST /api/v1/notifications/{notification_id}/snooze":
+        # "until" must lie in (now, now + 30 days]: a window the document cannot state.
+        return set(error.get("fields", {})) == {"until"}
     if label == "POST /api/v1/webhooks":
         reason = error.get("fields", {}).get("url", "")
         unreachable = reason == "cannot resolve the host" or "non-public address" in reason

@@ -55,7 +55,10 @@ def test_limit_is_clamped_to_100(client: FlaskClient, world: World) -> None:
         ("limit=0", 422, "validation_error", "limit"),
         ("limit=-5", 422, "validation_error", "limit"),
         ("limit=ten", 422, "validation_error", "limit"),
-        ("status=archived", 422, "validation_error", "status"),
+        ("status=archived-ish", 422, "validation_error", "status"),
+        ("priority=extreme", 422, "validation_error", "priority"),
+        ("since=yesterday", 422, "validation_error", "since"),
+        ("group=yes", 422, "validation_error", "group"),
         ("before=abc", 400, "bad_cursor", "before"),
         ("before=-1", 400, "bad_cursor", "before"),
         ("before=0", 400, "bad_cursor", "before"),
@@ -108,6 +111,8 @@ def test_get_mark_and_delete_one(client: FlaskClient, world: World) -> None:
         "total": 1,
         "unread": 0,
         "read": 1,
+        "unseen": 0,
+        "archived": 0,
     }
     deleted = client.delete(one, headers=world.alice_h)
     assert deleted.status_code == 204 and deleted.data == b""
@@ -142,7 +147,7 @@ def test_bulk_reports_others_ids_as_not_found(client: FlaskClient, world: World)
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"action": "archive", "ids": [1]}, "action"),
+        ({"action": "snooze", "ids": [1]}, "action"),
         ({"action": "read", "ids": "1,2"}, "ids"),
         ({"action": "read", "ids": [1, "2"]}, "ids"),
         ({"action": "read", "ids": list(range(1, 1002))}, "ids"),

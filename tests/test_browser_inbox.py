@@ -162,7 +162,13 @@ def test_keyboard_only_reading_and_deleting_keeps_focus(sessions, ui) -> None:
     page.keyboard.press("Enter")
     toggle = first.get_by_role("button", name=re.compile("^Mark unread"))
     expect(toggle).to_be_focused()  # the item was swapped; focus came back to its button
-    page.keyboard.press("Tab")  # to Delete
+    page.keyboard.press("Tab")  # to Archive
+    expect(first.get_by_role("button", name=re.compile("^Archive"))).to_be_focused()
+    page.keyboard.press("Tab")  # to the Snooze menu
+    page.keyboard.press("Tab")  # to the More menu, which holds Delete
+    expect(first.locator("summary", has_text="More")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
     expect(first.get_by_role("button", name=re.compile("^Delete"))).to_be_focused()
     page.keyboard.press("Enter")
     expect(first).to_have_count(0)

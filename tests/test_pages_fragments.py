@@ -53,8 +53,8 @@ def test_notification_becomes_a_list_insert_and_a_toast(
     assert event == "notification"
     assert html.startswith(
         '<div hx-swap-oob="afterbegin:#notification-list"><li id="n-42" '
-        'class="item is-unread prio-urgent is-fresh" data-type="comment" '
-        'data-tags=",ops,">'
+        'class="item is-unread is-unseen prio-urgent is-fresh" data-type="comment" '
+        'data-tags=",ops,"\n    data-priority="urgent">'
     )
     assert (
         '<div hx-swap-oob="beforeend:#toasts"><div id="toast-42" class="toast prio-urgent" '
@@ -83,8 +83,8 @@ def test_update_rerenders_changed_items_in_place(
     msg = Message(world.alice.id, world.acme.id, 9, "update", data, rows=rows)
     [(event, html)] = frag.render_message(msg)
     assert event == "update"
-    assert f'<li id="n-{a}" class="item is-read prio-normal" data-type="comment" ' in html
-    assert 'data-tags=",," hx-swap-oob="true">' in html
+    assert f'<li id="n-{a}" class="item is-read is-seen prio-normal" data-type="comment" ' in html
+    assert 'data-priority="normal" hx-swap-oob="true">' in html
     assert html.count('hx-swap-oob="true"') == 2
 
 
@@ -155,4 +155,4 @@ def test_live_update_carries_its_rows_and_renders_without_a_query(
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", count)
     assert statements == []  # bus/base.py: no query per event
-    assert name == "update" and f'<li id="n-{nid}" class="item is-read prio-normal"' in html
+    assert name == "update" and f'<li id="n-{nid}" class="item is-read is-seen prio-normal"' in html

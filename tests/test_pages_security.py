@@ -64,7 +64,13 @@ def test_posts_without_a_token_are_refused(csrf_app: Flask, path: str, data: dic
     for headers in ({}, {"HX-Request": "true"}):
         resp = client.post(path.format(nid=nid), data=filled, headers=headers)
         assert resp.status_code == 400
-    assert inbox.stats(world.alice.id) == {"total": 1, "unread": 1, "read": 0}
+    assert inbox.stats(world.alice.id) == {
+        "total": 1,
+        "unread": 1,
+        "read": 0,
+        "unseen": 1,
+        "archived": 0,
+    }
 
 
 def test_htmx_requests_pass_with_the_header_token(csrf_app: Flask) -> None:

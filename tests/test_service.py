@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 
 from notifier.extensions import db, state
 from notifier.models import Delivery, Event, EventCursor, Notification, User
-from notifier.service import ValidationError, accounts, inbox, preferences, schedule
+from notifier.service import ValidationError, accounts, inbox, preferences, schedule, states
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from tests.factories import PASSWORD, make_user, send
@@ -32,8 +32,15 @@ def recount(user_id: int) -> dict[str, int]:
             Notification.user_id == user_id, Notification.deleted_at.is_(None)
         )
     ).all()
-    read = sum(1 for n in rows if n.read_at is not None)
-    return {"total": len(rows), "unread": len(rows) - read, "read": read}
+    listed = [n for n in rows if n.archived_at is None and n.snoozed_until is None]
+    read = sum(1 for n in listed if n.read_at is not None)
+    return {
+        "total": len(listed),
+        "unread": len(listed) - read,
+        "read": read,
+        "unseen": sum(1 for n in listed if n.seen_at is None),
+        "archived": sum(1 for n in rows if n.archived_at is not None),
+    }
 
 
 def test_notify_stores_logs_and_publishes(any_app: Flask) -> None:
@@ -50,7 +57,7 @@ def test_notify_stores_logs_and_publishes(any_app: Flask) -> None:
     assert cursors(alice.id) == [1]
     msg = sub.get(timeout=1)
     assert msg is not None and (msg.event, msg.cursor, msg.data["id"]) == ("notification", 1, nid)
-    assert msg.stats == {"total": 1, "unread": 1, "read": 0}
+    assert msg.stats == {"total": 1, "unread": 1, "read": 0, "unseen": 1, "archived": 0}
 
 
 def test_mark_delete_and_bulk_log_one_update_each(any_app: Flask) -> None:
@@ -71,7 +78,7 @@ def test_mark_delete_and_bulk_log_one_update_each(any_app: Flask) -> None:
         {"action": "read", "ids": [ids[2]]},
     ]
     assert cursors(alice.id) == [1, 2, 3, 4, 5, 6]
-    assert inbox.stats(alice.id) == {"total": 2, "unread": 0, "read": 2}
+    assert inbox.stats(alice.id) == {"total": 2, "unread": 0, "read": 2, "unseen": 0, "archived": 0}
 
 
 def test_other_users_notifications_are_not_found(any_app: Flask) -> None:
@@ -229,7 +236,19 @@ def test_concurrent_writers_get_contiguous_cursors(any_app: Flask) -> None:
 ops = st.lists(
     st.tuples(
         st.sampled_from(
-            ["notify", "read", "unread", "delete", "read_all", "bulk_read", "bulk_delete"]
+            [
+                "notify",
+                "read",
+                "unread",
+                "delete",
+                "read_all",
+                "bulk_read",
+                "bulk_delete",
+                "bulk_seen",
+                "bulk_archive",
+                "bulk_unarchive",
+                "archive_all",
+            ]
         ),
         st.integers(min_value=0, max_value=9),
     ),
@@ -254,6 +273,8 @@ def test_any_sequence_keeps_stats_and_strictly_increasing_cursors(app: Flask, se
             inbox.delete(user, target)
         elif op == "read_all":
             inbox.read_all(user)
+        elif op == "archive_all":
+            states.archive_all(user, "read" if k % 2 else None)
         elif op.startswith("bulk_"):
             inbox.bulk(user, op[5:], ids[k % 3 :: 2] + [10**9])
         assert inbox.stats(user.id) == recount(user.id)

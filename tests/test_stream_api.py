@@ -62,7 +62,7 @@ def test_fresh_connection_gets_headers_then_connected_recent_stats(
     assert first[0].id == "12"  # a drop before any event still resumes exactly
     recent = first[1].json()["notifications"]
     assert [n["title"] for n in recent] == [f"n{i}" for i in range(11, 1, -1)]
-    assert first[2].json() == {"total": 12, "unread": 12, "read": 0}
+    assert first[2].json() == {"total": 12, "unread": 12, "read": 0, "unseen": 12, "archived": 0}
 
 
 def test_live_events_reach_every_tab_of_the_user_and_no_one_else(
@@ -79,12 +79,12 @@ def test_live_events_reach_every_tab_of_the_user_and_no_one_else(
         assert names(evs) == ["notification", "stats"]
         assert evs[0].id == "1" and evs[0].json()["id"] == nid
         assert evs[0].json()["title"] == "for alice"
-        assert evs[1].json() == {"total": 1, "unread": 1, "read": 0}
+        assert evs[1].json() == {"total": 1, "unread": 1, "read": 0, "unseen": 1, "archived": 0}
     inbox.mark(world.alice, nid, read=True)
     evs = alice1.read()
     assert names(evs) == ["update", "stats"] and evs[0].id == "2"
     assert evs[0].json() == {"action": "read", "ids": [nid]}
-    assert evs[1].json() == {"total": 1, "unread": 0, "read": 1}
+    assert evs[1].json() == {"total": 1, "unread": 0, "read": 1, "unseen": 0, "archived": 0}
     bob_sub = next(s for s in state().hub.subscriptions() if s.user_id == world.bob.id)
     assert bob_sub.queue.qsize() == 0
 
@@ -165,7 +165,7 @@ def test_needs_replay_after_a_bus_reconnect_catches_up(
     state().hub.request_replay_all()  # what the Redis broker does after re-subscribing
     evs = tab.read_until("stats")
     assert logged(evs) == [1, 2, 3]
-    assert evs[-1].json() == {"total": 3, "unread": 3, "read": 0}
+    assert evs[-1].json() == {"total": 3, "unread": 3, "read": 0, "unseen": 3, "archived": 0}
 
 
 @pytest.mark.parametrize(

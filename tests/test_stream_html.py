@@ -172,7 +172,7 @@ def test_replayed_update_renders_the_rows_loaded_with_its_page(
         evs = tab.read_until("stats")
         [update] = [e for e in evs if e.event == "update"]
         assert update.id == "2"
-        assert f'<li id="n-{nid}" class="item is-read prio-normal"' in update.data
+        assert f'<li id="n-{nid}" class="item is-read is-seen prio-normal"' in update.data
         assert "Replayed" in update.data
     finally:
         tab.close()

@@ -33,6 +33,7 @@ from notifier.api.openapi_common import (
     ref,
 )
 from notifier.channels import CHANNEL_NAMES as ALL_CHANNELS
+from notifier.service.inbox import ACTIONS
 
 RECIPIENTS = ("user_id", "email", "user_ids", "tenant")
 MAX_RECIPIENTS = 10_000
@@ -81,6 +82,13 @@ class PublishRequest(Body):
     tags: Annotated[list[Tag], Field(max_length=10)] | None = None
     channels: Annotated[list[Literal[ALL_CHANNELS]], Field(min_length=1)] | None = None  # type: ignore[valid-type]
     send_at: SendAt = None
+    group_key: Annotated[
+        str | None,
+        Field(
+            max_length=255,
+            description="items sharing a key collapse into one row with ?group=true",
+        ),
+    ] = None
 
     @classmethod
     def cross_errors(cls, raw: dict[str, Any]) -> dict[str, str]:
@@ -96,10 +104,35 @@ class PublishRequest(Body):
 
 
 class BulkRequest(Body):
-    action: Literal["read", "unread", "delete"]
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
     ids: Annotated[list[NotificationId], Field(max_length=1000)]
 
     MESSAGES = {"ids": "a list of ids", "ids:too_long": "at most 1000"}
+
+
+class SnoozeRequest(Body):
+    MESSAGES = {"until": "an ISO 8601 time after now, within 30 days"}
+
+    until: Annotated[
+        str,
+        Field(
+            json_schema_extra={"format": "date-time"},
+            description="after now, at most 30 days ahead (else 422)",
+        ),
+    ]
+
+
+class ArchiveAllRequest(Body):
+    MESSAGES = {"status": 'must be "read" or left out'}
+
+    status: Annotated[
+        Literal["read"] | None, Field(description="read: only the read ones (null: all)")
+    ] = None
+
+
+class Group(Reply):
+    key: str
+    count: int
 
 
 class Notification(Reply):
@@ -115,6 +148,14 @@ class Notification(Reply):
     created_at: Time
     is_read: bool
     read_at: NullableTime
+    seen_at: NullableTime
+    archived_at: NullableTime
+    snoozed_until: NullableTime
+    group_key: str | None
+    group: Annotated[
+        Group | None,
+        Field(description="only with ?group=true: the group this newest item stands for"),
+    ] = None
 
 
 class NotifyResult(Reply):
@@ -168,6 +209,8 @@ class Stats(Reply):
     total: int
     unread: int
     read: int
+    unseen: int
+    archived: int
 
 
 class BulkResult(Reply):

@@ -102,11 +102,14 @@ Time = Annotated[
 ]
 NullableTime = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 # Times the server can store: RFC 3339, years 1970 to 9999 (CONTRACT §8).
+TIME_PATTERN = (
+    "^(?:19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]"
+    "(?:\\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 SendAt = Annotated[
     str | None,
     Field(
-        pattern="^(?:19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]"
-        "(?:\\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$",
+        pattern=TIME_PATTERN,
         json_schema_extra={"format": "date-time"},
         examples=["2026-01-01T09:00:00Z"],
         description="In the future: scheduled, answered with 202. RFC 3339, years 1970–9999.",

@@ -10,19 +10,17 @@ from notifier.api import bp
 from notifier.api.contract import parse, validate
 from notifier.api.contract_inbox import BulkRequest, PublishRequest
 from notifier.api.idempotency import answer_in_commit, claim, idempotent
+from notifier.api.inbox_args import group_arg, list_filters
 from notifier.api.request import json_body, limit_arg
 from notifier.auth import api_auth
 from notifier.db_retry import retry_safe
 from notifier.limits import publish_limit
-from notifier.service import inbox
+from notifier.service import inbox, states
 from notifier.service import notify as notify_svc
 from notifier.service import recipients as recipients_svc
 from notifier.service import schedule as schedule_svc
 from notifier.service.content import validate_content
-from notifier.service.errors import ValidationError
 from notifier.service.serialize import iso, notification_dict
-
-STATUSES = ("unread", "read", "all")
 
 
 def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,22 +82,12 @@ def _answer(
 @api_auth()
 def list_notifications() -> Any:
     """List the caller's notifications newest first, with counts and the event cursor."""
-    status = request.args.get("status") or "all"
-    if status not in STATUSES:
-        raise ValidationError("bad status", fields={"status": "must be unread, read or all"})
     limit = limit_arg()
     before = inbox.parse_before(request.args.get("before"))
-    page = inbox.list_page(
-        g.user,
-        status=status,
-        ntype=request.args.get("type") or None,
-        tag=request.args.get("tag") or None,
-        limit=limit,
-        before=before,
-    )
+    page = inbox.list_page(g.user, limit=limit, before=before, filters=list_filters())
     return jsonify(
         {
-            "items": [notification_dict(n) for n in page.items],
+            "items": page.item_dicts(),
             "unread": page.unread,
             "total": page.total,
             "next": page.next,
@@ -111,7 +99,7 @@ def list_notifications() -> Any:
 @bp.get("/notifications/stats")
 @api_auth()
 def notification_stats() -> Any:
-    """Return the caller's {total, unread, read}."""
+    """Return the caller's {total, unread, read, unseen, archived}."""
     return jsonify(inbox.stats(g.user.id))
 
 
@@ -125,7 +113,7 @@ def read_all() -> Any:
 @bp.post("/notifications/bulk")
 @api_auth()
 def bulk() -> Any:
-    """Apply read, unread or delete to many ids; others' and missing ids come back not_found."""
+    """Apply a state change to many ids; others' and missing ids come back not_found."""
     req = parse(BulkRequest, "invalid bulk request")
     updated, not_found = inbox.bulk(g.user, req.action, req.ids)
     return jsonify({"updated": updated, "not_found": not_found})
@@ -142,15 +130,23 @@ def get_notification(notification_id: int) -> Any:
 @bp.put("/notifications/<int:notification_id>/read")
 @api_auth()
 def mark_read(notification_id: int) -> Any:
-    """Mark one notification read; 200 with the item."""
-    return jsonify(notification_dict(inbox.mark(g.user, notification_id, read=True)))
+    """Mark one notification read (?group=true: its whole group); 200 with the item."""
+    return _mark(notification_id, read=True)
 
 
 @bp.post("/notifications/<int:notification_id>/unread")
 @api_auth()
 def mark_unread(notification_id: int) -> Any:
-    """Mark one notification unread; 200 with the item."""
-    return jsonify(notification_dict(inbox.mark(g.user, notification_id, read=False)))
+    """Mark one notification unread (?group=true: its whole group); 200 with the item."""
+    return _mark(notification_id, read=False)
+
+
+def _mark(notification_id: int, *, read: bool) -> Any:
+    if group_arg():  # reading a collapsed group reads its members
+        n = states.apply_to_group(g.user, notification_id, "read" if read else "unread")
+    else:
+        n = inbox.mark(g.user, notification_id, read=read)
+    return jsonify(notification_dict(n))
 
 
 @bp.delete("/notifications/<int:notification_id>")

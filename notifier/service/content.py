@@ -65,7 +65,7 @@ def parse_time(value: Any) -> datetime | None:
 
 def _refuse_unstorable(out: dict[str, Any], errors: dict[str, str]) -> None:
     """Name each text field with NUL or a lone surrogate (the CLI and forms come here too)."""
-    for key in ("type", "title", "body", "entity_type", "entity_id", "url"):
+    for key in ("type", "title", "body", "entity_type", "entity_id", "url", "group_key"):
         value = out.get(key)
         if key not in errors and isinstance(value, str) and (reason := clean.bad_chars(value)):
             errors[key] = reason
@@ -163,6 +163,7 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
         "tags": _tags(doc, errors),
         "channels": _channels(doc, errors),
         "send_at": _send_at(doc, errors),
+        "group_key": _opt_str(doc, "group_key", 255, errors) or None,
     }
     _refuse_unstorable(out, errors)
     if errors:

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from notifier.bus.base import Message
 from notifier.extensions import db, state
-from notifier.models import Event, EventCursor, Notification, utcnow
+from notifier.models import Event, EventCursor, utcnow
+from notifier.service import stats
 
 CHUNK = 2000
 
@@ -55,17 +56,8 @@ def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
 
 
 def stats_for(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Count total/unread/read per user in the current transaction."""
-    out = {uid: {"total": 0, "unread": 0, "read": 0} for uid in user_ids}
-    for chunk in _chunks(list(out)):
-        rows = db.session.execute(
-            select(Notification.user_id, func.count(), func.count(Notification.read_at))
-            .where(Notification.user_id.in_(chunk), Notification.deleted_at.is_(None))
-            .group_by(Notification.user_id)
-        ).all()
-        for uid, total, read in rows:
-            out[uid] = {"total": int(total), "unread": int(total - read), "read": int(read)}
-    return out
+    """Count each user's inbox in the current transaction (service/stats.py, the one source)."""
+    return stats.for_users(user_ids)
 
 
 def append(

@@ -1,4 +1,8 @@
-"""Read and change a user's inbox: list, get, mark read/unread, delete, bulk, stats."""
+"""Read and change a user's inbox: list, get, stats, and the state changes every tab follows.
+
+Every change goes through :func:`apply`: one conditional ``UPDATE … RETURNING`` of the rows
+that actually change, one `update` event on the cursor carrying them, commit, publish.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 
 from notifier.extensions import db
 from notifier.models import Notification, User, utcnow
-from notifier.service import clean, events
+from notifier.service import clean, events, search
+from notifier.service import stats as stats_mod
 from notifier.service.errors import NotFound, ServiceError
 from notifier.service.serialize import notification_dict
 
 MAX_LIMIT = 100
-ACTIONS = ("read", "unread", "delete")
+#: What bulk (API and page) accepts; snooze needs a time, so it has its own call.
+ACTIONS = ("read", "unread", "seen", "archive", "unarchive", "delete")
+#: Every `update` action on the stream (CONTRACT §9).
+UPDATE_ACTIONS = (*ACTIONS, "snooze")
 #: An ``update`` carries its changed rows up to this many; over it pages re-fetch their list.
 ROWS_MAX = 50
 _ROW_COLUMNS = tuple(
@@ -35,6 +43,10 @@ _ROW_COLUMNS = tuple(
         "created_at",
         "read_at",
         "deleted_at",
+        "seen_at",
+        "archived_at",
+        "snoozed_until",
+        "group_key",
     )
 )
 
@@ -48,6 +60,20 @@ class Page:
     total: int
     next: str | None
     cursor: int
+    stats: dict[str, int]
+    #: group_key → members matching the filters (only when the list was grouped).
+    groups: dict[str, int] | None = None
+
+    def item_dicts(self) -> list[dict[str, Any]]:
+        """Return the items as JSON dicts, with ``group`` when the list was grouped."""
+        out = []
+        for n in self.items:
+            d = notification_dict(n)
+            if self.groups is not None:
+                key = n.group_key
+                d["group"] = {"key": key, "count": self.groups.get(key, 1)} if key else None
+            out.append(d)
+        return out
 
 
 def parse_before(raw: str | None, column: Any = Notification.id) -> int | None:
@@ -78,25 +104,24 @@ def list_page(
     tag: str | None = None,
     limit: int = 20,
     before: int | None = None,
+    filters: search.Filters | None = None,
 ) -> Page:
     """Return one page newest first; the event cursor is read first so nothing can slip by."""
+    f = filters or search.Filters(status=status, type=ntype, tag=tag)
     cursor = events.current_cursor(user.id)
-    q = _visible(user.id)
-    if status == "unread":
-        q = q.where(Notification.read_at.is_(None))
-    elif status == "read":
-        q = q.where(Notification.read_at.is_not(None))
-    if ntype:
-        q = q.where(Notification.type == ntype)
-    if tag:
-        escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        q = q.where(Notification.tags_text.like(f"%,{escaped},%", escape="\\"))
+    cond = search.conditions(user.id, f)
+    q = select(Notification).where(*cond)
+    if f.group:
+        q = q.where(search.group_heads(cond))
     if before is not None:
         q = q.where(Notification.id < before)
     limit = max(1, min(limit, MAX_LIMIT))
     rows = list(db.session.scalars(q.order_by(Notification.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
+    groups = None
+    if f.group:
+        groups = search.group_counts(cond, {n.group_key for n in rows if n.group_key})
     s = stats(user.id)
     return Page(
         items=rows,
@@ -104,22 +129,23 @@ def list_page(
         total=s["total"],
         next=str(rows[-1].id) if more and rows else None,
         cursor=cursor,
+        stats=s,
+        groups=groups,
     )
 
 
 def stats(user_id: int) -> dict[str, int]:
-    """Return {total, unread, read} for the user's visible notifications."""
-    total, read = db.session.execute(
-        select(func.count(), func.count(Notification.read_at)).where(
-            Notification.user_id == user_id, Notification.deleted_at.is_(None)
-        )
-    ).one()
-    return {"total": int(total), "unread": int(total - read), "read": int(read)}
+    """Return {total, unread, read, unseen, archived} (service/stats.py, the one source)."""
+    return stats_mod.for_user(user_id)
 
 
 def recent_unread(user_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Return up to ``limit`` newest unread notifications as dicts (the `recent` event)."""
-    q = _visible(user_id).where(Notification.read_at.is_(None))
+    q = _visible(user_id).where(
+        Notification.read_at.is_(None),
+        Notification.archived_at.is_(None),
+        Notification.snoozed_until.is_(None),
+    )
     return [
         notification_dict(n)
         for n in db.session.scalars(q.order_by(Notification.id.desc()).limit(limit))
@@ -146,27 +172,50 @@ def get(user: User, notification_id: int) -> Notification:
     return n
 
 
-def _apply(user: User, action: str, ids: Sequence[int] | None) -> list[int]:
-    """Change rows that actually change, log one `update` event, commit, publish."""
-    if action not in ACTIONS:
+def _change(action: str, now: Any) -> tuple[list[ColumnElement[Any]], dict[str, Any]]:
+    """Return (the rows that change, their new values) for ``action``."""
+    n = Notification
+    if action == "read":  # reading shows it too
+        return [n.read_at.is_(None)], {"read_at": now, "seen_at": func.coalesce(n.seen_at, now)}
+    if action == "unread":
+        return [n.read_at.is_not(None)], {"read_at": None}
+    if action == "seen":
+        return [n.seen_at.is_(None)], {"seen_at": now}
+    if action == "archive":  # an archived item is no longer snoozed: nothing will wake it
+        return [n.archived_at.is_(None)], {"archived_at": now, "snoozed_until": None}
+    if action == "unarchive":
+        return [n.archived_at.is_not(None)], {"archived_at": None}
+    return [], {"deleted_at": now}
+
+
+def apply(
+    user: User,
+    action: str,
+    ids: Sequence[int] | None,
+    *,
+    values: dict[str, Any] | None = None,
+    where: Sequence[ColumnElement[Any]] = (),
+) -> list[int]:
+    """Change rows that actually change, log one `update` event, commit, publish.
+
+    ``ids`` None means every one of the user's visible notifications; ``values`` and
+    ``where`` replace the action's own (snooze sets its time this way).
+    """
+    if action not in UPDATE_ACTIONS:
         raise ServiceError(
             "unknown action",
             code="validation_error",
-            fields={"action": "must be read, unread or delete"},
+            fields={"action": "must be one of " + ", ".join(ACTIONS)},
         )
-    cond = [Notification.user_id == user.id, Notification.deleted_at.is_(None)]
+    cond = [Notification.user_id == user.id, Notification.deleted_at.is_(None), *where]
     if ids is not None:
         if not ids:
             return []
         cond.append(Notification.id.in_(list(ids)))
-    if action == "read":
-        cond.append(Notification.read_at.is_(None))
-        values: dict[str, Any] = {"read_at": utcnow()}
-    elif action == "unread":
-        cond.append(Notification.read_at.is_not(None))
-        values = {"read_at": None}
-    else:
-        values = {"deleted_at": utcnow()}
+    own_cond, own_values = _change(action, utcnow())
+    if values is None:
+        cond += own_cond
+        values = own_values
     # Whole rows, not ids: the message carries them so stream renderers need no query.
     # Columns rather than entities, so the session's copies are synchronised as before.
     returned = sorted(
@@ -195,19 +244,19 @@ def _apply(user: User, action: str, ids: Sequence[int] | None) -> list[int]:
 def mark(user: User, notification_id: int, *, read: bool) -> Notification:
     """Mark one notification read or unread; idempotent; NotFound for others' ids."""
     get(user, notification_id)
-    _apply(user, "read" if read else "unread", [notification_id])
+    apply(user, "read" if read else "unread", [notification_id])
     return get(user, notification_id)
 
 
 def delete(user: User, notification_id: int) -> None:
     """Soft-delete one notification; NotFound for others' ids."""
     get(user, notification_id)
-    _apply(user, "delete", [notification_id])
+    apply(user, "delete", [notification_id])
 
 
 def read_all(user: User) -> int:
     """Mark every unread notification read; return how many changed."""
-    return len(_apply(user, "read", None))
+    return len(apply(user, "read", None))
 
 
 def bulk(user: User, action: str, ids: Sequence[int]) -> tuple[int, list[int]]:
@@ -225,6 +274,6 @@ def bulk(user: User, action: str, ids: Sequence[int]) -> tuple[int, list[int]]:
             )
         )
     found = [i for i in unique if i in mine]
-    _apply(user, action, found)
+    apply(user, action, found)
     # "updated" counts ids now in the requested state, including ones already there.
     return len(found), [i for i in unique if i not in mine]

@@ -122,6 +122,7 @@ def plan(
     """Decide every row one notification writes, reading nothing but the arguments."""
     wanted = list(content.get("channels") or DEFAULT_CHANNELS)
     fields = {k: content[k] for k in CONTENT_FIELDS}
+    fields["group_key"] = content.get("group_key")
     out = Plan(group.tenant_id, now, fields, group.ids)
     out.result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(group.ids))
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
@@ -131,7 +132,13 @@ def plan(
         if allowed.get("in_app"):
             row = {k: fields[k] for k in CONTENT_FIELDS if k != "tags"}
             out.inbox.append(
-                {**row, "tenant_id": group.tenant_id, "user_id": r.id, "tags_text": tags_text}
+                {
+                    **row,
+                    "tenant_id": group.tenant_id,
+                    "user_id": r.id,
+                    "tags_text": tags_text,
+                    "group_key": fields["group_key"],
+                }
             )
         _plan_deliveries(out, r, allowed, cfg, content)
     if "in_app" in wanted:

@@ -30,6 +30,9 @@ def notification_payload(
     id: int,
     created_at: datetime | None,
     read_at: datetime | None = None,
+    seen_at: datetime | None = None,
+    archived_at: datetime | None = None,
+    snoozed_until: datetime | None = None,
 ) -> dict[str, Any]:
     """Build the notification JSON the API answers and the `notification` SSE event carries.
 
@@ -49,13 +52,26 @@ def notification_payload(
         "created_at": iso(created_at),
         "is_read": read_at is not None,
         "read_at": iso(read_at),
+        "seen_at": iso(seen_at),
+        "archived_at": iso(archived_at),
+        "snoozed_until": iso(snoozed_until),
+        "group_key": content.get("group_key"),
     }
 
 
 def notification_dict(n: Notification) -> dict[str, Any]:
     """Serialize a stored notification (the API, the `notification` SSE event, the pages)."""
     fields = {k: getattr(n, k) for k in CONTENT_FIELDS}
-    return notification_payload(fields, id=n.id, created_at=n.created_at, read_at=n.read_at)
+    fields["group_key"] = n.group_key
+    return notification_payload(
+        fields,
+        id=n.id,
+        created_at=n.created_at,
+        read_at=n.read_at,
+        seen_at=n.seen_at,
+        archived_at=n.archived_at,
+        snoozed_until=n.snoozed_until,
+    )
 
 
 def user_dict(u: User) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from notifier.web import (  # noqa: E402, F401
     admin,
     auth_views,
     inbox,
+    inbox_states,
     preferences,
     renderer,
     selftest,

@@ -47,13 +47,18 @@ assert SINK_EVENTS == (NOTIFICATION, UPDATE, STATS, RESET, REFRESH)  # templatin
 #: Above this many ids an update re-fetches the list instead of patching every item (the
 #: writer attaches the changed rows to an update up to the same number).
 MAX_PATCH = ROWS_MAX
+#: The bell, the badge and the title count unread notifications (not unseen ones): an item
+#: stays counted until it is read, however often it was shown (README "The inbox").
+BELL_COUNTS = "unread"
 PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
 
 
-def item_view(obj: Notification | dict[str, Any]) -> dict[str, Any]:
+def item_view(obj: Notification | dict[str, Any], group_count: int = 0) -> dict[str, Any]:
     """Return the fields the item and toast partials show, from a model or its JSON dict.
 
     A model goes through ``notification_dict`` first: one shape in, whoever renders.
+    ``group_count``: how many items the row stands for when the list is grouped (the page
+    knows it; a streamed row does not, and the page keeps the count it shows).
     """
     data = notification_dict(obj) if isinstance(obj, Notification) else obj
     priority = data.get("priority") or "normal"
@@ -68,6 +73,11 @@ def item_view(obj: Notification | dict[str, Any]) -> dict[str, Any]:
         "tags": list(data.get("tags") or []),
         "created_at": to_datetime(data.get("created_at")),
         "is_read": bool(data.get("is_read")),
+        "is_seen": bool(data.get("seen_at")),
+        "is_archived": bool(data.get("archived_at")),
+        "is_snoozed": bool(data.get("snoozed_until")),
+        "group_key": data.get("group_key"),
+        "group_count": group_count,
     }
 
 
@@ -86,10 +96,17 @@ def render_item(
     oob: str | None = None,
     preview: bool = False,
     render: Render = _page_render,
+    group_count: int = 0,
+    member: bool = False,
 ) -> str:
     """Render one list item; ``csrf`` adds no-JS form tokens (pages only, never the stream)."""
     return render(
-        "partials/notification_item.html", n=item_view(obj), csrf=csrf, oob=oob, preview=preview
+        "partials/notification_item.html",
+        n=item_view(obj, group_count),
+        csrf=csrf,
+        oob=oob,
+        preview=preview,
+        member=member,
     )
 
 
@@ -97,7 +114,7 @@ def badge_oob(stats: dict[str, int] | None, render: Render = _page_render) -> st
     """Render the unread badge as an out-of-band swap (empty when there are no stats)."""
     if not stats:
         return ""
-    return render("partials/badge.html", unread=int(stats.get("unread", 0)), oob=True)
+    return render("partials/badge.html", unread=int(stats.get(BELL_COUNTS, 0)), oob=True)
 
 
 def update_fragment(

@@ -12,14 +12,23 @@ from sqlalchemy import select
 
 from notifier.extensions import db
 from notifier.models import Notification
-from notifier.service import NotFound, ServiceError, clean, inbox
+from notifier.service import NotFound, ServiceError, clean, inbox, search, states
 from notifier.service.content import safe_url
 from notifier.web import bp, fragments, htmx
 from notifier.web.templating import set_page_state
 
 PAGE_SIZE = 20
-STATUSES = ("all", "unread", "read")
-ACTION_DONE = {"read": "marked read", "unread": "marked unread", "delete": "deleted"}
+#: The page's tabs (Inbox, Unread, Archived) and the other lists a URL may ask for.
+STATUSES = ("all", "unread", "archived", "read", "unseen", "snoozed")
+ACTION_DONE = {
+    "read": "marked read",
+    "unread": "marked unread",
+    "seen": "marked seen",
+    "archive": "archived",
+    "unarchive": "moved to the inbox",
+    "delete": "deleted",
+}
+DENSITY_COOKIE = "notifier_density"
 
 
 def known_types(user_id: int) -> list[str]:
@@ -32,11 +41,26 @@ def known_types(user_id: int) -> list[str]:
 
 def _filters() -> dict[str, str]:
     status = request.values.get("status", "all")
+    priority = request.values.get("priority", "")
     return {
         "status": status if status in STATUSES else "all",
         "type": request.values.get("type", "").strip()[:64],
         "tag": request.values.get("tag", "").strip().lstrip("#")[:50],
+        "priority": priority if priority in fragments.PRIORITY_LABELS else "",
+        "q": request.values.get("q", "").strip()[:200],
     }
+
+
+def search_filters(f: dict[str, str]) -> search.Filters:
+    """Return the service filters of the page's filters (the page always groups)."""
+    return search.Filters(
+        status=f["status"],
+        type=f["type"] or None,
+        tag=f["tag"] or None,
+        priority=(f["priority"],) if f["priority"] else (),
+        q=f["q"] if not clean.bad_chars(f["q"]) else "",
+        group=True,
+    )
 
 
 def _filter_args(f: dict[str, str]) -> dict[str, str]:
@@ -49,29 +73,26 @@ def _page(f: dict[str, str], before: str | None = None) -> inbox.Page:
         cursor = inbox.parse_before(before)
     except ServiceError:
         abort(400)
-    page = inbox.list_page(
-        current_user,
-        status=f["status"],
-        ntype=f["type"] or None,
-        tag=f["tag"] or None,
-        limit=PAGE_SIZE,
-        before=cursor,
-    )
+    page = inbox.list_page(current_user, limit=PAGE_SIZE, before=cursor, filters=search_filters(f))
     set_page_state(page.cursor, _stats(page))
     return page
 
 
 def _stats(page: inbox.Page) -> dict[str, int]:
-    return {"total": page.total, "unread": page.unread, "read": page.total - page.unread}
+    return page.stats
 
 
 def _list_context(f: dict[str, str], page: inbox.Page, csrf: str | None) -> dict[str, Any]:
     return {
         "page": page,
-        "items": [fragments.item_view(n) for n in page.items],
+        "items": [
+            fragments.item_view(n, (page.groups or {}).get(n.group_key or "", 0))
+            for n in page.items
+        ],
         "filters": f,
         "filter_args": _filter_args(f),
         "csrf": csrf,
+        "density": "compact" if request.cookies.get(DENSITY_COOKIE) == "compact" else "comfortable",
     }
 
 
@@ -93,6 +114,7 @@ def index() -> Any:
         types=known_types(current_user.id),
         page_title="Notifications",
         active="inbox",
+        main_class="has-toast-rail",
         **ctx,
     )
     return htmx.vary(current_app.make_response(html))
@@ -115,6 +137,8 @@ def _item_action(nid: int, action: str) -> Any:
     try:
         if action == "delete":
             inbox.delete(current_user, nid)
+        elif request.args.get("group") == "true":  # a collapsed group: all its members
+            n = states.apply_to_group(current_user, nid, action)
         else:
             n = inbox.mark(current_user, nid, read=action == "read")
     except NotFound:
@@ -125,7 +149,16 @@ def _item_action(nid: int, action: str) -> Any:
     badge = fragments.badge_oob(inbox.stats(current_user.id))
     if action == "delete":
         return badge + _status_oob("Notification deleted.")
-    return fragments.render_item(n) + badge
+    return render_kept_item(n) + badge
+
+
+def render_kept_item(n: Notification) -> str:
+    """Render an item the page keeps, with the group count its row showed (if any)."""
+    if request.args.get("group") == "true" and n.group_key:
+        f = search.Filters(status="archived" if n.archived_at else "all")
+        counts = search.group_counts(search.conditions(current_user.id, f), {n.group_key})
+        return fragments.render_item(n, group_count=counts.get(n.group_key, 0))
+    return fragments.render_item(n)
 
 
 @bp.post("/notifications/<int:nid>/read")

@@ -288,18 +288,48 @@
     }
   }
 
+  function words(text) {
+    return (text || "").toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+  }
+
+  function matchesQuery(q, item) {
+    // The server's search, approximated: every word of q starts a word of title or text.
+    var wanted = words(q);
+    if (!wanted.length) {
+      return true;
+    }
+    var have = words(item.textContent);
+    return wanted.every(function (w) {
+      return have.some(function (h) {
+        return h.indexOf(w) === 0;
+      });
+    });
+  }
+
   function matchesFilter(list, item) {
     var want = list.dataset;
-    if (want.status === "read" && item.classList.contains("is-unread")) {
+    var has = function (name) {
+      return item.classList.contains(name);
+    };
+    var status = want.status || "all";
+    if (status === "archived" ? !has("is-archived") : status === "snoozed" ? !has("is-snoozed") :
+      has("is-archived") || has("is-snoozed")) {
       return false;
     }
-    if (want.status === "unread" && item.classList.contains("is-read")) {
+    if ((status === "read" && has("is-unread")) || (status === "unread" && has("is-read")) ||
+      (status === "unseen" && has("is-seen"))) {
       return false;
     }
     if (want.type && item.dataset.type !== want.type) {
       return false;
     }
-    return !want.tag || (item.dataset.tags || "").indexOf("," + want.tag + ",") >= 0;
+    if (want.priority && item.dataset.priority !== want.priority) {
+      return false;
+    }
+    if (want.tag && (item.dataset.tags || "").indexOf("," + want.tag + ",") < 0) {
+      return false;
+    }
+    return matchesQuery(want.q, item);
   }
 
   function keepSelection(el) {
@@ -311,6 +341,81 @@
     }
   }
 
+  function keepGroup(el) {
+    // A streamed row does not know its group's count; the row it replaces does.
+    var old = el.id && el.classList.contains("item") && document.getElementById(el.id);
+    var block = old && old.querySelector("[data-group-block]");
+    if (block && !el.querySelector("[data-group-block]")) {
+      el.setAttribute("data-group-count", old.getAttribute("data-group-count") || "");
+      el.querySelector(".item-main").appendChild(block.cloneNode(true));
+    }
+  }
+
+  function asMember(el) {
+    // A row inside an expanded group acts on itself alone, like the server renders members.
+    el.classList.add("is-member");
+    Array.prototype.forEach.call(el.querySelectorAll("form"), function (form) {
+      ["action", "hx-post"].forEach(function (name) {
+        var url = form.getAttribute(name);
+        if (url) {
+          form.setAttribute(name, url.replace(/[?&]group=true$/, ""));
+        }
+      });
+    });
+    var box = el.querySelector(".item-select");
+    if (box) {
+      box.remove();
+    }
+  }
+
+  function insertionPoint(list, item) {
+    // Where an item that now belongs to this list goes: before the first older one.
+    var id = parseInt(item.id.slice(2), 10);
+    var rows = list.querySelectorAll(":scope > .item");
+    for (var i = 0; i < rows.length; i++) {
+      if (parseInt(rows[i].id.slice(2), 10) < id) {
+        return "beforebegin:#" + rows[i].id;
+      }
+    }
+    return list.querySelector(":scope > #load-more") ? null : "beforeend:#notification-list";
+  }
+
+  var refreshSoon = false;
+  function fitItem(tpl, el, list) {
+    // An item re-rendered out of band (an update): leave, stay, or join this page's list.
+    var shown = document.getElementById(el.id);
+    var inList = shown && list && list.contains(shown);
+    var fits = list && matchesFilter(list, el);
+    if (inList && !fits) {
+      el.setAttribute("hx-swap-oob", "delete");
+      return;
+    }
+    var group = el.dataset.group;
+    var collapsed = group && list && list.querySelector(
+      ':scope > .item[data-group="' + CSS.escape(group) + '"]');
+    if (!shown && fits && !collapsed && !el.classList.contains("is-member")) {
+      var where = insertionPoint(list, el);
+      if (!where) {
+        el.remove(); // it sorts below what this page has loaded: "load more" will bring it
+        return;
+      }
+      var wrap = document.createElement("div");
+      wrap.setAttribute("hx-swap-oob", where);
+      el.removeAttribute("hx-swap-oob");
+      tpl.content.insertBefore(wrap, el);
+      wrap.appendChild(el);
+      return;
+    }
+    if (!shown) {
+      el.remove(); // not on this page (another page's list, an item not loaded)
+      return;
+    }
+    if (shown.classList.contains("is-member")) {
+      asMember(el);
+    }
+    keepGroup(el);
+  }
+
   htmx.defineExtension("notifier", {
     transformResponse: function (text) {
       if (text.indexOf("hx-swap-oob") < 0 && text.indexOf("item-select") < 0) {
@@ -318,9 +423,16 @@
       }
       var tpl = document.createElement("template");
       tpl.innerHTML = text;
+      var list = document.getElementById("notification-list");
+      var hidden = {};
       Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
         keepSelection(el);
         if (!el.hasAttribute("hx-swap-oob")) {
+          return;
+        }
+        var spec = el.getAttribute("hx-swap-oob");
+        if (el.classList.contains("item") && spec === "true") {
+          fitItem(tpl, el, list);
           return;
         }
         var target = oobTarget(el);
@@ -328,18 +440,36 @@
           el.remove(); // not on this page (another page's list, an item not loaded)
           return;
         }
-        if (!/^(afterbegin|beforeend):/.test(el.getAttribute("hx-swap-oob"))) {
+        if (!/^(afterbegin|beforeend):/.test(spec)) {
           return;
         }
         Array.prototype.slice.call(el.children).forEach(function (child) {
           var dup = child.id && document.getElementById(child.id);
-          var filtered = target.id === "notification-list" && !matchesFilter(target, child);
-          if (dup || filtered) {
+          var toList = target.id === "notification-list";
+          var filtered = toList && !matchesFilter(target, child);
+          var group = toList && child.dataset.group;
+          var grouped = group && target.querySelector(
+            ':scope > .item[data-group="' + CSS.escape(group) + '"]');
+          if (filtered) {
+            hidden[child.id.slice(2)] = true; // and so is its toast
+          }
+          if (grouped && !dup) {
+            refreshSoon = true; // a new member of a group shown collapsed: re-group the list
+          }
+          var quiet = target.id === "toasts" && hidden[child.id.replace("toast-", "")];
+          if (dup || filtered || grouped || quiet) {
             child.remove(); // inserts are idempotent by the item's stable id
           }
         });
       });
       return tpl.innerHTML;
+    }
+  });
+
+  body.addEventListener("htmx:afterSettle", function () {
+    if (refreshSoon) {
+      refreshSoon = false;
+      htmx.trigger(body, "notifier:refresh");
     }
   });
 

@@ -1,12 +1,13 @@
 /* Page behaviour htmx cannot express: the CSRF header, the title count, the connection
- * indicator, toasts, select-many, and "5 min ago" times in the reader's time zone.
+ * indicator, toasts, select-many, "5 min ago" times in the reader's time zone, and the
+ * inbox's seen reports, item menus, group expansion and density switch.
  */
 (function () {
   "use strict";
 
   var body = document.body;
   var TOAST_MS = 6000;
-  var MAX_TOASTS = 4;
+  var MAX_TOASTS = 3; // more would cover the list; the newest few are what matters
 
   // --- CSRF on every htmx request (Flask-WTF reads X-CSRFToken) ----------------------------
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
@@ -197,7 +198,10 @@
   var refocus = null;
   body.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
-    var gone = form.matches && form.matches(".item-actions form[action$='/delete']");
+    // Delete, archive, unarchive and snooze take the item out of the list.
+    var gone = form.matches && form.matches(".item-toolbar form[action*='/delete']," +
+      ".item-toolbar form[action*='/archive'], .item-toolbar form[action*='/unarchive']," +
+      ".item-toolbar form[action*='/snooze']");
     if (gone && form.contains(document.activeElement)) {
       var item = form.closest(".item");
       var next = item.nextElementSibling;
@@ -254,4 +258,149 @@
   setInterval(renderTimes, 60000);
   renderTimes();
   syncTitle();
+
+  // --- seen: items shown in the visible list are reported, batched ----------------------------
+  // An item counts as seen once at least half of it was on screen while the tab was visible.
+  var seenQueue = {};
+  var seenTimer = 0;
+  function flushSeen() {
+    seenTimer = 0;
+    var ids = Object.keys(seenQueue);
+    var list = document.getElementById("notification-list");
+    if (!ids.length || !csrfMeta || !list) {
+      return;
+    }
+    seenQueue = {};
+    var form = new URLSearchParams();
+    ids.forEach(function (id) {
+      form.append("ids", id);
+    });
+    fetch(list.dataset.seenUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfMeta.content },
+      body: form,
+      keepalive: true
+    }).catch(function () {
+      ids.forEach(function (id) {
+        seenQueue[id] = true; // try again with the next batch
+      });
+    });
+  }
+  function queueSeen(item) {
+    seenQueue[item.id.slice(2)] = true;
+    if (!seenTimer) {
+      seenTimer = setTimeout(flushSeen, 500);
+    }
+  }
+  var onScreen = new Set();
+  var seenObserver = window.IntersectionObserver ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.isIntersecting) {
+        onScreen.add(entry.target);
+      } else {
+        onScreen.delete(entry.target);
+      }
+    });
+    reportVisible();
+  }, { threshold: 0.5 }) : null;
+  function reportVisible() {
+    if (document.visibilityState !== "visible") {
+      return;
+    }
+    onScreen.forEach(function (item) {
+      if (!item.isConnected) {
+        onScreen.delete(item);
+      } else if (item.classList.contains("is-unseen") && !item.dataset.seenSent) {
+        item.dataset.seenSent = "1";
+        queueSeen(item);
+      }
+    });
+  }
+  function watchItems(root) {
+    if (!seenObserver) {
+      return;
+    }
+    var items = (root || document).querySelectorAll("#notification-list .item.is-unseen");
+    Array.prototype.forEach.call(items, function (item) {
+      seenObserver.observe(item);
+    });
+  }
+  document.addEventListener("visibilitychange", reportVisible);
+  window.addEventListener("pagehide", flushSeen);
+  body.addEventListener("htmx:afterSettle", function () {
+    watchItems(document);
+  });
+  body.addEventListener("htmx:oobAfterSwap", function () {
+    watchItems(document);
+  });
+  watchItems(document);
+
+  // --- item menus (snooze, more): one open at a time; Escape or a click elsewhere closes ------
+  function closeMenus(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("details.menu[open]"), function (d) {
+      if (d !== except) {
+        d.removeAttribute("open");
+      }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest && event.target.closest("details.menu"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      var open = document.querySelector("details.menu[open]");
+      if (open) {
+        open.removeAttribute("open");
+        open.querySelector("summary").focus();
+      }
+    }
+  });
+
+  // --- a collapsed group expands (its members load once) and collapses again ---------------
+  body.addEventListener("htmx:confirm", function (event) {
+    var toggle = event.detail.elt;
+    if (!toggle || !toggle.classList || !toggle.classList.contains("group-toggle")) {
+      return;
+    }
+    var members = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (toggle.getAttribute("aria-expanded") === "true") {
+      event.preventDefault(); // collapse: no request
+      toggle.setAttribute("aria-expanded", "false");
+      members.hidden = true;
+    } else if (members && members.children.length) {
+      event.preventDefault(); // loaded before: just show them
+      toggle.setAttribute("aria-expanded", "true");
+      members.hidden = false;
+    }
+  });
+  body.addEventListener("htmx:afterSwap", function (event) {
+    var members = event.detail.target;
+    if (members && members.classList && members.classList.contains("group-members")) {
+      members.hidden = false;
+      var toggle = document.querySelector('[aria-controls="' + members.id + '"]');
+      if (toggle) {
+        toggle.setAttribute("aria-expanded", "true");
+      }
+    }
+  });
+
+  // --- density: the server remembers it (a cookie); the page switches at once ---------------
+  var densityForm = document.querySelector("form.density");
+  if (densityForm) {
+    densityForm.addEventListener("htmx:afterRequest", function (event) {
+      if (!event.detail.successful) {
+        return;
+      }
+      var button = document.getElementById("density-toggle");
+      var compact = button.value === "compact";
+      var list = document.getElementById("inbox-list");
+      if (list) {
+        list.classList.toggle("density-compact", compact);
+        list.classList.toggle("density-comfortable", !compact);
+      }
+      button.setAttribute("aria-pressed", compact ? "true" : "false");
+      button.value = compact ? "comfortable" : "compact";
+    });
+  }
 })();

@@ -1,0 +1,64 @@
+"""The one source of inbox counts: {total, unread, read, unseen, archived} per user.
+
+Every caller (the API's /stats and list, the `stats` stream event, the badge and the page
+title) reads this one aggregate. It is a single ``GROUP BY user_id`` of ``COUNT(CASE …)``
+over ``ix_notifications_states``, which holds every column it looks at, so the database
+answers from the index alone; counters kept beside each write were the alternative, but
+every state change (and a snooze waking up) would then have to update them in step, and a
+missed path would drift for good, while the aggregate can never disagree with the rows.
+
+``total`` counts what the inbox list shows (not archived, not snoozed); ``read`` and
+``unread`` split it, ``unseen`` is the part of it never shown in a visible list, and
+``archived`` counts archived items (snoozed ones appear in none until they return).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, case, func, select
+
+from notifier.extensions import db
+from notifier.models import Notification
+
+FIELDS = ("total", "unread", "read", "unseen", "archived")
+CHUNK = 2000
+N = Notification
+
+
+def empty() -> dict[str, int]:
+    """Return the counts of an empty inbox."""
+    return dict.fromkeys(FIELDS, 0)
+
+
+def for_users(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Return each user's counts, read in the current transaction."""
+    listed = and_(N.archived_at.is_(None), N.snoozed_until.is_(None))
+    out = {uid: empty() for uid in user_ids}
+    ids = list(out)
+    for i in range(0, len(ids), CHUNK):
+        rows = db.session.execute(
+            select(
+                N.user_id,
+                func.count(case((listed, 1))),
+                func.count(case((and_(listed, N.read_at.is_(None)), 1))),
+                func.count(case((and_(listed, N.seen_at.is_(None)), 1))),
+                func.count(N.archived_at),
+            )
+            .where(N.user_id.in_(ids[i : i + CHUNK]), N.deleted_at.is_(None))
+            .group_by(N.user_id)
+        ).all()
+        for uid, total, unread, unseen, archived in rows:
+            out[uid] = {
+                "total": int(total),
+                "unread": int(unread),
+                "read": int(total - unread),
+                "unseen": int(unseen),
+                "archived": int(archived),
+            }
+    return out
+
+
+def for_user(user_id: int) -> dict[str, int]:
+    """Return one user's counts."""
+    return for_users([user_id])[user_id]
