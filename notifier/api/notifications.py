@@ -31,6 +31,7 @@ CONTENT_FIELDS = (
     "tags",
     "channels",
     "send_at",
+    "actions",
 )
 MAX_RECIPIENTS = 10_000
 STATUSES = ("unread", "read", "all")

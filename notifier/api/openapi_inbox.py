@@ -33,6 +33,7 @@ from notifier.api.openapi_fields import (
     not_blank,
     nullable,
 )
+from notifier.api.openapi_inboxux import ACTIONS
 from notifier.models import PRIORITIES
 from notifier.service.content import ALL_CHANNELS
 
@@ -54,6 +55,7 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TIME,
             "is_read": {"type": "boolean"},
             "read_at": NULLABLE_TIME,
+            "actions": array(ref("Action")),
         },
         (
             "id",
@@ -91,6 +93,7 @@ SCHEMAS: dict[str, Any] = {
                 "tags": nullable(array({"type": "string", "pattern": TAG_PATTERN}, maxItems=10)),
                 "channels": nullable(array({"enum": list(ALL_CHANNELS)}, minItems=1)),
                 "send_at": SEND_AT,
+                "actions": ACTIONS,
             },
             ("type", "title"),
             additionalProperties=False,

@@ -35,6 +35,7 @@ _ROW_COLUMNS = tuple(
         "created_at",
         "read_at",
         "deleted_at",
+        "actions",
     )
 )
 

@@ -19,7 +19,7 @@ from notifier.models import (
     WebhookEndpoint,
     utcnow,
 )
-from notifier.service import events
+from notifier.service import events, why
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import (
     DEFAULTS,
@@ -122,6 +122,8 @@ def notify(
         k: content[k]
         for k in ("type", "title", "body", "priority", "entity_type", "entity_id", "url", "tags")
     }
+    if content.get("actions"):
+        payload_base["actions"] = content["actions"]
     for uid in recipients:
         user, pref = users[uid], prefs[uid]
         allowed = {
@@ -141,9 +143,14 @@ def notify(
                     "url": content["url"],
                     "tags_text": tags_text,
                     "created_at": now,
+                    "actions": content.get("actions"),
                 }
             )
         quiet = None if content["priority"] == "urgent" else quiet_until(pref, now)
+        if allowed.get("in_app"):
+            inbox_rows[-1]["decision"] = why.decide(
+                pref, content["type"], content["priority"], allowed, quiet
+            )
         for ch in ("email", "push", "sms"):
             if not allowed.get(ch):
                 continue
@@ -192,6 +199,7 @@ def notify(
                     "created_at": iso(now),
                     "is_read": False,
                     "read_at": None,
+                    "actions": content.get("actions") or [],
                 },
             )
             for row, nid in zip(inbox_rows, ids, strict=True)

@@ -32,6 +32,7 @@ def notification_dict(n: Notification) -> dict[str, Any]:
         "created_at": iso(n.created_at),
         "is_read": n.read_at is not None,
         "read_at": iso(n.read_at),
+        "actions": list(n.actions or []),
     }
 
 
