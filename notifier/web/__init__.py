@@ -19,6 +19,7 @@ from notifier.web import (  # noqa: E402, F401
     admin,
     auth_views,
     inbox,
+    item_menu,
     preferences,
     renderer,
     selftest,

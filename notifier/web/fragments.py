@@ -68,6 +68,7 @@ def item_view(obj: Notification | dict[str, Any]) -> dict[str, Any]:
         "tags": list(tags),
         "created_at": to_datetime(get("created_at")),
         "is_read": bool(get("is_read")),
+        "actions": list(get("actions") or []),
     }
 
 
