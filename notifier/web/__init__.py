@@ -25,4 +25,5 @@ from notifier.web import (  # noqa: E402, F401
     selftest,
     stream_views,
     templating,
+    unsubscribe,
 )
