@@ -18,10 +18,12 @@ def init_app(app: Flask) -> None:
 from notifier.web import (  # noqa: E402, F401
     admin,
     auth_views,
+    desktop,
     inbox,
     item_menu,
     preferences,
     renderer,
+    screen,
     selftest,
     stream_views,
     templating,

@@ -10,6 +10,7 @@ ends it at the next poll.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -29,8 +30,8 @@ from sqlalchemy import select
 from notifier import metrics
 from notifier.auth import admin_required
 from notifier.extensions import db, state
-from notifier.models import User
-from notifier.service import NotFound, ValidationError, deliveries
+from notifier.models import User, utcnow
+from notifier.service import NotFound, ValidationError, deliveries, screen
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from notifier.service.failures import printable
@@ -109,6 +110,7 @@ def _panels(tenant_id: int) -> dict[str, Any]:
         "queue": queue,
         "hours": hours,
         "hours_max": max((n for _, n in hours), default=0),
+        "screen": screen.percentiles(tenant_id, utcnow() - timedelta(hours=24)),
     }
 
 
