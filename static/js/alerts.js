@@ -133,9 +133,10 @@
   }
 
   function registerPush() {
-    // Only with VAPID configured (the key endpoint answers 404 otherwise) and a browser
-    // that has service workers and push.
-    if (!("serviceWorker" in navigator) || !("PushManager" in window)) {
+    // Only with VAPID configured (the page says so: data-push) and a browser that has
+    // service workers and push.
+    var push = toggle && toggle.hasAttribute("data-push");
+    if (!push || !("serviceWorker" in navigator) || !("PushManager" in window)) {
       return Promise.resolve(false);
     }
     return fetch("/api/v1/push/vapid-public-key", { credentials: "same-origin" })
