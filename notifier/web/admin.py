@@ -10,8 +10,8 @@ ends it at the next poll.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
