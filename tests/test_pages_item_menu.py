@@ -89,6 +89,18 @@ def test_why_names_a_mandatory_type_and_quiet_hours(tmp_path) -> None:
     client = app.test_client()
     AuthActions(client).login()
     html = client.get(f"/notifications/{nid}/why").text
-    assert "security notifications always reach the inbox on this server." in html
-    assert "Email waited for the end of your quiet hours" in html
-    assert "Email about security comes in your daily digest." in html
+    assert "security is mandatory on this server: it always reaches the inbox." in html
+    assert "Held for your quiet hours, until" in html
+    assert "Goes out in your daily digest." in html
+
+
+def test_why_says_which_channels_this_server_could_not_use(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    prefs_svc.set_preferences(world.alice, {"types": {"comment": {"push": False}}}, merge=True)
+    nid = send(world.alice, "Bob commented", channels=["in_app", "email", "push", "sms"])
+    auth.login()
+    html = client.get(f"/notifications/{nid}/why", headers=HX).text
+    assert "<strong>Email:</strong> Not sent: email channel is not configured." in html
+    assert "<strong>Push:</strong> Off for comment (your setting)." in html
+    assert "<strong>SMS:</strong> Off for all notifications (the default)." in html

@@ -148,8 +148,13 @@ def notify(
             )
         quiet = None if content["priority"] == "urgent" else quiet_until(pref, now)
         if allowed.get("in_app"):
+            unavailable = {
+                ch: _channel_problem(ch, cfg, user, has_push.get(uid, 0))
+                for ch in allowed
+                if ch != "in_app"
+            }
             inbox_rows[-1]["decision"] = why.decide(
-                pref, content["type"], content["priority"], allowed, quiet
+                pref, content["type"], content["priority"], allowed, quiet, unavailable
             )
         for ch in ("email", "push", "sms"):
             if not allowed.get(ch):

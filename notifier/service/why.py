@@ -4,8 +4,12 @@ The path is stored on the notification (``Notification.decision``) at the moment
 planned rather than recomputed when asked: a preference changed since would otherwise
 explain today's rules, not the ones that decided. Each step is a small dict::
 
-    {"rule": "mandatory" | "channel" | "type_channel" | "quiet_hours" | "digest" | "urgent",
+    {"rule": "mandatory" | "channel" | "type_channel" | "quiet_hours" | "digest" | "urgent"
+             | "unavailable",
      "channel": "in_app" | "email" | ..., "allowed": bool, "source": "you" | "default", ...}
+
+``unavailable`` is an external channel the preferences allowed but this server could not use
+(not configured, no phone number, no push subscription): ``reason`` says which.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ def decide(
     priority: str,
     allowed: dict[str, bool],
     quiet: datetime | None,
+    unavailable: dict[str, str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Return the steps that decided each wanted channel for one recipient."""
     steps: list[dict[str, Any]] = []
     for ch, ok in allowed.items():
         steps.extend(_channel_steps(pref, ntype, ch, ok))
-        if ch in EXTERNAL and ok:
+        reason = (unavailable or {}).get(ch)
+        if ch in EXTERNAL and ok and reason:
+            steps.append({"rule": "unavailable", "channel": ch, "allowed": False, "reason": reason})
+        elif ch in EXTERNAL and ok:
             if priority == "urgent" and pref["quiet_hours"].get("enabled"):
                 steps.append({"rule": "urgent", "channel": ch, "allowed": True})
             elif quiet is not None:

@@ -40,44 +40,66 @@ def click_action(nid: int, action_id: str) -> Any:
     return resp
 
 
-def why_steps(n: Notification, prefs: dict[str, Any]) -> list[dict[str, Any]]:
-    """Turn the stored decision into sentences, each rule with its switch as it is now."""
-    out = []
+def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Turn the stored decision into sentences, each rule with its switch as it is now.
+
+    ``inbox``: why it is in the inbox (the question asked); ``channels``: one line per other
+    channel, what happened there and why.
+    """
+    inbox_steps: list[dict[str, Any]] = []
+    lines: dict[str, dict[str, Any]] = {}
     for step in n.decision or ():
         rule, ch = step.get("rule"), str(step.get("channel", ""))
         name = CHANNEL_NAMES.get(ch, ch)
         by = " (the default)" if step.get("source") == "default" else " (your setting)"
-        s: dict[str, Any] = {"rule": rule, "channel": ch, "switch": None, "link": None}
-        if rule == "mandatory":
-            s["text"] = f"{n.type} notifications always reach the inbox on this server."
-        elif rule == "channel":
-            state = "on" if step.get("allowed") else "off"
-            s["text"] = f"{name} notifications were {state}{by}."
-            s["switch"] = {
-                "scope": "channel",
-                "on": bool(prefs["channels"].get(ch)),
-                "label": f"{name} notifications",
-            }
-        elif rule == "type_channel":
-            state = "on" if step.get("allowed") else "off"
-            s["text"] = f"{name} for {n.type} was {state}{by}."
-            s["switch"] = {
-                "scope": "type",
-                "on": bool(prefs["types"].get(n.type, {}).get(ch, True)),
-                "label": f"{name} for {n.type}",
-            }
-        elif rule == "quiet_hours":
-            s["text"] = f"{name} waited for the end of your quiet hours ({step.get('until')})."
-            s["link"] = url_for("web.preferences", _anchor="quiet-hours")
-        elif rule == "urgent":
-            s["text"] = f"It was urgent, so {name.lower()} did not wait for your quiet hours."
-        elif rule == "digest":
-            s["text"] = f"{name} about {n.type} comes in your {step.get('mode')} digest."
-            s["link"] = url_for("web.preferences", _anchor="digest")
-        else:
+        state = "on" if step.get("allowed") else "off"
+        channel_switch = {
+            "scope": "channel",
+            "on": bool(prefs["channels"].get(ch)),
+            "label": f"{name} notifications",
+        }
+        type_switch = {
+            "scope": "type",
+            "on": bool(prefs["types"].get(n.type, {}).get(ch, True)),
+            "label": f"{name} for {n.type}",
+        }
+        if ch == "in_app":
+            if rule == "mandatory":
+                text = f"{n.type} is mandatory on this server: it always reaches the inbox."
+                inbox_steps.append({"rule": rule, "channel": ch, "text": text, "switch": None})
+            elif rule in ("channel", "type_channel"):
+                what = "notifications" if rule == "channel" else f"for {n.type}"
+                verb = "were" if rule == "channel" else "was"
+                inbox_steps.append(
+                    {
+                        "rule": rule,
+                        "channel": ch,
+                        "text": f"{name} {what} {verb} {state}{by}.",
+                        "switch": channel_switch if rule == "channel" else type_switch,
+                    }
+                )
             continue
-        out.append(s)
-    return out
+        line = lines.setdefault(
+            ch, {"channel": ch, "name": name, "text": "Sent.", "switch": type_switch, "link": None}
+        )
+        if rule == "channel" and not step.get("allowed"):
+            line.update(text=f"Off for all notifications{by}.", switch=channel_switch)
+        elif rule == "type_channel" and not step.get("allowed"):
+            line["text"] = f"Off for {n.type}{by}."
+        elif rule == "unavailable":
+            line["text"] = f"Not sent: {step.get('reason')}."
+        elif rule in ("quiet_hours", "urgent", "digest"):
+            text = {
+                "quiet_hours": f"Held for your quiet hours, until {step.get('until')}.",
+                "urgent": "Sent at once: urgent notifications skip quiet hours.",
+                "digest": f"Goes out in your {step.get('mode')} digest.",
+            }[str(rule)]
+            # Quiet hours and a digest can both apply: say both.
+            line["text"] = text if line["text"] == "Sent." else f"{line['text']} {text}"
+            if rule != "urgent":
+                anchor = "digest" if rule == "digest" else "quiet-hours"
+                line["link"] = url_for("web.preferences", _anchor=anchor)
+    return {"inbox": inbox_steps, "channels": list(lines.values())}
 
 
 def _why(nid: int, *, saved: bool = False, status: int = 200) -> Any:
