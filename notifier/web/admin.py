@@ -278,6 +278,10 @@ def admin_retry(delivery_id: int) -> Any:
     except NotFound:
         abort(404)
     if htmx.is_htmx():
-        return render_template("admin/_retried.html", id=delivery_id)
+        # The whole section again, not one row: the rest of the table stays as it is.
+        dead = _printable_rows(
+            deliveries.dead_letters(current_user.tenant_id), "title", "last_error"
+        )
+        return render_template("admin/_dead_letters.html", dead=dead, retried=delivery_id)
     flash(f"Delivery {delivery_id} queued for retry.", "success")
     return redirect(url_for("web.admin"))
