@@ -181,7 +181,11 @@ def test_channels_not_set_up_cannot_be_ticked_and_keep_their_setting(
     app: Flask, world: World, client: FlaskClient, auth: AuthActions
 ) -> None:
     app.config.update(dict.fromkeys(ALL_CHANNELS))
-    prefs_svc.set_preferences(world.alice, {"types": {"comment": {"email": False}}}, merge=True)
+    prefs_svc.set_preferences(
+        world.alice,
+        {"types": {"comment": {"email": False}}, "digest": {"mention": "daily"}},
+        merge=True,
+    )
     auth.login()
     page = client.get("/preferences").text
     for ch in ("email", "push", "sms"):
@@ -195,6 +199,7 @@ def test_channels_not_set_up_cannot_be_ticked_and_keep_their_setting(
     prefs = prefs_svc.get_preferences(world.alice.id)
     assert prefs["channels"]["email"] is True  # not posted, not changed
     assert prefs["types"]["comment"]["email"] is False
+    assert prefs["digest"]["mention"] == "daily"
 
 
 def test_only_recent_configured_and_mandatory_types_are_offered(

@@ -105,6 +105,7 @@ def preferences_form(types: list[str], saved_zone: str = "UTC", **kwargs: Any) -
         attrs[f"d{i}"] = SelectField(
             f"Email digest for {t}",
             choices=[SelectChoice(m, DIGEST_LABELS[m]) for m in DIGEST_MODES],
+            default="off",  # a disabled choice (email not set up) is never posted
         )
         matrix.append((t, cells, f"d{i}"))
     attrs["matrix"] = matrix

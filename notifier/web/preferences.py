@@ -84,7 +84,10 @@ def _document(form: PreferencesForm, stored: dict[str, Any]) -> dict[str, Any]:
         }
         if t in mandatory:  # a disabled checkbox is never submitted; the rule is the server's
             types[t]["in_app"] = True
-        digest[t] = form[digest_name].data or "off"
+        if "email" in off_here:  # the choice is disabled too, so never posted
+            digest[t] = str(stored["digest"].get(t, "off"))
+        else:
+            digest[t] = form[digest_name].data or "off"
     start, end = form.quiet_start.data, form.quiet_end.data
     return {
         "channels": {
