@@ -178,7 +178,7 @@
     } else if (window.Notification.permission === "denied") {
       say("Alerts are blocked for this site in the browser's settings.");
     } else if (toggle.checked) {
-      say("On: new notifications show on the desktop while this tab is in the background.");
+      say("On: shown while this tab is in the background.");
     } else {
       say("");
     }
