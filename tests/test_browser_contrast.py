@@ -40,3 +40,22 @@ def test_pages_reach_4_5_to_1(sessions, ui, scheme: str) -> None:
             problems[path] = found
         page.close()
     assert problems == {}
+
+
+def test_the_sticky_header_does_not_cover_a_linked_section(sessions) -> None:
+    admin = sessions("admin")
+    for path, target in (
+        ("/preferences#quiet-hours", "#quiet-hours"),
+        ("/admin#dead-h", "#dead-h"),
+    ):
+        page = admin.page(path)
+        page.locator(target).wait_for()
+        page.evaluate("sel => document.querySelector(sel).scrollIntoView()", target)
+        header_bottom = page.evaluate(
+            "document.querySelector('.topbar').getBoundingClientRect().bottom"
+        )
+        top = page.evaluate(
+            "sel => document.querySelector(sel).getBoundingClientRect().top", target
+        )
+        assert top >= header_bottom, (path, top, header_bottom)
+        page.close()
