@@ -99,7 +99,7 @@ def validate_actions(value: Any, errors: dict[str, str]) -> list[dict[str, Any]]
         if url is None and callback is not True and f"{key}.url" not in errors:
             errors[f"{key}.url"] = "give a url, callback: true, or both"
         if not any(k.startswith(key) for k in errors):
-            action: dict[str, Any] = {"id": aid, "label": label.strip(), "style": style}
+            action: dict[str, Any] = {"id": aid, "label": str(label).strip(), "style": style}
             if url:
                 action["url"] = url
             if callback:

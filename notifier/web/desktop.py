@@ -22,9 +22,9 @@ from notifier.web import bp
 def push_subscription() -> Any:
     """Store this browser's ``PushSubscription.toJSON()`` for the signed-in user; 201 {id}."""
     doc = request.get_json(silent=True)
-    keys = doc.get("keys") if isinstance(doc, dict) else None
-    if not isinstance(keys, dict):
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict):
         abort(400)
+    keys = doc["keys"]
     try:
         row = push_svc.subscribe(
             current_user, doc.get("endpoint"), keys.get("p256dh"), keys.get("auth")
