@@ -27,6 +27,7 @@ HIDDEN_SPY = """
   class Spy {
     constructor(title, options) {
       window.__alerts.push({ title: title, options: options || {} });
+      window.__shown = (window.__shown || []).concat([this]);
       this.title = title;
     }
     close() {}
@@ -127,6 +128,10 @@ def test_desktop_alert_shows_once_for_a_hidden_tab(sessions, ui, live_server) ->
     assert [a["title"] for a in alerts] == ["Deploy finished", "Second one"]
     assert alerts[0]["options"]["body"] == "Build 812 is live."
     assert re.fullmatch(r"\d+", alerts[0]["options"]["tag"])
+    # A click focuses the tab and opens the item (this page has no list: the inbox, at it).
+    hidden.evaluate("window.__shown[0].onclick()")
+    expect(hidden).to_have_url(re.compile(rf"/#n-{alerts[0]['options']['tag']}$"))
+    expect(item(hidden, "Deploy finished")).to_be_visible()
     assert alice.errors == []
 
 
