@@ -152,6 +152,11 @@ class Notification(Model):
     archived_at: Mapped[datetime | None] = mapped_column(DateTime)
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime)
     group_key: Mapped[str | None] = mapped_column(String(255))
+    # Up to 3 buttons: [{id, label, url?, style, callback?}] (CONTRACT §9).
+    actions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Why it reached this inbox, decided when it was planned: [{rule, channel?, ...}] steps
+    # ("Why am I seeing this?" reads it; recomputing later would answer with today's rules).
+    decision: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_notifications_inbox", "user_id", "deleted_at", "id"),
@@ -181,6 +186,39 @@ class Notification(Model):
     def is_read(self) -> bool:
         """Return True once read."""
         return self.read_at is not None
+
+
+class ActionClick(Model):
+    """One click on a notification's action button: who, which action, when (for analytics)."""
+
+    __tablename__ = "action_clicks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    action_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    clicked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_action_clicks_tenant", "tenant_id", "clicked_at"),)
+
+
+class ScreenAck(Model):
+    """A browser saying it rendered a notification: publish → on-screen latency, per tenant."""
+
+    __tablename__ = "screen_acks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    notification_id: Mapped[int] = mapped_column(BigInteger)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        # One ack per item and user: a second tab or a re-render does not count twice.
+        UniqueConstraint("user_id", "notification_id", name="uq_screen_acks_user_notification"),
+        Index("ix_screen_acks_tenant", "tenant_id", "created_at"),
+    )
 
 
 class EventCursor(Model):

@@ -35,20 +35,26 @@ def test_preferences_save_in_place_and_survive_reload(sessions, ui) -> None:
     expect(mandatory).to_be_checked()
     expect(mandatory).to_be_disabled()
 
-    page.get_by_label("comment: Email").uncheck()
-    page.get_by_label("Email digest for mention").select_option("daily")
+    # The demo server sets up no email, push or SMS: those boxes cannot be ticked.
+    expect(page.get_by_label("comment: Email")).to_be_disabled()
+    expect(page.locator("#ch_sms")).to_be_disabled()
+    page.get_by_label("comment: In-app").uncheck()
+    expect(page.get_by_label("Email digest for mention")).to_be_disabled()
     page.get_by_label("Hold email, push and SMS during quiet hours").check()
     page.get_by_label("From").fill("21:30")
     page.get_by_label("Until").fill("06:45")
     page.get_by_label("Time zone").select_option("Europe/Amsterdam")
     page.get_by_role("button", name="Save preferences").click()
-    expect(page.get_by_role("status").filter(has_text="Preferences saved.")).to_be_visible()
+    saved = page.get_by_role("status").filter(has_text="Preferences saved.")
+    expect(saved).to_be_visible()
+    expect(saved).to_be_in_viewport()  # beside the button, in its sticky bar
+    ui.screenshot(page, "preferences-saved", dark=True)
     expect(page).to_have_url(re.compile(r"/preferences$"))  # saved in place, no navigation
 
     page.reload()
-    expect(page.get_by_label("comment: Email")).not_to_be_checked()
-    expect(page.get_by_label("comment: In-app")).to_be_checked()
-    expect(page.get_by_label("Email digest for mention")).to_have_value("daily")
+    expect(page.get_by_label("comment: In-app")).not_to_be_checked()
+    expect(page.get_by_label("comment: Email")).to_be_checked()  # kept: it was never posted
+    expect(page.get_by_label("Email digest for mention")).to_have_value("off")
     expect(page.get_by_label("Hold email, push and SMS during quiet hours")).to_be_checked()
     expect(page.get_by_label("From")).to_have_value("21:30")
     expect(page.get_by_label("Until")).to_have_value("06:45")

@@ -273,11 +273,14 @@ def test_preview_renders_the_list_item_escaped(
 def test_retry_puts_a_dead_letter_back(
     world: World, client: FlaskClient, auth: AuthActions
 ) -> None:
-    mine = dead_delivery(world)
+    mine, other = dead_delivery(world), dead_delivery(world)
     theirs = dead_delivery(world, tenant_id=world.globex.id)
     auth.login("admin@example.com")
     resp = client.post(f"/admin/dead-letters/{mine}/retry", headers=HX)
     assert resp.status_code == 200 and "queued for retry" in resp.text
+    # The table is re-rendered (the other dead letter still listed), not replaced by one line.
+    assert 'id="dead-letters"' in resp.text
+    assert f'<tr id="dead-{other}">' in resp.text and f'<tr id="dead-{mine}">' not in resp.text
     assert db.session.get(Delivery, mine).status == "pending"
     assert client.post(f"/admin/dead-letters/{theirs}/retry").status_code == 404
     assert client.post(f"/admin/dead-letters/{mine}/retry").status_code == 404  # not dead now

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from notifier.service import preferences as prefs_svc
@@ -12,7 +14,22 @@ from tests.conftest import AuthActions
 from tests.factories import World, send
 
 HX = {"HX-Request": "true"}
+SAVED = (
+    '<p id="prefs-status" class="prefs-status" role="status"><span class="saved-note">Preferences'
+)
+
 CONFIGURED = ["billing", "comment", "mention", "security", "system"]
+ALL_CHANNELS = {
+    "NOTIFIER_SMTP_HOST": "127.0.0.1",
+    "NOTIFIER_VAPID_PRIVATE_KEY": "test-key",
+    "NOTIFIER_SMS_URL": "http://127.0.0.1:9/sms",
+}
+
+
+@pytest.fixture(autouse=True)
+def channels_set_up(app: Flask) -> None:
+    """Every channel is set up unless a test unsets them (unset ones are not tickable)."""
+    app.config.update(ALL_CHANNELS)
 
 
 def form_data(page: str, **changes: Any) -> dict[str, Any]:
@@ -78,6 +95,7 @@ def test_plain_post_saves_and_redirects(
         **{
             field_for(page, "comment: Email"): None,
             "ch_sms": "y",
+            "phone": "+15551234567",
             "quiet_enabled": "y",
             "quiet_start": "21:30",
             "quiet_end": "06:00",
@@ -91,6 +109,7 @@ def test_plain_post_saves_and_redirects(
     prefs = prefs_svc.get_preferences(world.alice.id)
     assert prefs["types"]["comment"] == {"in_app": True, "email": False, "push": True, "sms": True}
     assert prefs["channels"]["sms"] is True
+    assert world.alice.phone == "+15551234567"
     assert prefs["quiet_hours"] == {
         "enabled": True,
         "start": "21:30",
@@ -124,7 +143,8 @@ def test_htmx_post_swaps_the_form_in_place(
     assert resp.status_code == 200
     assert "<html" not in resp.text
     assert resp.text.lstrip().startswith('<form id="prefs-form"')
-    assert '<p class="flash flash-success" role="status">Preferences saved.</p>' in resp.text
+    # Next to the button (a sticky bar), so it cannot scroll out of view.
+    assert SAVED in resp.text
     assert 'id="ch_push" name="ch_push" role="switch" type="checkbox" value="y">' in resp.text
     assert prefs_svc.get_preferences(world.alice.id)["channels"]["push"] is False
 
@@ -155,3 +175,74 @@ def test_types_not_on_the_form_keep_their_settings(
     data["shown_types"] = [t for t in data["shown_types"] if t != "legacy"]
     assert client.post("/preferences", data=data).status_code == 302
     assert prefs_svc.get_preferences(world.alice.id)["types"]["legacy"] == {"email": False}
+
+
+def test_channels_not_set_up_cannot_be_ticked_and_keep_their_setting(
+    app: Flask, world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    app.config.update(dict.fromkeys(ALL_CHANNELS))
+    prefs_svc.set_preferences(
+        world.alice,
+        {"types": {"comment": {"email": False}}, "digest": {"mention": "daily"}},
+        merge=True,
+    )
+    auth.login()
+    page = client.get("/preferences").text
+    for ch in ("email", "push", "sms"):
+        assert re.search(
+            rf'<input[^>]*disabled[^>]*id="ch_{ch}"|<input[^>]*id="ch_{ch}"[^>]*disabled', page
+        )
+    assert "(not set up on this server)" in page
+    email_boxes = re.findall(r'<input[^>]*id="m\d+_email"[^>]*>', page)
+    assert email_boxes and all(" disabled" in tag for tag in email_boxes)
+    assert client.post("/preferences", data=form_data(page)).status_code == 302
+    prefs = prefs_svc.get_preferences(world.alice.id)
+    assert prefs["channels"]["email"] is True  # not posted, not changed
+    assert prefs["types"]["comment"]["email"] is False
+    assert prefs["digest"]["mention"] == "daily"
+
+
+def test_only_recent_configured_and_mandatory_types_are_offered(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from notifier.extensions import db
+    from notifier.models import Notification, utcnow
+
+    old = send(world.alice, "Old test", type="adhoc.test")
+    send(world.alice, "New one", type="ci.build")
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id == old)
+        .values(created_at=utcnow() - timedelta(days=31))
+    )
+    db.session.commit()
+    prefs_svc.set_preferences(world.alice, {"types": {"legacy": {"email": False}}}, merge=True)
+    auth.login()
+    rows = [
+        r.strip() for r in re.findall(r'<th scope="row">([^<]+)', client.get("/preferences").text)
+    ]
+    assert rows == sorted([*CONFIGURED, "ci.build"])
+
+
+def test_sms_needs_a_valid_e164_phone(world: World, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login()
+    page = client.get("/preferences").text
+    resp = client.post("/preferences", data=form_data(page, ch_sms="y", phone=""), headers=HX)
+    assert resp.status_code == 422
+    assert 'id="phone-error">Add a phone number to get SMS.' in resp.text
+    resp = client.post(
+        "/preferences", data=form_data(page, ch_sms="y", phone="555-1234"), headers=HX
+    )
+    assert resp.status_code == 422 and 'id="phone-error">must be E.164' in resp.text
+    assert prefs_svc.get_preferences(world.alice.id)["channels"]["sms"] is False
+    assert world.alice.phone is None
+    resp = client.post(
+        "/preferences", data=form_data(page, ch_sms="y", phone="+4915112345678"), headers=HX
+    )
+    assert resp.status_code == 200
+    assert SAVED in resp.text
+    assert world.alice.phone == "+4915112345678"

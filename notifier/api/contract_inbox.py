@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from notifier.api.contract import Body, Reply, operation
+from notifier.api.contract import Body, Reply, component, operation
 from notifier.api.fields import (
     NOT_BLANK,
     EntityId,
@@ -89,6 +89,14 @@ class PublishRequest(Body):
             description="items sharing a key collapse into one row with ?group=true",
         ),
     ] = None
+    # Each action's shape is the Action schema (openapi_inboxux); validate_content checks it.
+    actions: Annotated[
+        list[Annotated[Any, component("Action")]] | None,
+        Field(
+            max_length=3,
+            description="up to 3 buttons; the first is primary unless it says otherwise",
+        ),
+    ] = None
 
     @classmethod
     def cross_errors(cls, raw: dict[str, Any]) -> dict[str, str]:
@@ -152,6 +160,7 @@ class Notification(Reply):
     archived_at: NullableTime
     snoozed_until: NullableTime
     group_key: str | None
+    actions: list[Annotated[Any, component("Action")]]
     group: Annotated[
         Group | None,
         Field(description="only with ?group=true: the group this newest item stands for"),

@@ -23,6 +23,7 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_channels,
     contract_inbox,
     contract_stream,
+    openapi_inboxux,
     openapi_states,
 )
 from notifier.api.contract import MODELS, OPERATIONS
@@ -32,7 +33,7 @@ from notifier.config import Config
 
 # Dict modules not yet converted to models: ``from notifier.api import openapi_x`` above and
 # list it here.
-DICT_MODULES: tuple[ModuleType, ...] = (openapi_states,)
+DICT_MODULES: tuple[ModuleType, ...] = (openapi_states, openapi_inboxux)
 
 
 def _tidy(node: Any) -> Any:

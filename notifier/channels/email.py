@@ -3,7 +3,10 @@
 One delivery is one message: multipart/alternative with a plain-text and an HTML part.
 Everything user-supplied is escaped in the HTML part; only absolute http(s) URLs become links
 (a relative URL has no host to point at in a mail client, and other schemes are unsafe).
-``job.extra["unsubscribe_url"]``, when present, becomes a List-Unsubscribe header.
+``job.extra`` carries the layout: ``tenant_name`` (the header line), ``manage_url`` (a
+"Manage notifications" link) and ``unsubscribe_url``, which becomes ``List-Unsubscribe`` with
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058: a mail client POSTs it) and
+an "Unsubscribe" link in both parts.
 
 Failures that concern this one message or recipient (5xx to RCPT or DATA) are permanent.
 Failures that would hit every message (refused or dropped connections, timeouts, TLS, 4xx,
@@ -35,9 +38,12 @@ TIMEOUT = 10.0
 TLS_MODES = ("none", "starttls", "ssl")
 
 _HTML = Markup(
-    '<!doctype html>\n<html><body style="font-family: sans-serif; line-height: 1.4">\n'
-    "{content}\n</body></html>\n"
+    '<!doctype html>\n<html><body style="font-family: sans-serif; line-height: 1.4; '
+    'color: #1b1f24; max-width: 40rem; margin: 0 auto; padding: 1rem">\n'
+    "{header}{content}\n{footer}</body></html>\n"
 )
+_FOOTER_STYLE = "margin-top: 2rem; border-top: 1px solid #d0d7de; padding-top: .75rem; "
+_FOOTER_STYLE += "font-size: .875rem; color: #57606a"
 
 
 def _one_line(text: Any, limit: int = 200) -> str:
@@ -66,8 +72,25 @@ def subject_for(job: DeliveryJob) -> str:
     return _one_line(job.items[0].get("title") if job.items else "") or "New notification"
 
 
+def _footer_lines(job: DeliveryJob) -> list[str]:
+    lines = []
+    if tenant := _one_line(job.extra.get("tenant_name")):
+        lines.append(f"You get this email from {tenant} through Notifier.")
+    if manage := _link(job.extra.get("manage_url")):
+        lines.append(f"Manage notifications: {manage}")
+    if unsubscribe := _link(job.extra.get("unsubscribe_url")):
+        lines.append(f"Unsubscribe from these emails: {unsubscribe}")
+    return lines
+
+
 def render_text(job: DeliveryJob) -> str:
-    """Return the plain-text part."""
+    """Return the plain-text part: the message, then who sent it and the two links."""
+    footer = _footer_lines(job)
+    body = _render_text_body(job)
+    return body + ("\n-- \n" + "\n".join(footer) + "\n" if footer else "")
+
+
+def _render_text_body(job: DeliveryJob) -> str:
     if job.is_digest:
         lines = [f"You have {len(job.items)} new notifications:", ""]
         for item in job.items:
@@ -103,7 +126,21 @@ def render_html(job: DeliveryJob) -> str:
             content += Markup("\n<p>{}</p>").format(_paragraphs(str(item["body"])))
         if url := _link(item.get("url")):
             content += Markup('\n<p><a href="{}">View notification</a></p>').format(url)
-    return str(_HTML.format(content=content))
+    header = Markup("")
+    if tenant := _one_line(job.extra.get("tenant_name")):
+        header = Markup('<p style="color: #57606a; font-size: .875rem">{}</p>\n').format(tenant)
+    links = []
+    if manage := _link(job.extra.get("manage_url")):
+        links.append(Markup('<a href="{}">Manage notifications</a>').format(manage))
+    if unsubscribe := _link(job.extra.get("unsubscribe_url")):
+        links.append(Markup('<a href="{}">Unsubscribe from these emails</a>').format(unsubscribe))
+    footer = Markup("")
+    if tenant or links:
+        sent_by = Markup("You get this email from {} through Notifier.").format(tenant or "us")
+        footer = Markup('<p style="{}">{}<br>\n{}</p>\n').format(
+            _FOOTER_STYLE, sent_by, Markup(" · ").join(links)
+        )
+    return str(_HTML.format(header=header, content=content, footer=footer))
 
 
 def build_message(job: DeliveryJob, sender: str) -> EmailMessage:
@@ -118,6 +155,7 @@ def build_message(job: DeliveryJob, sender: str) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: keeps vacation auto-replies away.
     if unsubscribe := _link(job.extra.get("unsubscribe_url")):
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(render_text(job))
     msg.add_alternative(render_html(job), subtype="html")
     return msg

@@ -12,6 +12,8 @@ Wire format (one request per delivery; retries resend the same id)::
     {"id": <delivery id>, "event": "notification.created", "tenant_id": 1, "data": {...}}
 
 A digest carries ``"event": "notification.digest"`` and ``"items": [...]`` instead of ``data``.
+A click on an action button with ``callback: true`` (CONTRACT §9) carries
+``"event": "notification.action"`` and ``"data": {notification_id, action_id, user_id, at}``.
 
 Verifying (Standard Webhooks / Stripe style): compute HMAC-SHA256 with the endpoint secret over
 the bytes ``<X-Notifier-Timestamp> + "." + <raw request body>``, hex-encode it, compare it in
@@ -107,7 +109,11 @@ def raise_for_status(status: int, headers: http.client.HTTPMessage, what: str) -
 def build_body(job: DeliveryJob) -> bytes:
     """Return the JSON request body for a delivery (``data`` or, for a digest, ``items``)."""
     payload: dict[str, Any] = {"id": job.delivery_id, "tenant_id": job.tenant_id}
-    if job.is_digest:
+    first = job.items[0] if job.items else {}
+    if "webhook_event" in first:  # a stored event of its own (an action button's callback)
+        payload["event"] = first["webhook_event"]
+        payload["data"] = first.get("data") or {}
+    elif job.is_digest:
         payload["event"] = "notification.digest"
         payload["items"] = job.items
     else:

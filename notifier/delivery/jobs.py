@@ -20,6 +20,7 @@ from notifier.channels import Channel, DeliveryJob, PermanentError, TransientErr
 from notifier.delivery.claim import Claim
 from notifier.extensions import db
 from notifier.models import PushSubscription, User, WebhookEndpoint
+from notifier.service import unsubscribe
 from notifier.service.serialize import iso
 
 log = logging.getLogger("notifier.delivery")
@@ -137,7 +138,9 @@ def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
     if user is None or not user.active:
         return Plan(problem="the recipient no longer exists or is deactivated")
     if name == "email":
-        return Plan(jobs=[job(user.email)])
+        email_job = job(user.email)
+        email_job.extra.update(email_extra(user, email_job.items))
+        return Plan(jobs=[email_job])
     if name == "sms":
         if not user.phone:
             return Plan(problem="the recipient has no phone number")
@@ -158,6 +161,24 @@ def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
             subscription_ids=[s.id for s in subscriptions],
         )
     return Plan(problem=f"unknown channel {name!r}")
+
+
+def email_extra(user: User, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the email layout's tenant name and links (CONTRACT §9: RFC 8058 unsubscribe).
+
+    The links need NOTIFIER_BASE_URL (a mail is read outside the site); without it the
+    message goes out with the tenant's name only.
+    """
+    extra: dict[str, Any] = {"tenant_name": user.tenant.name}
+    base = (current_app.config.get("NOTIFIER_BASE_URL") or "").rstrip("/")
+    if base:
+        types = sorted({str(i.get("type")) for i in items if i.get("type")})
+        extra["manage_url"] = f"{base}/preferences"
+        if types:
+            extra["unsubscribe_url"] = (
+                f"{base}/unsubscribe/{unsubscribe.make_token(user.id, types)}"
+            )
+    return extra
 
 
 def send(the_plan: Plan, channel: Channel | None) -> Outcome:

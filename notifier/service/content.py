@@ -15,6 +15,9 @@ from notifier.service.preferences import TYPE_RE
 
 TAG_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,50}\Z")
 MAX_TAGS = 10
+MAX_ACTIONS = 3
+ACTION_STYLES = ("primary", "secondary")
+ACTION_FIELDS = ("id", "label", "url", "style", "callback")
 
 
 def _opt_str(doc: dict[str, Any], key: str, limit: int, errors: dict[str, str]) -> str | None:
@@ -46,6 +49,63 @@ def safe_url(value: str) -> bool:
     except ValueError:  # "http://[" and other malformed netlocs
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def validate_actions(value: Any, errors: dict[str, str]) -> list[dict[str, Any]] | None:
+    """Return the cleaned action buttons (CONTRACT §9), naming each bad field in ``errors``.
+
+    An action is a link (``url``, checked like the notification's), a server-side action
+    (``callback: true``) or both. Ids should be unique: a click names the first with its id
+    (refusing duplicates would be a rule the OpenAPI document cannot state).
+    """
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list):
+        errors["actions"] = "a list of at most 3 actions"
+        return None
+    if len(value) > MAX_ACTIONS:
+        errors["actions"] = f"at most {MAX_ACTIONS} actions"
+        return None
+    out: list[dict[str, Any]] = []
+    for i, raw in enumerate(value):
+        key = f"actions.{i}"
+        if not isinstance(raw, dict):
+            errors[key] = "must be an object"
+            continue
+        if unknown := [k for k in raw if k not in ACTION_FIELDS]:
+            errors[f"{key}.{unknown[0]}"] = "unknown field"
+            continue
+        aid, label, url = raw.get("id"), raw.get("label"), raw.get("url")
+        style, callback = (
+            raw.get("style", "primary" if i == 0 else "secondary"),
+            raw.get("callback"),
+        )
+        if not isinstance(aid, str) or not TAG_RE.fullmatch(aid):
+            errors[f"{key}.id"] = "letters, digits and _.:- only, at most 50"
+        if not isinstance(label, str) or not label.strip() or len(label) > 40:
+            errors[f"{key}.label"] = "1 to 40 characters"
+        elif reason := clean.bad_chars(label):
+            errors[f"{key}.label"] = reason
+        if url is not None and (
+            not isinstance(url, str) or len(url) > 2048 or not url or not safe_url(url)
+        ):
+            errors[f"{key}.url"] = "must be an http(s) URL or a path starting with /"
+        if style is None:
+            style = "secondary"
+        if style not in ACTION_STYLES:
+            errors[f"{key}.style"] = "must be primary or secondary"
+        if callback not in (None, True, False):
+            errors[f"{key}.callback"] = "must be true or false"
+        if url is None and callback is not True and f"{key}.url" not in errors:
+            errors[f"{key}.url"] = "give a url, callback: true, or both"
+        if not any(k.startswith(key) for k in errors):
+            action: dict[str, Any] = {"id": aid, "label": str(label).strip(), "style": style}
+            if url:
+                action["url"] = url
+            if callback:
+                action["callback"] = True
+            out.append(action)
+    return out
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -164,6 +224,7 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
         "channels": _channels(doc, errors),
         "send_at": _send_at(doc, errors),
         "group_key": _opt_str(doc, "group_key", 255, errors) or None,
+        "actions": validate_actions(doc.get("actions"), errors),
     }
     _refuse_unstorable(out, errors)
     if errors:

@@ -47,6 +47,7 @@ _ROW_COLUMNS = tuple(
         "archived_at",
         "snoozed_until",
         "group_key",
+        "actions",
     )
 )
 

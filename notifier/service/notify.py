@@ -20,7 +20,7 @@ from notifier.bus.base import Message
 from notifier.channels import REGISTRY, configured
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
-from notifier.service import events
+from notifier.service import events, why
 from notifier.service.preferences import channel_allowed, digest_mode, mandatory_types, quiet_until
 from notifier.service.recipients import (
     Audience,
@@ -123,6 +123,8 @@ def plan(
     wanted = list(content.get("channels") or DEFAULT_CHANNELS)
     fields = {k: content[k] for k in CONTENT_FIELDS}
     fields["group_key"] = content.get("group_key")
+    if content.get("actions"):
+        fields["actions"] = content["actions"]
     out = Plan(group.tenant_id, now, fields, group.ids)
     out.result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(group.ids))
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
@@ -138,6 +140,8 @@ def plan(
                     "user_id": r.id,
                     "tags_text": tags_text,
                     "group_key": fields["group_key"],
+                    "actions": content.get("actions"),
+                    "decision": _decision(r, content, allowed, cfg, now),
                 }
             )
         _plan_deliveries(out, r, allowed, cfg, content)
@@ -176,6 +180,19 @@ def _plan_deliveries(
             | {"digest": None if digest == "off" else digest}
         )
         out.result.channels[ch] = True
+
+
+def _decision(
+    r: Recipient,
+    content: Mapping[str, Any],
+    allowed: dict[str, bool],
+    cfg: Mapping[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return the rule path that let this item into r's inbox ("Why am I seeing this?")."""
+    quiet = None if content["priority"] == "urgent" else quiet_until(r.prefs, now)
+    unavailable = {ch: _unreachable(ch, cfg, r) for ch in allowed if ch != "in_app"}
+    return why.decide(r.prefs, content["type"], content["priority"], allowed, quiet, unavailable)
 
 
 def _unreachable(ch: str, cfg: Mapping[str, Any], r: Recipient) -> str | None:

@@ -56,6 +56,7 @@ def notification_payload(
         "archived_at": iso(archived_at),
         "snoozed_until": iso(snoozed_until),
         "group_key": content.get("group_key"),
+        "actions": list(content.get("actions") or []),
     }
 
 
@@ -63,6 +64,7 @@ def notification_dict(n: Notification) -> dict[str, Any]:
     """Serialize a stored notification (the API, the `notification` SSE event, the pages)."""
     fields = {k: getattr(n, k) for k in CONTENT_FIELDS}
     fields["group_key"] = n.group_key
+    fields["actions"] = n.actions
     return notification_payload(
         fields,
         id=n.id,

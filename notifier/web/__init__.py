@@ -18,11 +18,15 @@ def init_app(app: Flask) -> None:
 from notifier.web import (  # noqa: E402, F401
     admin,
     auth_views,
+    desktop,
     inbox,
     inbox_states,
+    item_menu,
     preferences,
     renderer,
+    screen,
     selftest,
     stream_views,
     templating,
+    unsubscribe,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -29,8 +30,8 @@ from sqlalchemy import select
 from notifier import metrics
 from notifier.auth import admin_required
 from notifier.extensions import db, state
-from notifier.models import User
-from notifier.service import NotFound, ValidationError, deliveries
+from notifier.models import User, utcnow
+from notifier.service import NotFound, ValidationError, deliveries, screen
 from notifier.service import notify as notify_svc
 from notifier.service.content import validate_content
 from notifier.service.failures import printable
@@ -109,6 +110,7 @@ def _panels(tenant_id: int) -> dict[str, Any]:
         "queue": queue,
         "hours": hours,
         "hours_max": max((n for _, n in hours), default=0),
+        "screen": screen.percentiles(tenant_id, utcnow() - timedelta(hours=24)),
     }
 
 
@@ -276,6 +278,10 @@ def admin_retry(delivery_id: int) -> Any:
     except NotFound:
         abort(404)
     if htmx.is_htmx():
-        return render_template("admin/_retried.html", id=delivery_id)
+        # The whole section again, not one row: the rest of the table stays as it is.
+        dead = _printable_rows(
+            deliveries.dead_letters(current_user.tenant_id), "title", "last_error"
+        )
+        return render_template("admin/_dead_letters.html", dead=dead, retried=delivery_id)
     flash(f"Delivery {delivery_id} queued for retry.", "success")
     return redirect(url_for("web.admin"))

@@ -73,6 +73,8 @@ class PreferencesForm(FlaskForm):
     quiet_start = TimeField("From", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
     quiet_end = TimeField("Until", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
     quiet_timezone = SelectField("Time zone", choices=[], validate_choice=True)
+    # The account's phone (E.164, checked by the service); SMS goes nowhere without one.
+    phone = StringField("Phone for SMS", validators=[Optional(), Length(max=20)])
 
     # Filled in by preferences_form(): [(type, [(channel, field name)], digest field name)].
     matrix: list[tuple[str, list[tuple[str, str]], str]] = []
@@ -80,6 +82,9 @@ class PreferencesForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         """Validate the fields, then require both times while quiet hours are on."""
         ok = super().validate(extra_validators)
+        if self.ch_sms.data and not (self.phone.data or "").strip():
+            self.phone.errors = [*self.phone.errors, "Add a phone number to get SMS."]
+            ok = False
         if self.quiet_enabled.data:
             for field in (self.quiet_start, self.quiet_end):
                 if field.data is None and not field.errors:
@@ -101,6 +106,7 @@ def preferences_form(types: list[str], saved_zone: str = "UTC", **kwargs: Any) -
         attrs[f"d{i}"] = SelectField(
             f"Email digest for {t}",
             choices=[SelectChoice(m, DIGEST_LABELS[m]) for m in DIGEST_MODES],
+            default="off",  # a disabled choice (email not set up) is never posted
         )
         matrix.append((t, cells, f"d{i}"))
     attrs["matrix"] = matrix

@@ -78,6 +78,7 @@ def item_view(obj: Notification | dict[str, Any], group_count: int = 0) -> dict[
         "is_snoozed": bool(data.get("snoozed_until")),
         "group_key": data.get("group_key"),
         "group_count": group_count,
+        "actions": list(data.get("actions") or []),
     }
 
 

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from notifier.channels import USER_CHANNELS, configured
-from notifier.service import ValidationError
+from notifier.extensions import db
+from notifier.models import Notification, utcnow
+from notifier.service import ValidationError, accounts
 from notifier.service import preferences as prefs_svc
 from notifier.web import bp, htmx
 from notifier.web.forms import CHANNEL_LABELS, PreferencesForm, clean_types, preferences_form
-from notifier.web.inbox import known_types
+
+RECENT = timedelta(days=30)
 
 
 def _types(prefs: dict[str, Any]) -> list[str]:
-    """Offer configured types, received types and types already in the preferences."""
-    return sorted({*known_types(current_user.id), *prefs["types"], *prefs["digest"]})
+    """Offer the configured and mandatory types and those received in the last 30 days.
+
+    Not every type ever received or stored: one-off test types used to clutter the grid.
+    Types left off keep their settings (the form only posts the types it shows).
+    """
+    recent = db.session.scalars(
+        select(Notification.type)
+        .where(
+            Notification.user_id == current_user.id, Notification.created_at >= utcnow() - RECENT
+        )
+        .distinct()
+    )
+    configured = current_app.config.get("NOTIFIER_TYPES", ())
+    return sorted({*configured, *prefs_svc.mandatory_types(), *recent})
+
+
+def unconfigured_channels() -> set[str]:
+    """Return the channels this server has no settings for (not tickable)."""
+    return {ch for ch in USER_CHANNELS if not configured(ch, current_app.config)}
 
 
 def _initial(form: PreferencesForm, prefs: dict[str, Any]) -> None:
@@ -34,21 +55,37 @@ def _initial(form: PreferencesForm, prefs: dict[str, Any]) -> None:
     form.quiet_start.data = time.fromisoformat(qh.get("start") or "22:00")
     form.quiet_end.data = time.fromisoformat(qh.get("end") or "07:00")
     form.quiet_timezone.data = qh.get("timezone") or "UTC"
+    form.phone.data = current_user.phone or ""
 
 
-def _document(form: PreferencesForm) -> dict[str, Any]:
-    """Turn a valid form into a preferences document; mandatory types stay on in-app."""
+def _document(form: PreferencesForm, stored: dict[str, Any]) -> dict[str, Any]:
+    """Turn a valid form into a preferences document; mandatory types stay on in-app.
+
+    Channels not set up here are shown disabled, so never posted: they keep what is stored.
+    """
     mandatory = set(prefs_svc.mandatory_types())
+    off_here = unconfigured_channels()
     types: dict[str, dict[str, bool]] = {}
     digest: dict[str, str] = {}
     for t, cells, digest_name in form.matrix:
-        types[t] = {ch: bool(form[name].data) for ch, name in cells}
+        types[t] = {
+            ch: bool(stored["types"].get(t, {}).get(ch, True))
+            if ch in off_here
+            else bool(form[name].data)
+            for ch, name in cells
+        }
         if t in mandatory:  # a disabled checkbox is never submitted; the rule is the server's
             types[t]["in_app"] = True
-        digest[t] = form[digest_name].data or "off"
+        if "email" in off_here:  # the choice is disabled too, so never posted
+            digest[t] = str(stored["digest"].get(t, "off"))
+        else:
+            digest[t] = form[digest_name].data or "off"
     start, end = form.quiet_start.data, form.quiet_end.data
     return {
-        "channels": {ch: bool(form[f"ch_{ch}"].data) for ch in USER_CHANNELS},
+        "channels": {
+            ch: bool(stored["channels"].get(ch)) if ch in off_here else bool(form[f"ch_{ch}"].data)
+            for ch in USER_CHANNELS
+        },
         "types": types,
         "quiet_hours": {
             "enabled": bool(form.quiet_enabled.data),
@@ -66,6 +103,7 @@ def _attach_errors(form: PreferencesForm, exc: ValidationError) -> list[str]:
         "quiet_hours.timezone": "quiet_timezone",
         "quiet_hours.start": "quiet_start",
         "quiet_hours.end": "quiet_end",
+        "phone": "phone",
     }
     for t, cells, digest in form.matrix:
         names[f"digest.{t}"] = digest
@@ -92,7 +130,7 @@ def _render(
         "form_errors": errors or [],
         "mandatory": set(prefs_svc.mandatory_types()),
         "channel_labels": CHANNEL_LABELS,
-        "unconfigured": {ch for ch in USER_CHANNELS if not configured(ch, current_app.config)},
+        "unconfigured": unconfigured_channels(),
     }
     if htmx.is_htmx():
         resp = current_app.make_response((render_template("preferences/_form.html", **ctx), status))
@@ -106,6 +144,15 @@ def _render(
             )
         )
     return htmx.vary(resp)
+
+
+def _set_phone(raw: str | None) -> None:
+    """Put the form's phone on the user (E.164 or empty); ValidationError naming ``phone``."""
+    errors: dict[str, str] = {}
+    changes = accounts.validate_profile({"phone": (raw or "").strip() or None}, errors)
+    if errors:
+        raise ValidationError("invalid phone", fields=errors)
+    current_user.phone = changes["phone"]
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -123,8 +170,11 @@ def preferences() -> Any:
     if not form.validate_on_submit():
         return _render(form, status=422, errors=["Please correct the fields marked below."])
     try:
-        prefs_svc.set_preferences(current_user, _document(form), merge=True)
+        _set_phone(form.phone.data)
+        # The phone is set on the user first: it commits with the preferences, or not at all.
+        prefs_svc.set_preferences(current_user, _document(form, stored), merge=True)
     except ValidationError as exc:
+        db.session.rollback()
         return _render(form, status=422, errors=_attach_errors(form, exc))
     if not htmx.is_htmx():
         flash("Preferences saved.", "success")

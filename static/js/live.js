@@ -162,6 +162,10 @@
       this.dispatchEvent(new MessageEvent(name, {
         data: event.data, lastEventId: event.lastEventId, origin: event.origin
       }));
+      // After the swap: page scripts (static/js/alerts.js) react to what was applied, once.
+      document.dispatchEvent(new CustomEvent("notifier:event", {
+        detail: { name: name, data: event.data, id: event.lastEventId }
+      }));
     }
 
     retry() {

@@ -1,0 +1,145 @@
+"""An item's own controls: its action buttons and "Why am I seeing this?" with its switches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from notifier.channels import USER_CHANNELS
+from notifier.models import Notification
+from notifier.service import NotFound, ValidationError, actions, inbox
+from notifier.service import preferences as prefs_svc
+from notifier.service.content import safe_url
+from notifier.web import bp, fragments, htmx
+
+CHANNEL_NAMES = {"in_app": "In-app", "email": "Email", "push": "Push", "sms": "SMS"}
+SCOPES = ("channel", "type")
+
+
+@bp.post("/notifications/<int:nid>/actions/<action_id>")
+@login_required
+def click_action(nid: int, action_id: str) -> Any:
+    """Record a click on an action button; follow its link, else re-render the item."""
+    try:
+        n, action = actions.click(current_user, nid, action_id)
+    except NotFound:
+        abort(404)
+    url = action.get("url")
+    link = url if url and safe_url(url) else None
+    if not htmx.is_htmx():
+        if link:
+            return redirect(link)
+        flash(f"{action['label']}: done.", "success")
+        return redirect(url_for("web.index", _anchor=f"n-{nid}"))
+    resp = current_app.make_response(
+        fragments.render_item(n) + fragments.badge_oob(inbox.stats(current_user.id))
+    )
+    if link:
+        resp.headers["HX-Redirect"] = link
+    return resp
+
+
+def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Turn the stored decision into sentences, each rule with its switch as it is now.
+
+    ``inbox``: why it is in the inbox (the question asked); ``channels``: one line per other
+    channel, what happened there and why.
+    """
+    inbox_steps: list[dict[str, Any]] = []
+    lines: dict[str, dict[str, Any]] = {}
+    for step in n.decision or ():
+        rule, ch = step.get("rule"), str(step.get("channel", ""))
+        name = CHANNEL_NAMES.get(ch, ch)
+        by = " (the default)" if step.get("source") == "default" else " (your setting)"
+        state = "on" if step.get("allowed") else "off"
+        channel_switch = {
+            "scope": "channel",
+            "on": bool(prefs["channels"].get(ch)),
+            "label": f"{name} notifications",
+        }
+        type_switch = {
+            "scope": "type",
+            "on": bool(prefs["types"].get(n.type, {}).get(ch, True)),
+            "label": f"{name} for {n.type}",
+        }
+        if ch == "in_app":
+            if rule == "mandatory":
+                text = f"{n.type} is mandatory on this server: it always reaches the inbox."
+                inbox_steps.append({"rule": rule, "channel": ch, "text": text, "switch": None})
+            elif rule in ("channel", "type_channel"):
+                what = "notifications" if rule == "channel" else f"for {n.type}"
+                verb = "were" if rule == "channel" else "was"
+                inbox_steps.append(
+                    {
+                        "rule": rule,
+                        "channel": ch,
+                        "text": f"{name} {what} {verb} {state}{by}.",
+                        "switch": channel_switch if rule == "channel" else type_switch,
+                    }
+                )
+            continue
+        line = lines.setdefault(
+            ch, {"channel": ch, "name": name, "text": "Sent.", "switch": type_switch, "link": None}
+        )
+        if rule == "channel" and not step.get("allowed"):
+            line.update(text=f"Off for all notifications{by}.", switch=channel_switch)
+        elif rule == "type_channel" and not step.get("allowed"):
+            line["text"] = f"Off for {n.type}{by}."
+        elif rule == "unavailable":
+            line["text"] = f"Not sent: {step.get('reason')}."
+        elif rule in ("quiet_hours", "urgent", "digest"):
+            text = {
+                "quiet_hours": f"Held for your quiet hours, until {step.get('until')}.",
+                "urgent": "Sent at once: urgent notifications skip quiet hours.",
+                "digest": f"Goes out in your {step.get('mode')} digest.",
+            }[str(rule)]
+            # Quiet hours and a digest can both apply: say both.
+            line["text"] = text if line["text"] == "Sent." else f"{line['text']} {text}"
+            if rule != "urgent":
+                anchor = "digest" if rule == "digest" else "quiet-hours"
+                line["link"] = url_for("web.preferences", _anchor=anchor)
+    return {"inbox": inbox_steps, "channels": list(lines.values())}
+
+
+def _why(nid: int, *, saved: bool = False, status: int = 200) -> Any:
+    try:
+        n = inbox.get(current_user, nid)
+    except NotFound:
+        abort(404)
+    ctx = {"n": n, "steps": why_steps(n, prefs_svc.get_preferences(current_user.id))}
+    if htmx.is_htmx():
+        html = render_template("why/_panel.html", saved=saved, **ctx)
+        return htmx.vary(current_app.make_response((html, status)))
+    if saved:
+        flash("Saved. New notifications follow this setting.", "success")
+    page = render_template("why/page.html", page_title="Why am I seeing this?", **ctx)
+    return htmx.vary(current_app.make_response((page, status)))
+
+
+@bp.get("/notifications/<int:nid>/why")
+@login_required
+def why(nid: int) -> Any:
+    """Show the rule path that let this notification through, with the matching switches."""
+    return _why(nid)
+
+
+@bp.post("/notifications/<int:nid>/why")
+@login_required
+def why_switch(nid: int) -> Any:
+    """Flip one switch of the panel (a channel, or this type on a channel)."""
+    try:
+        n = inbox.get(current_user, nid)
+    except NotFound:
+        abort(404)
+    scope, ch = request.form.get("scope"), request.form.get("channel")
+    if scope not in SCOPES or ch not in USER_CHANNELS:
+        abort(400)
+    on = request.form.getlist("value")[-1:] == ["1"]
+    doc = {"channels": {ch: on}} if scope == "channel" else {"types": {n.type: {ch: on}}}
+    try:
+        prefs_svc.set_preferences(current_user, doc, merge=True)
+    except ValidationError:
+        return _why(nid, status=422)
+    return _why(nid, saved=True)
