@@ -95,7 +95,7 @@ def state_answer(case: Any, response: Any) -> bool:
     label = case.operation.label
     if label == "POST /api/v1/notifications":
         return error.get("code") == "unknown_recipient"
-    if label == "POST /api/v1/webhooks":
+    if label in ("POST /api/v1/webhooks", "POST /api/v1/integrations"):
         reason = error.get("fields", {}).get("url", "")
         unreachable = reason == "cannot resolve the host" or "non-public address" in reason
         return set(error.get("fields", {})) == {"url"} and unreachable

@@ -22,10 +22,12 @@ def init_app(app: Flask) -> None:
 # The route modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
 from notifier.api import (  # noqa: E402, F401
     errors,
+    integrations,
     notifications,
     openapi,
     preferences,
     push,
+    scheduled,
     stream,
     users,
     webhooks,

@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
+from notifier.api import (
+    bp,
+    openapi_accounts,
+    openapi_channels,
+    openapi_inbox,
+    openapi_integrations,
+    openapi_stream,
+)
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
 
@@ -35,6 +42,7 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
             **openapi_stream.PATHS,
             **openapi_channels.PATHS,
             **openapi_accounts.PATHS,
+            **openapi_integrations.PATHS,
         },
         "components": {
             "schemas": {
@@ -43,6 +51,7 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
                 **openapi_stream.SCHEMAS,
                 **openapi_channels.SCHEMAS,
                 **openapi_accounts.SCHEMAS,
+                **openapi_integrations.SCHEMAS,
                 "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
             },
             "responses": RESPONSES,

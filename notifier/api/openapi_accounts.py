@@ -32,7 +32,7 @@ ANY_OBJECT = {"type": "object"}
 PUBLIC: list[dict[str, list[str]]] = []
 CHANNEL_FLAGS = {
     "type": "object",
-    "properties": {c: {"type": "boolean"} for c in ("in_app", "email", "push", "sms")},
+    "properties": {c: {"type": "boolean"} for c in ("in_app", "email", "push", "sms", "chat")},
     "additionalProperties": False,
 }
 

@@ -15,16 +15,18 @@ from notifier.channels.base import (
     PermanentError,
     TransientError,
 )
+from notifier.channels.chat import ChatChannel
 from notifier.channels.email import EmailChannel
 from notifier.channels.push import PushChannel, PushGone, is_gone
 from notifier.channels.sms import SmsChannel
 from notifier.channels.webhook import WebhookChannel
 
-CHANNEL_NAMES = ("in_app", "email", "push", "sms", "webhook")
+CHANNEL_NAMES = ("in_app", "email", "push", "sms", "webhook", "chat")
 
 __all__ = [
     "CHANNEL_NAMES",
     "Channel",
+    "ChatChannel",
     "DeliveryJob",
     "EmailChannel",
     "PermanentError",
@@ -39,11 +41,12 @@ __all__ = [
 
 
 def build_channels(cfg: Mapping[str, Any]) -> dict[str, Channel]:
-    """Return the configured external channels by name; webhook is always there."""
+    """Return the configured external channels by name; webhook and chat are always there."""
     candidates: list[Channel] = [
         EmailChannel(cfg),
         PushChannel(cfg),
         SmsChannel(cfg),
         WebhookChannel(cfg),
+        ChatChannel(cfg),
     ]
     return {channel.name: channel for channel in candidates if channel.configured()}

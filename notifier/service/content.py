@@ -12,7 +12,7 @@ from notifier.service import clean
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import TYPE_RE
 
-ALL_CHANNELS = ("in_app", "email", "push", "sms", "webhook")
+ALL_CHANNELS = ("in_app", "email", "push", "sms", "webhook", "chat")
 TAG_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,50}\Z")
 MAX_TAGS = 10
 

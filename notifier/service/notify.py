@@ -19,7 +19,7 @@ from notifier.models import (
     WebhookEndpoint,
     utcnow,
 )
-from notifier.service import events
+from notifier.service import events, integrations
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import (
     DEFAULTS,
@@ -31,7 +31,7 @@ from notifier.service.preferences import (
 )
 from notifier.service.serialize import iso
 
-DEFAULT_CHANNELS = ("in_app", "email", "push", "sms", "webhook")
+DEFAULT_CHANNELS = ("in_app", "email", "push", "sms", "webhook", "chat")
 CHUNK = 1000
 
 
@@ -122,11 +122,14 @@ def notify(
         k: content[k]
         for k in ("type", "title", "body", "priority", "entity_type", "entity_id", "url", "tags")
     }
+    chat_users: list[int] = []  # recipients whose preferences let chat carry this type
     for uid in recipients:
         user, pref = users[uid], prefs[uid]
         allowed = {
             ch: channel_allowed(pref, content["type"], ch) for ch in wanted if ch != "webhook"
         }
+        if allowed.get("chat"):
+            chat_users.append(uid)
         if allowed.get("in_app"):
             inbox_rows.append(
                 {
@@ -205,6 +208,8 @@ def notify(
         )
     for i in range(0, len(deliveries), CHUNK):
         db.session.execute(insert(Delivery), deliveries[i : i + CHUNK])
+    if "chat" in wanted:
+        integrations.queue(tenant_id, content["type"], payload_base, ids, chat_users, now, result)
     if before_commit is not None:
         before_commit(result)
     db.session.commit()

@@ -14,7 +14,7 @@ from notifier.extensions import db
 from notifier.models import Preference, User
 from notifier.service.errors import ValidationError
 
-USER_CHANNELS = ("in_app", "email", "push", "sms")
+USER_CHANNELS = ("in_app", "email", "push", "sms", "chat")
 DIGEST_MODES = ("off", "hourly", "daily")
 # \A…\Z, not ^…$: "$" also matches before a trailing newline, so "comment\n" passed.
 TYPE_RE = re.compile(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
@@ -25,7 +25,7 @@ HHMM_RE = re.compile(r"\A([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 MAX_TYPES = 200
 
 DEFAULTS: dict[str, Any] = {
-    "channels": {"in_app": True, "email": True, "push": True, "sms": False},
+    "channels": {"in_app": True, "email": True, "push": True, "sms": False, "chat": True},
     "types": {},
     "quiet_hours": {"enabled": False, "start": "22:00", "end": "07:00", "timezone": "UTC"},
     "digest": {},

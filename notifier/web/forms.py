@@ -24,7 +24,13 @@ from notifier.models import PRIORITIES
 from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.preferences import DIGEST_MODES, TYPE_RE, USER_CHANNELS
 
-CHANNEL_LABELS = {"in_app": "In-app", "email": "Email", "push": "Push", "sms": "SMS"}
+CHANNEL_LABELS = {
+    "in_app": "In-app",
+    "email": "Email",
+    "push": "Push",
+    "sms": "SMS",
+    "chat": "Chat",
+}
 DIGEST_LABELS = {"off": "Each one", "hourly": "Hourly digest", "daily": "Daily digest"}
 TIME_MESSAGE = "Use a time like 22:00."
 
@@ -68,6 +74,7 @@ class PreferencesForm(FlaskForm):
     ch_email = BooleanField("Email")
     ch_push = BooleanField("Push")
     ch_sms = BooleanField("SMS")
+    ch_chat = BooleanField("Chat")
     quiet_enabled = BooleanField("Hold email, push and SMS during quiet hours")
     quiet_start = TimeField("From", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
     quiet_end = TimeField("Until", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
