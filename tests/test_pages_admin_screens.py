@@ -224,7 +224,9 @@ def test_chat_integration_add_test_and_deliveries(
     AuthActions(client).login("admin@example.com")
     url = http_receiver.url("/services/T1/B2/very-secret-part")
 
-    resp = client.post("/admin/chat", data={"kind": "slack", "url": url, "types": "deploy, ci"})
+    resp = client.post(
+        "/admin/chat", data={"chat-kind": "slack", "chat-url": url, "chat-types": "deploy, ci"}
+    )
     assert resp.status_code == 302
     page = client.get("/admin/integrations").text
     assert "very-secret-part" not in page and "…part" in page
@@ -248,7 +250,9 @@ def test_webhook_add_shows_secret_once_and_test_failure_shows(
     AuthActions(client).login("admin@example.com")
     http_receiver.script(500)
 
-    resp = client.post("/admin/webhooks", data={"url": http_receiver.url("/wh"), "types": ""})
+    resp = client.post(
+        "/admin/webhooks", data={"hook-url": http_receiver.url("/wh"), "hook-types": ""}
+    )
     assert resp.status_code == 201
     secret = re.search(r'id="shown-secret"[^>]*value="(whsec_[^"]+)"', resp.text).group(1)
     assert secret not in client.get("/admin/integrations").text
@@ -263,9 +267,11 @@ def test_webhook_add_shows_secret_once_and_test_failure_shows(
 
 def test_bad_endpoints_are_422(world: World, client: FlaskClient, auth: AuthActions) -> None:
     auth.login("admin@example.com")
-    bad_chat = client.post("/admin/chat", data={"kind": "slack", "url": "https://127.0.0.1/x"})
+    bad_chat = client.post(
+        "/admin/chat", data={"chat-kind": "slack", "chat-url": "https://127.0.0.1/x"}
+    )
     assert bad_chat.status_code == 422 and "non-public" in bad_chat.text
-    bad_hook = client.post("/admin/webhooks", data={"url": "ftp://x", "types": "a b"})
+    bad_hook = client.post("/admin/webhooks", data={"hook-url": "ftp://x", "hook-types": "a b"})
     assert bad_hook.status_code == 422
     assert db.session.query(ChatIntegration).count() == 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -53,7 +55,12 @@ def split_types(raw: str | None) -> list[str] | None:
 
 
 class NewWebhookForm(FlaskForm):
-    """Register a signed-JSON webhook endpoint."""
+    """Register a signed-JSON webhook endpoint (fields ``hook-…``: one page holds two forms)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Prefix the field names and ids, which the chat form on the same page shares."""
+        kwargs.setdefault("prefix", "hook")
+        super().__init__(*args, **kwargs)
 
     url = StringField("URL", validators=[DataRequired(), Length(max=2048)])
     types = StringField(
@@ -64,7 +71,12 @@ class NewWebhookForm(FlaskForm):
 
 
 class NewIntegrationForm(FlaskForm):
-    """Register a Slack or Discord incoming webhook."""
+    """Register a Slack or Discord incoming webhook (fields ``chat-…``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Prefix the field names and ids, which the webhook form on the same page shares."""
+        kwargs.setdefault("prefix", "chat")
+        super().__init__(*args, **kwargs)
 
     kind = SelectField(
         "Service",
