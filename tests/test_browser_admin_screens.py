@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -18,6 +19,9 @@ from tests.fixtures_live import LiveServer, http_json
 from tests.fixtures_receivers import HttpReceiver
 
 pytestmark = pytest.mark.browser
+# As tests/fixtures_browser.py has them (a plugin module: not imported, pytest rewrites it).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 375, "height": 740}
 
 
 @pytest.fixture
@@ -38,6 +42,18 @@ def check_both_schemes(page: Page) -> None:
     page.emulate_media(color_scheme="dark")
     accessible(page)
     page.emulate_media(color_scheme="light")
+
+
+def screenshots(ui, page: Page, name: str) -> None:
+    """Light and dark at 1280 px and 375 px (the shared helper has no dark phone shot)."""
+    ui.screenshot(page, name, dark=True)
+    original = page.viewport_size
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-dark-phone.png"), full_page=True, caret="initial")
+    page.emulate_media(color_scheme="light")
+    if original:
+        page.set_viewport_size(original)
 
 
 def test_users_create_deactivate_reactivate(sessions, ui) -> None:
@@ -61,7 +77,7 @@ def test_users_create_deactivate_reactivate(sessions, ui) -> None:
     expect(bob).to_contain_text("Deactivated")  # swapped in place by htmx
     expect(page).to_have_url(re.compile(r"/admin/users$"))
     assert http_json("GET", ui.server.url + "/api/v1/me", None, bob_h)[0] == 401
-    ui.screenshot(page, "admin-users", dark=True)
+    screenshots(ui, page, "admin-users")
     bob.get_by_role("button", name="Reactivate bob@example.com").click()
     expect(bob).to_contain_text("Active")
     assert http_json("GET", ui.server.url + "/api/v1/me", None, bob_h)[0] == 200
@@ -83,7 +99,7 @@ def test_tokens_shown_once_and_revoked(sessions, ui) -> None:
     )
     assert status == 200 and me["email"] == "alice@example.com"
     accessible(page)
-    ui.screenshot(page, "admin-tokens", dark=True)
+    screenshots(ui, page, "admin-tokens")
 
     page.goto(ui.server.url + "/admin/tokens")
     assert token not in page.content()
@@ -130,7 +146,7 @@ def test_integration_send_test_shows_the_delivery(
     )
     expect(hook.locator(".deliveries .pill-pending")).to_be_visible()  # to be retried
     accessible(page)
-    ui.screenshot(page, "admin-integrations", dark=True)
+    screenshots(ui, page, "admin-integrations")
     assert admin.errors == [], admin.errors
 
 
@@ -148,7 +164,7 @@ def test_scheduled_list_and_cancel(sessions, ui) -> None:
     page = admin.page("/admin/scheduled")
     expect(page.locator("tr", has_text="Quarterly report")).to_be_visible()
     check_both_schemes(page)
-    ui.screenshot(page, "admin-scheduled", dark=True)
+    screenshots(ui, page, "admin-scheduled")
 
     row = page.locator("tr", has_text="Maintenance window")
     row.get_by_role("button", name=re.compile("Cancel")).click()
