@@ -342,3 +342,32 @@ def test_scheduled_of_other_tenants_are_404(
     assert "Mine" not in carol_client.get("/admin/scheduled").text
     assert carol_client.post(f"/admin/scheduled/{sid}/cancel").status_code == 404
     assert db.session.get(ScheduledNotification, sid).status == "scheduled"
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_app(tmp_path: Any) -> Iterator[Flask]:
+    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_admin_form_needs_its_csrf_token(csrf_app: Flask) -> None:
+    world = make_world()
+    client = csrf_app.test_client()
+    login = client.get("/login").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)
+    data = {"csrf_token": token, "email": "admin@example.com", "password": "password123"}
+    assert client.post("/login", data=data).status_code == 302
+    for path in PAGES:
+        page = client.get(path).text
+        forms = re.findall(r"<form\b.*?</form>", page, flags=re.S)
+        posting = [f for f in forms if 'method="post"' in f]
+        assert posting and all("csrf_token" in f for f in posting), path
+    for path in (f"/admin/users/{world.alice.id}/deactivate", "/admin/tokens", "/admin/chat"):
+        assert client.post(path, data={"name": "x"}).status_code == 400
+    assert db.session.get(User, world.alice.id).active is True
