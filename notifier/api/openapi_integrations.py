@@ -25,7 +25,7 @@ from notifier.api.openapi_fields import CURSOR_ID, WEBHOOK_URL
 
 CHAT_URL = {
     **WEBHOOK_URL,
-    "pattern": WEBHOOK_URL["pattern"].replace("[Hh][Tt][Tt][Pp][Ss]?", "[Hh][Tt][Tt][Pp][Ss]"),
+    "pattern": str(WEBHOOK_URL["pattern"]).replace("[Hh][Tt][Tt][Pp][Ss]?", "[Hh][Tt][Tt][Pp][Ss]"),
     "description": "the incoming-webhook URL Slack or Discord gave you; https, to a public "
     "host (http and private hosts only with NOTIFIER_WEBHOOK_ALLOW_PRIVATE)",
 }
