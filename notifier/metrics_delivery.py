@@ -18,7 +18,7 @@ from prometheus_client import Counter, Histogram
 from notifier.channels.base import PermanentError, TransientError
 from notifier.metrics import REGISTRY
 
-CHANNELS = ("email", "push", "sms", "webhook")
+CHANNELS = ("email", "push", "sms", "webhook", "chat")
 OUTCOMES = ("sent", "failed", "dead")
 DELIVERIES = Counter(
     "notifier_deliveries",

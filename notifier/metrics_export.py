@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # prometheus-client picks its value class from the environment once, at import.
 MULTIPROCESS = values.ValueClass is not values.MutexValue
-EXTERNAL_CHANNELS = ("email", "push", "sms", "webhook")
+EXTERNAL_CHANNELS = ("email", "push", "sms", "webhook", "chat")
 _LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 
 

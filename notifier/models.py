@@ -241,7 +241,7 @@ class PushSubscription(Model):
 
 
 class Delivery(Model):
-    """One external delivery attempt series (email, push, sms, webhook)."""
+    """One external delivery attempt series (email, push, sms, webhook, chat)."""
 
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
