@@ -271,6 +271,19 @@ class WebhookEndpoint(Model):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class ChatIntegration(Model):
+    """A tenant's Slack or Discord incoming webhook; the URL is the secret that posts to it."""
+
+    __tablename__ = "chat_integrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(String(2048))
+    types: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class PushSubscription(Model):
     """A browser's Web Push subscription."""
 
@@ -288,7 +301,7 @@ class PushSubscription(Model):
 
 
 class Delivery(Model):
-    """One external delivery attempt series (email, push, sms, webhook)."""
+    """One external delivery attempt series (email, push, sms, webhook, chat)."""
 
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -300,6 +313,7 @@ class Delivery(Model):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     digest: Mapped[str | None] = mapped_column(String(10))
     webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("chat_integrations.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

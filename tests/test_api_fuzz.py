@@ -100,7 +100,7 @@ def state_answer(case: Any, response: Any) -> bool:
     if label == "POST /api/v1/notifications/{notification_id}/snooze":
         # "until" must lie in (now, now + 30 days]: a window the document cannot state.
         return set(error.get("fields", {})) == {"until"}
-    if label == "POST /api/v1/webhooks":
+    if label in ("POST /api/v1/webhooks", "POST /api/v1/integrations"):
         reason = error.get("fields", {}).get("url", "")
         unreachable = reason == "cannot resolve the host" or "non-public address" in reason
         return set(error.get("fields", {})) == {"url"} and unreachable

@@ -14,7 +14,13 @@ URL = "/api/v1/preferences"
 
 def test_defaults(client: FlaskClient, world: World) -> None:
     prefs = client.get(URL, headers=world.alice_h).get_json()
-    assert prefs["channels"] == {"in_app": True, "email": True, "push": True, "sms": False}
+    assert prefs["channels"] == {
+        "in_app": True,
+        "email": True,
+        "push": True,
+        "sms": False,
+        "chat": True,
+    }
     assert prefs["quiet_hours"] == {
         "enabled": False,
         "start": "22:00",
@@ -41,7 +47,13 @@ def test_put_replaces_and_patch_merges(client: FlaskClient, world: World) -> Non
     assert put.status_code == 200
     assert put.get_json() == client.get(URL, headers=world.alice_h).get_json()
     assert put.get_json()["quiet_hours"]["timezone"] == "Europe/Paris"
-    assert put.get_json()["channels"] == {"in_app": True, "email": False, "push": True, "sms": True}
+    assert put.get_json()["channels"] == {
+        "in_app": True,
+        "email": False,
+        "push": True,
+        "sms": True,
+        "chat": True,
+    }
 
     patched = client.patch(
         URL,

@@ -475,7 +475,7 @@ def test_generated_vapid_keys_match_and_load_in_py_vapid() -> None:
 
 
 def test_build_channels_returns_the_configured_ones(vapid_config: dict[str, Any]) -> None:
-    assert CHANNEL_NAMES == ("in_app", "email", "push", "sms", "webhook")
-    assert list(build_channels({})) == ["webhook"]
+    assert CHANNEL_NAMES == ("in_app", "email", "push", "sms", "webhook", "chat")
+    assert list(build_channels({})) == ["webhook", "chat"]
     cfg = {**vapid_config, "NOTIFIER_SMTP_HOST": "mail.test", "NOTIFIER_SMS_URL": "https://s.t/"}
-    assert sorted(build_channels(cfg)) == ["email", "push", "sms", "webhook"]
+    assert sorted(build_channels(cfg)) == ["chat", "email", "push", "sms", "webhook"]

@@ -107,7 +107,13 @@ def test_plain_post_saves_and_redirects(
     assert resp.status_code == 302 and resp.headers["Location"] == "/preferences"
     assert "Preferences saved." in client.get("/preferences").text
     prefs = prefs_svc.get_preferences(world.alice.id)
-    assert prefs["types"]["comment"] == {"in_app": True, "email": False, "push": True, "sms": True}
+    assert prefs["types"]["comment"] == {
+        "in_app": True,
+        "email": False,
+        "push": True,
+        "sms": True,
+        "chat": True,
+    }
     assert prefs["channels"]["sms"] is True
     assert world.alice.phone == "+15551234567"
     assert prefs["quiet_hours"] == {

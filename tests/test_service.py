@@ -154,6 +154,7 @@ def test_preferences_route_channels(any_app: Flask) -> None:
         "push": False,
         "sms": True,
         "webhook": False,
+        "chat": False,
     }
     assert result.errors["email"] == "disabled by preferences"
     assert result.errors["push"] == "push channel is not configured"

@@ -44,6 +44,7 @@ class ChannelFlags(Body):
     email: bool = None  # type: ignore[assignment]
     push: bool = None  # type: ignore[assignment]
     sms: bool = None  # type: ignore[assignment]
+    chat: bool = None  # type: ignore[assignment]
 
 
 class QuietHours(Body):

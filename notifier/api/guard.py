@@ -13,7 +13,16 @@ from typing import Any
 
 from flask import Flask, abort, request
 
-from notifier.models import ApiToken, Delivery, Notification, PushSubscription, WebhookEndpoint
+from notifier.models import (
+    ApiToken,
+    ChatIntegration,
+    Delivery,
+    Notification,
+    PushSubscription,
+    ScheduledNotification,
+    User,
+    WebhookEndpoint,
+)
 from notifier.service import clean
 from notifier.service.errors import ValidationError
 
@@ -26,6 +35,9 @@ PATH_IDS: dict[str, Any] = {
     "webhook_id": WebhookEndpoint.id,
     "subscription_id": PushSubscription.id,
     "delivery_id": Delivery.id,
+    "integration_id": ChatIntegration.id,
+    "scheduled_id": ScheduledNotification.id,
+    "user_id": User.id,
 }
 CHECKED_HEADERS = ("Idempotency-Key",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

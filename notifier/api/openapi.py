@@ -24,6 +24,7 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_inbox,
     contract_stream,
     openapi_inboxux,
+    openapi_integrations,
     openapi_states,
 )
 from notifier.api.contract import MODELS, OPERATIONS
@@ -33,7 +34,7 @@ from notifier.config import Config
 
 # Dict modules not yet converted to models: ``from notifier.api import openapi_x`` above and
 # list it here.
-DICT_MODULES: tuple[ModuleType, ...] = (openapi_states, openapi_inboxux)
+DICT_MODULES: tuple[ModuleType, ...] = (openapi_states, openapi_inboxux, openapi_integrations)
 
 
 def _tidy(node: Any) -> Any:

@@ -18,6 +18,7 @@ from notifier.channels.base import (
     PermanentError,
     TransientError,
 )
+from notifier.channels.chat import ChatChannel
 from notifier.channels.email import EmailChannel
 from notifier.channels.push import PushChannel, PushGone, is_gone
 from notifier.channels.sms import SmsChannel
@@ -31,7 +32,7 @@ class ChannelSpec:
     ``requires``: the config keys that must all be set before it can send (CONTRACT §2);
     ``per_user``: users switch it on and off in their preferences (webhooks belong to the
     tenant), starting ``default_on``; ``build``: the transport's class, None for ``in_app``
-    (the inbox row is the delivery).
+    (the inbox row is the delivery); ``tenant_posts``: one post per tenant integration.
     """
 
     name: str
@@ -40,6 +41,8 @@ class ChannelSpec:
     per_user: bool = True
     default_on: bool = True
     build: Callable[[Mapping[str, Any]], Channel] | None = None
+    #: Sent once per tenant integration for the recipients who allow it (chat), not per user.
+    tenant_posts: bool = False
 
 
 REGISTRY: dict[str, ChannelSpec] = {
@@ -50,6 +53,7 @@ REGISTRY: dict[str, ChannelSpec] = {
         ChannelSpec("push", "Push", PushChannel.requires, build=PushChannel),
         ChannelSpec("sms", "SMS", SmsChannel.requires, default_on=False, build=SmsChannel),
         ChannelSpec("webhook", "Webhook", per_user=False, build=WebhookChannel),
+        ChannelSpec("chat", "Chat", tenant_posts=True, build=ChatChannel),
     )
 }
 
@@ -67,6 +71,7 @@ __all__ = [
     "USER_CHANNELS",
     "Channel",
     "ChannelSpec",
+    "ChatChannel",
     "DeliveryJob",
     "EmailChannel",
     "PermanentError",

@@ -52,6 +52,7 @@ class ClaimedRow:
     payload: Any  # A JSON object, unless the row is bad (see jobs.unusable).
     attempts: int
     created_at: datetime
+    integration_id: int | None = None  # the chat integration a `chat` row posts to
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,4 +308,5 @@ def _copy(row: Delivery) -> ClaimedRow:
         payload=dict(row.payload) if isinstance(row.payload, dict) else row.payload,
         attempts=row.attempts or 0,
         created_at=row.created_at,
+        integration_id=row.integration_id,
     )

@@ -19,7 +19,7 @@ from notifier import metrics_delivery
 from notifier.channels import Channel, DeliveryJob, PermanentError, TransientError, is_gone
 from notifier.delivery.claim import Claim
 from notifier.extensions import db
-from notifier.models import PushSubscription, User, WebhookEndpoint
+from notifier.models import ChatIntegration, PushSubscription, User, WebhookEndpoint
 from notifier.service import unsubscribe
 from notifier.service.serialize import iso
 
@@ -134,6 +134,13 @@ def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
         if endpoint is None or endpoint.deleted_at is not None:
             return Plan(problem="the webhook endpoint was deleted")
         return Plan(jobs=[job({"url": endpoint.url, "secret": endpoint.secret})])
+    if name == "chat":
+        chat = (
+            db.session.get(ChatIntegration, first.integration_id) if first.integration_id else None
+        )
+        if chat is None or chat.deleted_at is not None:
+            return Plan(problem="the chat integration was deleted")
+        return Plan(jobs=[job({"kind": chat.kind, "url": chat.url})])
     user = db.session.get(User, first.user_id) if first.user_id is not None else None
     if user is None or not user.active:
         return Plan(problem="the recipient no longer exists or is deactivated")

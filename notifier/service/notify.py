@@ -20,7 +20,7 @@ from notifier.bus.base import Message
 from notifier.channels import REGISTRY, configured
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
-from notifier.service import events, why
+from notifier.service import events, integrations, why
 from notifier.service.preferences import channel_allowed, digest_mode, mandatory_types, quiet_until
 from notifier.service.recipients import (
     Audience,
@@ -80,6 +80,9 @@ class Plan:
     inbox: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)
+    # Recipients whose preferences let chat carry it (None: chat not wanted); chat posts once
+    # per tenant integration, not per recipient.
+    chat_users: list[int] | None = None
     result: NotifyResult = field(default_factory=NotifyResult)
 
 
@@ -131,6 +134,10 @@ def plan(
     per_user = [ch for ch in wanted if REGISTRY[ch].per_user]
     for r in group.recipients:
         allowed = {ch: channel_allowed(r.prefs, content["type"], ch, mandatory) for ch in per_user}
+        if "chat" in allowed:
+            out.chat_users = out.chat_users or []
+            if allowed["chat"]:
+                out.chat_users.append(r.id)
         if allowed.get("in_app"):
             row = {k: fields[k] for k in CONTENT_FIELDS if k != "tags"}
             out.inbox.append(
@@ -165,7 +172,8 @@ def _plan_deliveries(
     """Add one Delivery row per external channel the recipient allows and can be reached on."""
     quiet = None if content["priority"] == "urgent" else quiet_until(r.prefs, out.now)
     for ch, ok in allowed.items():
-        if REGISTRY[ch].build is None:  # in_app: the inbox row is the delivery
+        spec = REGISTRY[ch]
+        if spec.build is None or spec.tenant_posts:  # in_app: the inbox row; chat: store()
             continue
         if not ok:
             out.result.errors.setdefault(ch, "disabled by preferences")
@@ -267,6 +275,16 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
     rows = planned.deliveries + planned.hooks
     for i in range(0, len(rows), CHUNK):
         db.session.execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
+    if planned.chat_users is not None:  # chat was wanted: one post per matching integration
+        integrations.queue(
+            planned.tenant_id,
+            planned.fields["type"],
+            dict(planned.fields),
+            ids,
+            planned.chat_users,
+            planned.now,
+            result,
+        )
     if before_commit is not None:
         before_commit(result)
     db.session.commit()

@@ -69,6 +69,7 @@ class PreferencesForm(FlaskForm):
     ch_email = BooleanField("Email")
     ch_push = BooleanField("Push")
     ch_sms = BooleanField("SMS")
+    ch_chat = BooleanField("Chat")
     quiet_enabled = BooleanField("Hold email, push and SMS during quiet hours")
     quiet_start = TimeField("From", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
     quiet_end = TimeField("Until", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
