@@ -25,6 +25,7 @@ from notifier.api import (  # noqa: E402, F401
     notifications,
     openapi,
     preferences,
+    privacy,
     push,
     stream,
     users,

@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
+from notifier.api import (
+    bp,
+    openapi_accounts,
+    openapi_channels,
+    openapi_inbox,
+    openapi_privacy,
+    openapi_stream,
+)
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
 
@@ -30,12 +37,13 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            **openapi_inbox.PATHS,
-            **openapi_stream.PATHS,
-            **openapi_channels.PATHS,
-            **openapi_accounts.PATHS,
-        },
+        "paths": merge_paths(
+            openapi_inbox.PATHS,
+            openapi_stream.PATHS,
+            openapi_channels.PATHS,
+            openapi_accounts.PATHS,
+            openapi_privacy.PATHS,
+        ),
         "components": {
             "schemas": {
                 "Error": ERROR_SCHEMA,
@@ -43,12 +51,22 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
                 **openapi_stream.SCHEMAS,
                 **openapi_channels.SCHEMAS,
                 **openapi_accounts.SCHEMAS,
+                **openapi_privacy.SCHEMAS,
                 "Preferences": openapi_accounts.preferences_schema(tuple(mandatory)),
             },
             "responses": RESPONSES,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
+
+
+def merge_paths(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Merge path groups operation by operation: two modules may add methods to one path."""
+    out: dict[str, Any] = {}
+    for group in groups:
+        for path, operations in group.items():
+            out.setdefault(path, {}).update(operations)
+    return out
 
 
 @bp.get("/openapi.json")

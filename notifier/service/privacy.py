@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from werkzeug.security import check_password_hash
 
 from notifier.extensions import db
 from notifier.models import (
@@ -42,7 +43,8 @@ from notifier.models import (
     UserSession,
     utcnow,
 )
-from notifier.service import sessions
+from notifier.service import clean, sessions
+from notifier.service.errors import Forbidden, NotFound, ValidationError
 from notifier.service.preferences import get_preferences
 from notifier.service.serialize import iso, notification_dict, user_dict
 
@@ -171,26 +173,41 @@ def _other_tables(uid: int) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _erase_conditions(uid: int) -> dict[str, ColumnElement[bool]]:
-    """Return, per table, the WHERE clause selecting its rows to delete for ``uid``.
+def cascade(seeds: dict[str, ColumnElement[bool]]) -> dict[str, ColumnElement[bool]]:
+    """Return, per table, the WHERE clause of its rows that go with the ``seeds`` rows.
 
-    A table's rows go when a user column names ``uid`` or when a foreign key points at a row
-    that goes (computed parents first, so the sub-select reads rows not yet deleted).
+    A row goes when its table's seed clause selects it or when a foreign key of it points at
+    a row that goes (computed parents first, so the sub-selects read rows not yet deleted).
     """
     conds: dict[str, ColumnElement[bool]] = {}
     for table in db.metadata.sorted_tables:  # parents before children
-        parts: list[ColumnElement[bool]] = [
-            col == uid for col in user_columns(table) if not _nullable_pointer(table, col)
-        ]
+        parts = [seeds[table.name]] if table.name in seeds else []
         for col in table.columns:
             for fk in col.foreign_keys:
                 parent = fk.column.table
-                if parent.name == "users" or parent.name not in conds or parent is table:
+                if parent.name not in conds or parent is table:
                     continue
                 parts.append(col.in_(select(fk.column).where(conds[parent.name])))
         if parts:
             conds[table.name] = or_(false(), *parts)
     return conds
+
+
+def delete_cascading(conds: dict[str, ColumnElement[bool]]) -> None:
+    """Delete the rows :func:`cascade` selected, children before parents."""
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name in conds:
+            db.session.execute(delete(table).where(conds[table.name]))
+
+
+def _erase_conditions(uid: int) -> dict[str, ColumnElement[bool]]:
+    """Return, per table, the WHERE clause selecting its rows to delete for ``uid``."""
+    seeds: dict[str, ColumnElement[bool]] = {"users": User.__table__.c.id == uid}
+    for table in db.metadata.sorted_tables:
+        parts = [col == uid for col in user_columns(table) if not _nullable_pointer(table, col)]
+        if parts and table.name != "users":
+            seeds[table.name] = or_(*parts)
+    return cascade(seeds)
 
 
 def _scrub_schedules(user: User) -> None:
@@ -220,14 +237,11 @@ def erase_user(user: User, actor: User | str | None) -> None:
     """
     uid, tenant_id = user.id, user.tenant_id
     _scrub_schedules(user)
-    conds = _erase_conditions(uid)
-    for table in reversed(db.metadata.sorted_tables):  # children before parents
+    for table in db.metadata.sorted_tables:
         for col in user_columns(table):
             if _nullable_pointer(table, col):
                 db.session.execute(update(table).where(col == uid).values({col.name: None}))
-        if table.name in conds and table.name != "users":
-            db.session.execute(delete(table).where(conds[table.name]))
-    db.session.execute(delete(User.__table__).where(User.__table__.c.id == uid))
+    delete_cascading(_erase_conditions(uid))
     audit("erase_user", tenant_id, uid, actor)
     db.session.commit()
     if user in db.session:
@@ -241,3 +255,26 @@ class _Gone:
 
     def __init__(self, uid: int, tenant_id: int) -> None:
         self.id, self.tenant_id = uid, tenant_id
+
+
+def erase_self(user: User, password: Any) -> None:
+    """Erase ``user`` after checking their password: 422 when missing, 403 when wrong."""
+    if not isinstance(password, str) or not password:
+        raise ValidationError("password required", fields={"password": "required"})
+    if not check_password_hash(user.password_hash, password):
+        raise Forbidden("wrong password", code="wrong_password")
+    erase_user(user, "self")
+
+
+def tenant_user(tenant_id: int, user_id: int) -> User:
+    """Return the user ``user_id`` of ``tenant_id``; 404 for a missing or other-tenant one."""
+    user = db.session.get(User, user_id) if 0 < user_id <= clean.id_max(User.id) else None
+    if user is None or user.tenant_id != tenant_id:
+        raise NotFound("no such user")
+    return user
+
+
+def record_export(user: User, actor: User | str | None) -> None:
+    """Audit an export made by someone other than the user (an admin, the CLI)."""
+    audit("export_user", user.tenant_id, user.id, actor)
+    db.session.commit()

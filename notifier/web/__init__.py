@@ -20,6 +20,7 @@ from notifier.web import (  # noqa: E402, F401
     auth_views,
     inbox,
     preferences,
+    privacy_pages,
     renderer,
     selftest,
     stream_views,
