@@ -298,6 +298,8 @@ class ClusterBroker(Broker):
             return True
         ok = True
         try:
+            if not self.slots.known:  # a CLI command publishes without start()
+                self.slots.refresh()
             plan = self._plan(messages)
         except (SlotUncovered, *ERRORS) as exc:
             plan, ok = {}, False
