@@ -16,26 +16,19 @@ the gap). A publish to a shard that is down returns False, as the Redis broker's
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any
 
-import redis
 from gevent.event import Event
-from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
-from redis.retry import Retry
 
-from notifier.bus.base import Broker, Message, decode_batch, encode_batch
+from notifier.bus.base import Broker, Message, decode_batch
+from notifier.bus.cluster_publish import Publisher
 from notifier.bus.cluster_shard import Shard
 from notifier.bus.cluster_slots import ERRORS, Node, SlotMap, SlotUncovered, parse_cluster_url
 from notifier.bus.hub import Hub, Subscription, connected, disconnected
 
 log = logging.getLogger(__name__)
-
-CHUNK = 500  # messages per SPUBLISH, as the Redis broker's PUBLISH
 
 
 class ClusterBroker(Broker):
@@ -72,12 +65,19 @@ class ClusterBroker(Broker):
             "socket_keepalive": True,
         }
         self._shard_args = {"backoff": (backoff_base, backoff_cap), "ping_interval": ping_interval}
-        self._max_connections = max_connections
         self.slots = SlotMap(seeds, self._options)
         self._shards: dict[str, Shard] = {}
         self._home: dict[int, str] = {}  # user id → the shard name their channel is on
         self._waiting: dict[int, Event] = {}  # users whose first stream awaits the SSUBSCRIBE ack
-        self._clients: dict[str, redis.Redis] = {}
+        self._publisher = Publisher(
+            self.slots,
+            self._options,
+            channel=self.channel,
+            prefix=channel_prefix,
+            client_name=f"notifier:{instance}:cmd",
+            max_connections=max_connections,
+            on_stale=self._rebalance,
+        )
         self._started = False
 
     # -- channels ---------------------------------------------------------------------------
@@ -128,9 +128,7 @@ class ClusterBroker(Broker):
         for shard in shards:
             shard.stop()
         self._home.clear()
-        for client in self._clients.values():
-            client.connection_pool.disconnect()
-        self._clients.clear()
+        self._publisher.close()
 
     def available(self) -> bool:
         """Return True when started and every shard holding local users is connected."""
@@ -162,6 +160,7 @@ class ClusterBroker(Broker):
                 on_moved=self._moved,
                 on_lost=self._lost,
                 channel=self.channel,
+                client_name=f"notifier:{self.instance}:sub",
                 **self._shard_args,  # type: ignore[arg-type]
             )
         return shard
@@ -247,104 +246,19 @@ class ClusterBroker(Broker):
         except Exception:
             log.exception("redis cluster bus: hub.deliver failed; streams will replay the gap")
 
-    # -- publishing -------------------------------------------------------------------------
-
-    def _client(self, node: Node) -> redis.Redis:
-        client = self._clients.get(node.name)
-        if client is None:
-            pool = redis.BlockingConnectionPool(
-                host=node.host,
-                port=node.port,
-                max_connections=self._max_connections,
-                timeout=5,
-                retry=Retry(NoBackoff(), 1),
-                client_name=f"notifier:{self.instance}:cmd",
-                **self._options,
-            )
-            client = self._clients[node.name] = redis.Redis(connection_pool=pool)
-        return client
-
-    def _plan(self, messages: Sequence[Message]) -> dict[Node, list[tuple[str, str]]]:
-        by_user: dict[int, list[Message]] = {}
-        for message in messages:
-            by_user.setdefault(message.user_id, []).append(message)
-        plan: dict[Node, list[tuple[str, str]]] = {}
-        for user_id, mine in by_user.items():
-            channel = self.channel(user_id)
-            node = self.slots.node_for(channel)
-            for start in range(0, len(mine), CHUNK):
-                payload = encode_batch(mine[start : start + CHUNK])
-                plan.setdefault(node, []).append((channel, payload))
-        return plan
-
-    def _send(self, node: Node, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """SPUBLISH ``items`` on ``node`` in one pipeline; return those answered MOVED/ASK."""
-        with self._client(node).pipeline(transaction=False) as pipe:
-            for channel, payload in items:
-                pipe.spublish(channel, payload)
-            results = pipe.execute(raise_on_error=False)
-        moved = []
-        for item, result in zip(items, results, strict=True):
-            if isinstance(result, ResponseError):
-                if str(result).startswith(("MOVED", "ASK")):
-                    moved.append(item)
-                else:
-                    raise result
-        return moved
+    # -- publishing (bus/cluster_publish.py) -------------------------------------------------
 
     def publish(self, messages: Sequence[Message]) -> bool:
         """SPUBLISH each user's messages on their channel; False, never raise, on failure."""
-        if not messages:
-            return True
-        ok = True
-        try:
-            if not self.slots.known:  # a CLI command publishes without start()
-                self.slots.refresh()
-            plan = self._plan(messages)
-        except (SlotUncovered, *ERRORS) as exc:
-            plan, ok = {}, False
-            log.warning(
-                "redis cluster bus: publish of %d message(s) failed: %s", len(messages), exc
-            )
-        for node, items in plan.items():
-            try:
-                moved = self._send(node, items)
-                if moved:  # the slot map is stale: refresh once and resend those
-                    self._rebalance()
-                    for channel, payload in moved:
-                        self._client(self.slots.node_for(channel)).spublish(channel, payload)
-            except (SlotUncovered, *ERRORS) as exc:
-                ok = False
-                log.warning("redis cluster bus: publish to %s failed: %s", node.name, exc)
+        ok = self._publisher.publish(messages)
         if not ok:
             self.publish_failures += 1
         return ok
 
-    # -- node stats -------------------------------------------------------------------------
-
-    def _stats_key(self, instance: str) -> str:
-        # One hash tag: every process's key lives in one slot, so one SCAN finds them all.
-        return f"{{{self.prefix}}}:node:{instance}"
-
     def publish_node_stats(self, instance: str, stats: dict[str, Any], ttl: int) -> None:
-        """SET this process's stats under the shared hash tag, expiring after ``ttl`` seconds."""
-        key = self._stats_key(instance)
-        payload = json.dumps({**stats, "instance": instance}, separators=(",", ":"))
-        with suppress(SlotUncovered, *ERRORS):
-            self._client(self.slots.node_for(key)).set(key, payload, ex=ttl)
+        """Share this process's stats for ``ttl`` seconds (one hash tag for all processes)."""
+        self._publisher.set_node_stats(instance, stats, ttl)
 
     def cluster_stats(self) -> list[dict[str, Any]]:
-        """Return every live process's stats (SCAN + MGET on the hash tag's shard)."""
-        try:
-            client = self._client(self.slots.node_for(self._stats_key("x")))
-            keys = sorted(client.scan_iter(match=f"{{{self.prefix}}}:node:*", count=100))
-            values = client.mget(keys) if keys else []
-        except (SlotUncovered, *ERRORS):
-            return []
-        out = []
-        for raw in filter(None, values):
-            with suppress(ValueError):
-                item = json.loads(raw)
-                if isinstance(item, dict):
-                    out.append(item)
-        return out
+        """Return every live process's stats; [] when the cluster is unreachable."""
+        return self._publisher.node_stats()

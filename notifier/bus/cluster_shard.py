@@ -50,6 +50,7 @@ class Shard:
         on_moved: Callable[[bytes], None],
         on_lost: Callable[[Shard], None],
         channel: Callable[[int], str],
+        client_name: str,
         backoff: tuple[float, float],
         ping_interval: float,
     ) -> None:
@@ -64,6 +65,7 @@ class Shard:
         self._on_moved = on_moved
         self._on_lost = on_lost
         self._channel = channel
+        self._client_name = client_name
         self._backoff = backoff
         self._ping_interval = ping_interval
         self._send_lock = gevent.lock.Semaphore()
@@ -118,6 +120,7 @@ class Shard:
             port=self.node.port,
             retry=Retry(NoBackoff(), 0),
             protocol=2,
+            client_name=self._client_name,
             **self.options,
         )
         conn.connect()

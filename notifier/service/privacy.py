@@ -49,6 +49,7 @@ from notifier.service.preferences import get_preferences
 from notifier.service.serialize import iso, notification_dict, user_dict
 
 EXPORT_VERSION = 1
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 # Columns never exported, whatever table they sit in: credentials and key material.
 SECRET_COLUMN = re.compile(r"(hash|secret|password|token|p256dh|^auth$|_key$)", re.IGNORECASE)
 # Tables the generic walk leaves out of the "other" section: exported above in their own shape.
@@ -134,7 +135,7 @@ def export_user(user: User) -> dict[str, Any]:
         "exported_at": iso(utcnow()),
         "account": account,
         "notifications": inbox,
-        "deliveries": [_row_dict(Delivery.__table__, d) for d in deliveries],
+        "deliveries": [_row_dict(DELIVERIES, d) for d in deliveries],
         "preferences": get_preferences(uid),
         "push_subscriptions": [
             {"id": p.id, "endpoint": p.endpoint, "created_at": iso(p.created_at)} for p in pushes

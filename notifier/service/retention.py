@@ -50,7 +50,7 @@ def prune_notifications() -> int:
         select(Tenant.id, Tenant.retention_days).where(Tenant.retention_days.is_not(None))
     ).all()
     for tenant_id, days in tenants:
-        cutoff = utcnow() - timedelta(days=int(days))
+        cutoff = utcnow() - timedelta(days=int(days or 0))
         while True:
             ids = list(
                 db.session.scalars(
