@@ -20,6 +20,8 @@ from notifier.config import redis_cluster
 from notifier.limits import storage_uri
 from tests.fixtures_redis_cluster import ClusterNode, RedisClusterServers, wait_for
 
+pytestmark = pytest.mark.redis
+
 
 def test_the_url_or_the_flag_selects_the_cluster_bus() -> None:
     hub = Hub()

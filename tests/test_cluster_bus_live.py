@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.fixtures_live import LiveServer, http_json
 from tests.fixtures_redis_cluster import ClusterNode, RedisClusterServers, wait_for
 from tests.sse_client import SSEClient, bearer, publish, report, token_for
+
+pytestmark = pytest.mark.redis
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 ALICE_ID = 2  # seed-demo creates admin, alice, bob in that order

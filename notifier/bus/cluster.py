@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import gevent
 from gevent.event import Event
 
 from notifier.bus.base import Broker, Message, decode_batch
@@ -56,6 +57,9 @@ class ClusterBroker(Broker):
         self.instance = instance
         self.prefix = channel_prefix
         self.subscribe_timeout = subscribe_timeout
+        # How long a user's first stream waits for its SSUBSCRIBE acknowledgement; a later
+        # acknowledgement makes the stream replay instead, so this bounds only the delay.
+        self.ack_timeout = min(2.0, subscribe_timeout)
         self.publish_failures = self.skipped_payloads = 0
         self._reconnects_before = 0  # of shards that were replaced after a slot move
         self._options: dict[str, Any] = {
@@ -176,11 +180,11 @@ class ClusterBroker(Broker):
         self._home[user_id] = node.name
         # A shard known to be down would hold the stream for nothing: its reconnect
         # re-subscribes this user and the acknowledgement then triggers the replay.
-        wait = wait and (shard.connected or not shard.ever_connected)
+        wait = wait and not shard.failing
         if wait:
             event = self._waiting[user_id] = Event()
         shard.subscribe(user_id)
-        if wait and not event.wait(self.subscribe_timeout):
+        if wait and not event.wait(self.ack_timeout):
             self._waiting.pop(user_id, None)  # a late ack replays instead
 
     def _acknowledged(self, channel: bytes) -> None:
@@ -232,7 +236,7 @@ class ClusterBroker(Broker):
             if not shard.users and name not in self.slots.primaries:
                 self._reconnects_before += shard.reconnects
                 del self._shards[name]
-                shard.stop()
+                gevent.spawn(shard.stop)  # maybe called from that shard's own greenlet
 
     def _payload(self, data: bytes) -> None:
         try:

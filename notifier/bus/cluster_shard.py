@@ -59,6 +59,7 @@ class Shard:
         self.users: set[int] = set()
         self.conn: Connection | None = None
         self.ever_connected = False
+        self.failing = False  # the last connect attempt failed: nobody should wait for an ack
         self.reconnects = 0
         self._on_payload = on_payload
         self._on_acknowledged = on_acknowledged
@@ -138,6 +139,7 @@ class Shard:
                     self._connect()
                 except ERRORS as exc:
                     self._drop()
+                    self.failing = True
                     log.warning("redis cluster bus: %s unreachable: %s", self.node.name, exc)
                     if self._stop.wait(delay):
                         return
@@ -147,7 +149,7 @@ class Shard:
                 if self.ever_connected:
                     self.reconnects += 1
                     log.info("redis cluster bus: %s back; streams will replay", self.node.name)
-                self.ever_connected, delay = True, self._backoff[0]
+                self.ever_connected, self.failing, delay = True, False, self._backoff[0]
             try:
                 self._read()
             except ERRORS as exc:
