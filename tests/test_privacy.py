@@ -128,6 +128,18 @@ def fill(world: World) -> dict[str, Any]:
             send_at=utcnow(),
         )
     )
+    # Tenant-level webhook deliveries name recipients in the payload: one for alice alone,
+    # one for alice and bob.
+    for ids in ([alice.id], [alice.id, world.bob.id]):
+        db.session.add(
+            Delivery(
+                tenant_id=alice.tenant_id,
+                user_id=None,
+                channel="webhook",
+                status="sent",
+                payload={"recipient_ids": ids, "recipients": len(ids)},
+            )
+        )
     sessions.start_session(alice)
     db.session.commit()
     return {"ids": ids}
@@ -197,6 +209,8 @@ def test_erase_removes_every_row_about_the_user_in_every_table(
     assert {"user_ids": [bob_id], "title": "later"} in specs
     assert all(s.get("user_id") != uid for s in specs) and len(specs) == 2
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 1  # bob's
+    hooks = db.session.scalars(select(Delivery.payload).where(Delivery.channel == "webhook"))
+    assert list(hooks) == [{"recipient_ids": [bob_id], "recipients": 1}]
     assert any_app.test_client().get(ME, headers=world.alice_h).status_code == 401
 
     (entry,) = db.session.scalars(select(AuditEntry)).all()

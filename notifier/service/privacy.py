@@ -38,12 +38,12 @@ from notifier.models import (
     Delivery,
     Notification,
     PushSubscription,
-    ScheduledNotification,
     User,
     UserSession,
     utcnow,
 )
 from notifier.service import clean, sessions
+from notifier.service import privacy_scrub as scrub
 from notifier.service.errors import Forbidden, NotFound, ValidationError
 from notifier.service.preferences import get_preferences
 from notifier.service.serialize import iso, notification_dict, user_dict
@@ -211,25 +211,6 @@ def _erase_conditions(uid: int) -> dict[str, ColumnElement[bool]]:
     return cascade(seeds)
 
 
-def _scrub_schedules(user: User) -> None:
-    """Drop ``user`` from scheduled sends still waiting: their spec names recipients in JSON."""
-    rows = db.session.scalars(
-        select(ScheduledNotification).where(ScheduledNotification.status == "scheduled")
-    ).all()
-    for row in rows:
-        spec = dict(row.spec or {})
-        if spec.get("user_id") == user.id or (
-            isinstance(spec.get("email"), str) and spec["email"].strip().lower() == user.email
-        ):
-            db.session.delete(row)
-        elif isinstance(spec.get("user_ids"), list) and user.id in spec["user_ids"]:
-            spec["user_ids"] = [i for i in spec["user_ids"] if i != user.id]
-            if spec["user_ids"]:
-                row.spec = spec
-            else:
-                db.session.delete(row)
-
-
 def erase_user(user: User, actor: User | str | None) -> None:
     """Delete ``user`` and every row about them, close their streams, audit it.
 
@@ -237,7 +218,8 @@ def erase_user(user: User, actor: User | str | None) -> None:
     failure leaves everything as it was.
     """
     uid, tenant_id = user.id, user.tenant_id
-    _scrub_schedules(user)
+    scrub.schedules(user)
+    scrub.tenant_deliveries(user)
     for table in db.metadata.sorted_tables:
         for col in user_columns(table):
             if _nullable_pointer(table, col):
