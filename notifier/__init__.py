@@ -70,7 +70,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_per_user=int(app.config["NOTIFIER_MAX_CONNECTIONS_PER_USER"]),
         max_total=int(app.config["NOTIFIER_MAX_CONNECTIONS"]),
     )
-    broker = make_broker(config_mod.redis_url(app.config), hub, instance)
+    broker = make_broker(
+        config_mod.redis_url(app.config),
+        hub,
+        instance,
+        cluster=config_mod.redis_cluster(app.config),
+    )
     app.extensions["notifier"] = NotifierState(hub=hub, broker=broker, instance=instance)
 
     # Here, not at the top: these import notifier.* modules that import this package.

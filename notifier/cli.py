@@ -231,5 +231,7 @@ def selftest_cmd(
 def init_app(app: Flask) -> None:
     """Register the commands on the app's CLI group."""
     commands = (init_db, create_user, create_token, deactivate_user, send, seed_demo, vapid_keys)
-    for cmd in (*commands, selftest_cmd):
+    from notifier.cli_privacy import COMMANDS as privacy_commands
+
+    for cmd in (*commands, selftest_cmd, *privacy_commands):
         app.cli.add_command(cmd)

@@ -10,7 +10,15 @@ from typing import Any
 
 from notifier.config_check import ConfigError, check, parse_environ
 
-__all__ = ["Config", "ConfigError", "ensure_secret_key", "from_environ", "redis_url", "validate"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ensure_secret_key",
+    "from_environ",
+    "redis_cluster",
+    "redis_url",
+    "validate",
+]
 
 
 class Config:
@@ -26,6 +34,8 @@ class Config:
     REDIS_PORT = 6379
     REDIS_PASSWORD: str | None = None
     REDIS_DB = 0
+    # 1: the Redis of REDIS_URL is a Redis Cluster (sharded pub/sub); redis+cluster:// implies it.
+    NOTIFIER_REDIS_CLUSTER = False
     # Seconds between `ping` events; also bounds how long a dead connection holds a slot.
     NOTIFIER_PING_INTERVAL = 25
     # Per-user stream limit (429 beyond it) and per-process cap (503 beyond it).
@@ -193,6 +203,14 @@ def redis_url(cfg: dict[str, Any]) -> str | None:
         return None
     auth = f":{cfg['REDIS_PASSWORD']}@" if cfg.get("REDIS_PASSWORD") else ""
     return f"redis://{auth}{host}:{cfg.get('REDIS_PORT', 6379)}/{cfg.get('REDIS_DB', 0)}"
+
+
+def redis_cluster(cfg: dict[str, Any]) -> bool:
+    """Return True for a Redis Cluster: a redis+cluster:// URL or NOTIFIER_REDIS_CLUSTER."""
+    url = redis_url(cfg) or ""
+    return url.startswith("redis+cluster://") or (
+        bool(url) and bool(cfg.get("NOTIFIER_REDIS_CLUSTER"))
+    )
 
 
 def ensure_secret_key(instance_path: str) -> str:

@@ -146,7 +146,7 @@ HTTP = ("http", "https")
 
 RULES: dict[str, Rule] = {
     "DATABASE_URL": Rule("sqlalchemy_url"),
-    "REDIS_URL": Rule("url", schemes=("redis", "rediss", "unix")),
+    "REDIS_URL": Rule("url", schemes=("redis", "rediss", "unix", "redis+cluster")),
     "REDIS_PORT": PORT,
     "REDIS_DB": Rule("int", minimum=0),
     "NOTIFIER_PING_INTERVAL": SECONDS,

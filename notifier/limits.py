@@ -128,6 +128,8 @@ def storage_uri(cfg: Mapping[str, Any]) -> str:
     url = config_mod.redis_url(dict(cfg))
     if not url:
         return "memory://"
+    if config_mod.redis_cluster(dict(cfg)) and url.startswith("redis://"):
+        return "redis+cluster://" + url[len("redis://") :]  # keys spread over the shards
     # The limits library spells redis-py's unix:// socket URLs redis+unix://.
     return "redis+unix://" + url[len("unix://") :] if url.startswith("unix://") else url
 

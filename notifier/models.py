@@ -49,6 +49,8 @@ class Tenant(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Notifications older than this many days are deleted by the prune loop; None keeps them.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(UserMixin, Model):
@@ -412,3 +414,19 @@ def outside_autogenerate(name: str | None, type_: str) -> bool:
     and tests/test_migrations.py leave them out of the model comparison.
     """
     return bool(name) and str(name).startswith(("notifications_fts", "ix_notifications_fts"))
+
+
+class AuditEntry(Model):
+    """A privacy action (export, erase) recorded without personal data.
+
+    ``subject`` and ``actor`` are opaque: a keyed hash of the user id (service/privacy.py),
+    or a role word such as ``cli``, so the entry survives the erasure it records.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

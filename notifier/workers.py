@@ -113,7 +113,13 @@ def cleanup_tick(app: Flask) -> int:
 
 @tick
 def prune_tick(app: Flask) -> int:
-    """Delete events older than retention; record each user's pruned cursor in the same commit."""
+    """Delete events older than retention; record each user's pruned cursor in the same commit.
+
+    Then delete notifications older than their tenant's ``retention_days`` (service/retention.py).
+    """
+    from notifier.service import retention
+
+    removed = retention.prune_notifications()
     cutoff = utcnow() - timedelta(days=int(app.config["NOTIFIER_RETENTION_DAYS"]))
     cursors = cast(Table, EventCursor.__table__)
     removed = 0

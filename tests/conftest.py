@@ -16,6 +16,7 @@ from tests.factories import PASSWORD
 
 pytest_plugins = [
     "tests.fixtures_redis",
+    "tests.fixtures_redis_cluster",
     "tests.fixtures_postgres",
     "tests.fixtures_receivers",
     "tests.fixtures_live",

@@ -29,6 +29,7 @@ from notifier.bus import (
     connected,
     disconnected,
 )
+from notifier.bus.cluster import ClusterBroker
 
 DEADLINE = 20.0  # generous: these are waits for an event, never timing assertions
 
@@ -59,12 +60,21 @@ def wait_until(predicate: Callable[[], bool], deadline: float = DEADLINE) -> boo
     return True
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.redis),
+    ]
+)
 def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     """Yield a started broker of each kind on a fresh hub (queue 64, 3 per user)."""
     hub = Hub(queue_size=64, max_per_user=3, max_total=1000)
     if request.param == "memory":
         instance: Broker = MemoryBroker(hub)
+    elif request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster_url")
+        instance = ClusterBroker(hub, url, instance=f"t-{uuid.uuid4().hex[:8]}")
     else:
         url = request.getfixturevalue("redis_url")
         instance = RedisBroker(hub, url, instance=f"t-{uuid.uuid4().hex[:8]}")

@@ -28,6 +28,7 @@ from notifier.api import (  # noqa: E402, F401
     notifications,
     openapi,
     preferences,
+    privacy,
     push,
     scheduled,
     stream,

@@ -25,6 +25,7 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_stream,
     openapi_inboxux,
     openapi_integrations,
+    openapi_privacy,
     openapi_states,
 )
 from notifier.api.contract import MODELS, OPERATIONS
@@ -34,7 +35,12 @@ from notifier.config import Config
 
 # Dict modules not yet converted to models: ``from notifier.api import openapi_x`` above and
 # list it here.
-DICT_MODULES: tuple[ModuleType, ...] = (openapi_states, openapi_inboxux, openapi_integrations)
+DICT_MODULES: tuple[ModuleType, ...] = (
+    openapi_states,
+    openapi_inboxux,
+    openapi_integrations,
+    openapi_privacy,
+)
 
 
 def _tidy(node: Any) -> Any:
@@ -119,6 +125,15 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
         if hasattr(module, "extend"):  # a module that patches the document it is given
             doc = module.extend(doc)
     return doc
+
+
+def merge_paths(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Merge path groups operation by operation: two modules may add methods to one path."""
+    out: dict[str, Any] = {}
+    for group in groups:
+        for path, operations in group.items():
+            out.setdefault(path, {}).update(operations)
+    return out
 
 
 @bp.get("/openapi.json")

@@ -40,8 +40,15 @@ __all__ = [
 ]
 
 
-def make_broker(redis_url: str | None, hub: Hub, instance: str) -> Broker:
-    """Return a RedisBroker for ``redis_url`` (redis://, rediss://, unix://), else memory."""
+def make_broker(redis_url: str | None, hub: Hub, instance: str, *, cluster: bool = False) -> Broker:
+    """Return a RedisBroker for ``redis_url`` (redis://, rediss://, unix://), else memory.
+
+    ``cluster`` (or a redis+cluster:// URL) selects the sharded pub/sub ClusterBroker.
+    """
     if not redis_url:
         return MemoryBroker(hub)
+    if cluster or redis_url.startswith("redis+cluster://"):
+        from notifier.bus.cluster import ClusterBroker
+
+        return ClusterBroker(hub, redis_url, instance=instance)
     return RedisBroker(hub, redis_url, instance=instance)

@@ -26,6 +26,7 @@ from notifier.web import (  # noqa: E402, F401
     inbox_states,
     item_menu,
     preferences,
+    privacy_pages,
     renderer,
     screen,
     selftest,
