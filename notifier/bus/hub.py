@@ -259,6 +259,10 @@ class Hub:
         """Return the number of open subscriptions in this process."""
         return self._total
 
+    def user_count(self, user_id: int) -> int:
+        """Return how many subscriptions one user has open (the cluster bus unsubscribes at 0)."""
+        return len(self._by_user.get(user_id, ()))
+
     def connected_user_ids(self) -> list[int]:
         """Return the users with at least one open subscription."""
         return list(self._by_user)
