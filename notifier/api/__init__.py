@@ -29,4 +29,5 @@ from notifier.api import (  # noqa: E402, F401
     stream,
     users,
     webhooks,
+    ws,
 )
