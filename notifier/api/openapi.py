@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import current_app, jsonify
 
-from notifier.api import bp, openapi_accounts, openapi_channels, openapi_inbox, openapi_stream
+from notifier.api import (
+    bp,
+    openapi_accounts,
+    openapi_channels,
+    openapi_inbox,
+    openapi_stream,
+    openapi_ws,
+)
 from notifier.api.openapi_common import ERROR_SCHEMA, RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
 
@@ -32,7 +39,8 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
             **openapi_inbox.PATHS,
-            **openapi_stream.PATHS,
+            **openapi_ws.with_types(openapi_stream.PATHS),
+            **openapi_ws.PATHS,
             **openapi_channels.PATHS,
             **openapi_accounts.PATHS,
         },
