@@ -10,10 +10,13 @@ from typing import Any
 
 from notifier.api.openapi_common import op, param
 from notifier.api.openapi_stream import STREAM_PARAMS
+from notifier.stream.types import TYPES_PATTERN
 
 TYPES = param(
     "types",
+    schema={"type": "string", "pattern": TYPES_PATTERN},
     description="comma-separated notification types to send (stats and updates still flow)",
+    empty_ok=True,
 )
 WS_DESCRIPTION = (
     'Switching Protocols: server messages {"event", "id"?, "data"} with the events of CONTRACT '
@@ -31,7 +34,7 @@ PATHS: dict[str, Any] = {
         "get": op(
             "WebSocket stream for the caller (same auth, cursor and events as the SSE stream)",
             "stream",
-            {"101": {"description": WS_DESCRIPTION}},
+            {"101": {"description": WS_DESCRIPTION}, "426": UPGRADE_REQUIRED},
             errors="401 403 422 429 503",
             params=(*STREAM_PARAMS, TYPES),
             security=[{"bearer": []}, {"session": []}, {"streamToken": []}],
