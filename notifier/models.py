@@ -287,3 +287,20 @@ class ScheduledNotification(Model):
     failed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_scheduled_notifications_due", "status", "send_at"),)
+
+
+class TenantEmbed(Model):
+    """A tenant's embeddable-inbox settings: the signing secret and the host origins allowed.
+
+    The secret is shown to admins, so it is stored reversibly, but encrypted (AES-GCM under a
+    key derived from SECRET_KEY, service/embed.py): a copy of the database alone does not let
+    anyone sign users in.
+    """
+
+    __tablename__ = "tenant_embeds"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[str] = mapped_column(String(200))
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
 
 # The route modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
 from notifier.api import (  # noqa: E402, F401
+    embed,
     errors,
     notifications,
     openapi,
