@@ -103,6 +103,8 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         if claims is None:
             raise Unauthorized("invalid or expired stream token", code="invalid_token")
         user, g.credential = claims
+        if g.credential[0] == "embed":  # an embedded inbox's stream: CORS for its tenant
+            g.embed_user = user
         return user
     raise Unauthorized("authentication required")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from notifier.api import bp
 from notifier.api.request import json_body, reject_unknown
@@ -64,11 +65,23 @@ def embed_session() -> Any:
     )
 
 
+def _preflight_endpoint() -> str | None:
+    """Return the endpoint the preflighted request will reach (GET and POST /notifications
+    are two endpoints on one rule; OPTIONS itself matches the first)."""
+    method = request.headers.get("Access-Control-Request-Method", "")
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(method=method)
+    except HTTPException:
+        return None
+    return str(endpoint)
+
+
 @bp.after_request
 def _cors(resp: Response) -> Response:
     """Add CORS headers for an allowed embedding origin (see the module docstring)."""
     origin = request.headers.get("Origin")
-    if not origin or request.endpoint not in CORS_ENDPOINTS or _same_origin(origin):
+    endpoint = _preflight_endpoint() if request.method == "OPTIONS" else request.endpoint
+    if not origin or endpoint not in CORS_ENDPOINTS or _same_origin(origin):
         return resp
     user = g.get("embed_user")
     if request.method == "OPTIONS":

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
 from notifier.web import (  # noqa: E402, F401
     admin,
     auth_views,
+    embed_views,
     inbox,
     preferences,
     renderer,
