@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException
 from notifier.api import bp
 from notifier.api.request import json_body, reject_unknown
 from notifier.auth import INBOX_ENDPOINTS, Unauthorized, api_auth
-from notifier.service import accounts, embed
-from notifier.service.errors import Forbidden
+from notifier.service import accounts, clean, embed
+from notifier.service.errors import Forbidden, ValidationError
 
 CORS_ENDPOINTS = INBOX_ENDPOINTS | {"api.embed_session"}
 CORS_MAX_AGE = "600"
@@ -52,6 +52,12 @@ def embed_session() -> Any:
     """Trade ``{email, hash}`` (HMAC-SHA256 of the email under the tenant secret) for tokens."""
     body = json_body()
     reject_unknown(body, ("email", "hash"))
+    for field in ("email", "hash"):
+        value = body.get(field)
+        if not isinstance(value, str):
+            raise ValidationError(f"{field} is required", fields={field: "a string"})
+        if reason := clean.bad_chars(value):
+            raise ValidationError(f"{field} {reason}", fields={field: reason})
     user = embed.signed_user(body.get("email"), body.get("hash"))
     if user is None:
         raise Unauthorized("the email and hash do not match", code="invalid_hash")

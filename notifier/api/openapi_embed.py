@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from notifier.api.openapi_common import ADMIN, BODY, INTEGER, STRING, array, json_response, obj, op
-from notifier.service.embed import MAX_ORIGINS
+from notifier.service.embed import MAX_ORIGINS, ORIGIN_PATTERN
 
-ORIGIN = {"type": "string", "maxLength": 200, "description": "scheme://host[:port]"}
+ORIGIN = {
+    "type": "string",
+    "maxLength": 200,
+    "pattern": ORIGIN_PATTERN,
+    "description": "scheme://host[:port]",
+}
 
 SCHEMAS: dict[str, Any] = {
     "EmbedSettings": obj({"secret": STRING, "origins": array(ORIGIN)}, ("secret", "origins")),

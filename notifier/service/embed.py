@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,10 @@ from notifier.service.errors import ValidationError
 log = logging.getLogger(__name__)
 
 MAX_ORIGINS = 20
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+# What an allowed origin looks like (the OpenAPI document states the same pattern).
+ORIGIN_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:{_PORT})?/?$"
+_ORIGIN_RE = re.compile(ORIGIN_PATTERN)
 TOKEN_PREFIX = "emb_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -73,9 +78,9 @@ def settings(tenant_id: int) -> tuple[str, list[str]]:
 
 def clean_origin(value: Any) -> str | None:
     """Return ``scheme://host[:port]`` (lower-case), or None when ``value`` is not an origin."""
-    if not isinstance(value, str) or len(value) > 200:
+    if not isinstance(value, str) or len(value) > 200 or not _ORIGIN_RE.match(value):
         return None
-    parts = urlsplit(value.strip())
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
@@ -85,8 +90,6 @@ def clean_origin(value: Any) -> str | None:
     except ValueError:
         return None
     host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
@@ -137,7 +140,7 @@ def signed_user(email: Any, digest: Any) -> User | None:
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     secret = settings(user.tenant_id)[0] if user is not None else secrets.token_urlsafe(32)
     expected = hmac.new(secret.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
-    ok = hmac.compare_digest(expected, digest.strip().lower())
+    ok = hmac.compare_digest(expected.encode(), digest.strip().lower().encode())
     return user if ok and user is not None and user.active else None
 
 
