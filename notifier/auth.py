@@ -12,11 +12,28 @@ from flask_login import current_user
 from notifier.bus.control import Credential
 from notifier.extensions import login_manager
 from notifier.models import User
-from notifier.service import accounts, sessions
+from notifier.service import accounts, embed, sessions
 from notifier.service.errors import Forbidden, ServiceError
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# What an embedded inbox's token may reach (CONTRACT §11): its own inbox, never publish/admin.
+INBOX_ENDPOINTS = frozenset(
+    f"api.{name}"
+    for name in (
+        "list_notifications",
+        "notification_stats",
+        "get_notification",
+        "mark_read",
+        "mark_unread",
+        "bulk",
+        "read_all",
+        "notifications_stream",
+        "notifications_ws",
+        "notifications_ws_upgrade",
+        "stream_token",
+    )
+)
 
 
 class Unauthorized(ServiceError):
@@ -69,6 +86,8 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use Authorization: Bearer <token>", code="invalid_token")
+        if token.strip().startswith(embed.TOKEN_PREFIX):
+            return _embed_user(token.strip())
         row = accounts.token_row(token.strip())
         if row is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
@@ -84,8 +103,22 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         if claims is None:
             raise Unauthorized("invalid or expired stream token", code="invalid_token")
         user, g.credential = claims
+        if g.credential[0] == "embed":  # an embedded inbox's stream: CORS for its tenant
+            g.embed_user = user
         return user
     raise Unauthorized("authentication required")
+
+
+def _embed_user(token: str) -> User:
+    """Authenticate an embedded inbox's token, which reaches INBOX_ENDPOINTS only."""
+    user = embed.token_user(token)
+    if user is None:
+        raise Unauthorized("invalid or expired embed token", code="invalid_token")
+    if request.endpoint not in INBOX_ENDPOINTS:
+        raise Forbidden("an embed token only reads and marks its inbox", code="token_scope")
+    g.credential = ("embed", user.id)
+    g.embed_user = user
+    return user
 
 
 def session_credential(user: User) -> Credential | None:

@@ -60,6 +60,8 @@ class Config:
     NOTIFIER_KEEPALIVE_TIMEOUT = 60
     # How long a stream token may be used to (re)connect.
     NOTIFIER_STREAM_TOKEN_TTL = 3600
+    # How long the inbox-scoped token of an embedded widget lasts (it signs in again after).
+    NOTIFIER_EMBED_TOKEN_TTL = 3600
     # Delivery retries: first delay, doubled with jitter, capped at 10 minutes.
     NOTIFIER_RETRY_BASE = 10
     NOTIFIER_RETRY_MAX_ATTEMPTS = 8

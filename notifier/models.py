@@ -430,3 +430,20 @@ class AuditEntry(Model):
     subject: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class TenantEmbed(Model):
+    """A tenant's embeddable-inbox settings: the signing secret and the host origins allowed.
+
+    The secret is shown to admins, so it is stored reversibly, but encrypted (AES-GCM under a
+    key derived from SECRET_KEY, service/embed.py): a copy of the database alone does not let
+    anyone sign users in.
+    """
+
+    __tablename__ = "tenant_embeds"
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[str] = mapped_column(String(200))
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -52,6 +52,15 @@ http {{
             proxy_read_timeout 1h;
             gzip off;
         }}
+        location = /api/v1/notifications/ws {{
+            proxy_pass http://notifier;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 1h;
+            proxy_buffering off;
+        }}
         location / {{
             proxy_pass http://notifier;
         }}

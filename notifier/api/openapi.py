@@ -23,10 +23,12 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_channels,
     contract_inbox,
     contract_stream,
+    openapi_embed,
     openapi_inboxux,
     openapi_integrations,
     openapi_privacy,
     openapi_states,
+    openapi_ws,
 )
 from notifier.api.contract import MODELS, OPERATIONS
 from notifier.api.fields import timezone_schema
@@ -40,6 +42,8 @@ DICT_MODULES: tuple[ModuleType, ...] = (
     openapi_inboxux,
     openapi_integrations,
     openapi_privacy,
+    openapi_ws,
+    openapi_embed,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from notifier.api import bp
 from notifier.auth import api_auth, api_user, credential
@@ -13,15 +13,20 @@ from notifier.extensions import state
 from notifier.stream import open_stream
 from notifier.stream.refusal import refusal
 from notifier.stream.render import JSON
+from notifier.stream.types import parse_types
 
 
 @bp.get("/notifications/stream")
 def notifications_stream() -> Any:
-    """Stream the caller's events as SSE (bearer header, session cookie or ?token=)."""
+    """Stream the caller's events as SSE (bearer header, session cookie or ?token=).
+
+    ``?types=a,b`` sends only those notification types (stats and updates still flow).
+    """
     user = api_user(allow_stream_token=True)
+    types = parse_types(request.args.get("types"))  # 422 before anything is subscribed
     try:
         # The token, stream token's parent or sign-in that opened it: revoking it closes it.
-        return open_stream(user, credential(), JSON)
+        return open_stream(user, credential(), JSON, types)
     except TooManyConnections as exc:
         return refusal(exc)
 

@@ -39,7 +39,7 @@ connected = _signals.signal("connected")
 disconnected = _signals.signal("disconnected")
 broadcast = _signals.signal("broadcast")
 
-KINDS = ("json", "html")
+KINDS = ("json", "html", "ws")
 
 
 class TooManyConnections(Exception):

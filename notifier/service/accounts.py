@@ -295,6 +295,8 @@ def stream_token_claims(token: str) -> tuple[User, Credential] | None:
         if not sessions.session_live(data["s"], user_id):
             return None
         parent = ("session", data["s"])
+    elif data.get("e") == user_id:  # minted by an embedded inbox (service/embed.py)
+        parent = ("embed", user_id)
     else:
         return None  # minted before stream tokens named their parent: nothing to check it by
     user = db.session.get(User, user_id)

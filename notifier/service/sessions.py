@@ -83,6 +83,8 @@ def credential_live(user_id: int, credential: Credential) -> bool:
     kind, ident = credential
     if kind == "session":
         live = session_live(ident, user_id)
+    elif kind == "embed":  # an embedded inbox's signed token: lives until it expires
+        live = ident == user_id
     else:
         revoked = db.session.execute(
             select(ApiToken.revoked_at).where(ApiToken.id == ident, ApiToken.user_id == user_id)

@@ -21,6 +21,7 @@ from notifier.bus.base import Message
 from notifier.stream.wire import EncodedCache, json_event
 
 CACHE = EncodedCache()
+SSE_KINDS = ("json", "html")  # kinds written as SSE; others (the WebSocket) frame their own
 
 
 class Renderer(Protocol):
@@ -88,8 +89,8 @@ JSON = JsonRenderer()
 def encoded(message: Message, renderer: Renderer) -> bytes:
     """Return the bytes of ``message`` for ``renderer``, rendered once per process.
 
-    ``ping`` is JSON in both kinds, so one ping costs one encoding per process.
+    ``ping`` is JSON in both SSE kinds, so one ping costs one encoding per process.
     """
-    if message.cursor == 0 and message.event == "ping":
+    if message.cursor == 0 and message.event == "ping" and renderer.kind in SSE_KINDS:
         return CACHE.get(message, "json", JSON.message)
     return CACHE.get(message, renderer.kind, renderer.message)

@@ -38,7 +38,8 @@ from notifier.service import inbox, sessions
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
 from notifier.stream.opening import Opening, opening_for, requested_cursor
-from notifier.stream.render import Renderer, encoded
+from notifier.stream.render import SSE_KINDS, Renderer, encoded
+from notifier.stream.types import Types, filtered, skipped, wanted, wanted_rows
 from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
@@ -46,15 +47,33 @@ DRAIN = 100  # queued messages written as one chunk when a burst is waiting
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def open_stream(user: User, credential: Credential | None, renderer: Renderer) -> Response:
+def open_stream(
+    user: User, credential: Credential | None, renderer: Renderer, types: Types = None
+) -> Response:
     """Subscribe ``user`` and return the streaming response, written by ``renderer``.
 
     ``credential`` is what authenticated the request; when it dies the stream is closed.
+    ``types`` limits the notification events sent (``?types=``, stream/types.py).
     Raises TooManyConnections, or Unauthorized when the credential died meanwhile.
     """
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    hub = state(app).hub
-    raw = requested_cursor()
+    sub = subscribe(user, credential, renderer)
+    try:
+        stream = start(sub, requested_cursor(), renderer, types)
+    except BaseException:
+        state(current_app).hub.unsubscribe(sub, "error")
+        raise
+    resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
+    resp.call_on_close(stream.close)
+    return resp
+
+
+def subscribe(user: User, credential: Credential | None, renderer: Renderer) -> Subscription:
+    """Subscribe ``user`` in the request, before its cursor is read (nothing can slip by).
+
+    Shared by every transport (SSE here, the WebSocket in api/ws.py). Raises
+    TooManyConnections, or Unauthorized when the credential died meanwhile.
+    """
+    hub = state(current_app).hub
     user_id = user.id
     sub = hub.subscribe(
         user_id,
@@ -71,17 +90,26 @@ def open_stream(user: User, credential: Credential | None, renderer: Renderer) -
             db.session.commit()
             if not sessions.credential_live(user_id, credential):
                 raise Unauthorized("the credential was revoked", code="invalid_token")
-        opening = opening_for(user_id, raw)
     except BaseException:
         hub.unsubscribe(sub, "error")
         raise
+    return sub
+
+
+def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types = None) -> Stream:
+    """Read where ``sub``'s stream starts (cursor ``raw`` as sent) and build its Stream."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    opening = opening_for(sub.user_id, raw)
+    opening.recent = wanted_rows(opening.recent, types)
     ping = float(app.config["NOTIFIER_PING_INTERVAL"])
     sock = conn.socket_from(request.environ)
-    tcp = conn.register(sub, sock, user_timeout_s=2 * ping + 10, hub=hub)
+    hub = state(app).hub
+    # A WebSocket transport reads its own socket (and so learns of a close itself).
+    watch = hub if renderer.kind in SSE_KINDS else None
+    tcp = conn.register(sub, sock, user_timeout_s=2 * ping + 10, hub=watch)
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
-    resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
-    resp.call_on_close(stream.close)
-    return resp
+    stream.types = types
+    return stream
 
 
 class Stream:
@@ -107,6 +135,7 @@ class Stream:
         self.tcp = tcp
         self.sent = opening.start  # the last cursor this client has (sent or resumed from)
         sub.last_cursor = self.sent
+        self.types: Types = None  # notification types sent; None: all (stream/types.py)
 
     def run(self) -> Iterator[bytes]:
         """Yield every chunk, flagging the connection while the server writes it."""
@@ -134,20 +163,19 @@ class Stream:
 
     def _preamble(self) -> bytes:
         sub, opening, renderer = self.sub, self.opening, self.renderer
-        parts = [
-            retry_hint(),
-            # The id lets a client that drops before any event resume exactly from here.
-            json_event(
-                "connected",
-                {
-                    "client_id": sub.client_id,
-                    "user_id": sub.user_id,
-                    "cursor": self.sent,
-                    "timestamp": timestamp(),
-                },
-                id=self.sent,
-            ),
-        ]
+        connected = {
+            "client_id": sub.client_id,
+            "user_id": sub.user_id,
+            "cursor": self.sent,
+            "timestamp": timestamp(),
+        }
+        # The id lets a client that drops before any event resume exactly from here.
+        hook = getattr(renderer, "connected", None)  # a transport with its own framing
+        if hook is not None:
+            first = hook(connected, self.sent)
+        else:
+            first = json_event("connected", connected, id=self.sent)
+        parts = [self._retry(), first]
         if opening.reset is not None:
             parts.append(renderer.reset(opening.reset))
         if opening.recent is not None:
@@ -155,6 +183,17 @@ class Stream:
         if opening.stats is not None:
             parts.append(renderer.stats(opening.stats))
         return b"".join(parts)
+
+    def _retry(self) -> bytes:
+        """Return the reconnect hint (SSE's ``retry:``; a renderer may frame it otherwise)."""
+        hook = getattr(self.renderer, "retry", None)
+        return hook() if hook else retry_hint()
+
+    def _encode(self, message: Message) -> bytes:
+        """Encode one live message, or only advance the cursor of an unwanted notification."""
+        if wanted(message, self.types):
+            return encoded(message, self.renderer)
+        return skipped(message, self.renderer)
 
     def _wrote(self) -> None:
         self.sub.touch()
@@ -205,7 +244,7 @@ class Stream:
         replayed = 0
         while True:
             messages, stats = self._load(self.sent)
-            chunk = self.renderer.many(messages) if messages else b""
+            chunk = filtered(messages, self.types, self.renderer) if messages else b""
             if messages:
                 self.sent = messages[-1].cursor
                 replayed += len(messages)
@@ -236,13 +275,13 @@ class Stream:
         while True:
             item = sub.get(self.ping_interval)
             if sub.closed:
-                yield retry_hint()  # shutdown or drop: come back after a jittered delay
+                yield self._retry()  # shutdown or drop: come back after a jittered delay
                 return
             if sub.needs_replay:  # the bus reconnected: anything may have been lost
                 sub.needs_replay = False
                 if not self._credential_live():  # ... a close message too
                     self.hub.unsubscribe(sub, CLOSE_REASON)
-                    yield retry_hint()
+                    yield self._retry()
                     return
                 yield from self._replay()
             if item is None:
@@ -264,7 +303,7 @@ class Stream:
                     yield from self._replay()
                     if cursor <= self.sent:
                         continue
-                out.append(encoded(message, renderer))
+                out.append(self._encode(message))
                 self.sent = cursor
             if out:
                 yield b"".join(out)

@@ -22,6 +22,7 @@ from notifier.web import (  # noqa: E402, F401
     admin_users,
     auth_views,
     desktop,
+    embed_views,
     inbox,
     inbox_states,
     item_menu,
