@@ -69,11 +69,12 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use Authorization: Bearer <token>", code="invalid_token")
-        row = accounts.token_row(token.strip())
-        if row is None:
+        found = accounts.token_user(token.strip())
+        if found is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
-        g.credential = ("token", row.id)
-        return row.user
+        token_id, user = found
+        g.credential = ("token", token_id)
+        return user
     # Cookies ride along on cross-site requests; only reads may use them (no CSRF on the API).
     if request.method in SAFE_METHODS and current_user.is_authenticated:
         user: User = current_user._get_current_object()  # type: ignore[attr-defined]
