@@ -37,6 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-gunicorn", action="store_true")
     parser.add_argument("--only", choices=["floor", "notifier"], help="run one system (no report)")
+    parser.add_argument("--quick", action="store_true", help="1,000 streams, no hold or storm")
     parser.add_argument(
         "--smoke", action="store_true", help="a few streams and messages, no report"
     )
@@ -49,7 +50,7 @@ def main() -> int:
             f"warning: open-files limit {nofile} is below 10,500; streams will fail",
             file=sys.stderr,
         )
-    plan = SMOKE if args.smoke else Plan()
+    plan = SMOKE if args.smoke else Plan(sizes=[1000], full=False) if args.quick else Plan()
     results: dict[str, dict] = {}
     commands: dict[str, str] = {}
     systems = [Floor(plan.sizes), Notifier(plan.sizes)]

@@ -34,7 +34,7 @@ class Plan:
     broadcasts_small: int = 5
     broadcasts_big: int = 3
     missed: int = 5
-    full: bool = True  # False: only streams for tenant 0 and the sustained rate
+    full: bool = True  # False: tenant 0 only: its streams, targeted and broadcast, no hold
     wait: float = 60.0
 
 
@@ -79,7 +79,9 @@ class Run:
             (self.system.stream_request(tenant, u, last), last)
             for u, last in zip(users, lasts, strict=True)
         ]
-        opened = await open_streams(HOST, self.system.port, reqs, self.arrivals)
+        opened = await open_streams(
+            HOST, self.system.port, reqs, self.arrivals, self.system.parallel_connects
+        )
         self.failed_streams += len(reqs) - len(opened)
         self.streams += opened
         return opened
@@ -148,8 +150,12 @@ class Run:
         seqs, elapsed = await self.targeted(a, plan.sustained_n, None)
         out["cpu_per_targeted_us"] = cpu_delta(cpu0, self.meter.cpu()) / len(seqs) * 1e6
         out["sustained_per_s"] = len(seqs) / elapsed
+        lat, cpu = await self.broadcasts(a, plan.broadcasts_small, len(streams_a))
+        out["bcast_small_p50_ms"] = quantile(lat, 0.5) * 1e3
+        out["bcast_small_p99_ms"] = quantile(lat, 0.99) * 1e3
+        out["cpu_per_delivery_us"] = cpu / max(len(lat), 1) * 1e6
         if plan.full:
-            await self.broadcast_and_hold(a, streams_a, pss0)
+            await self.hold_and_resume(pss0)
         out["lost"] = max(0, self.expected - sum(len(v) for v in self.arrivals.got.values()))
         out["duplicated"] = sum(s.dups for s in self.streams)
         out["failed_posts"] = self.failed_posts
@@ -160,13 +166,9 @@ class Run:
             http.close()
         return out
 
-    async def broadcast_and_hold(self, a: dict, streams_a: list[Stream], pss0: int) -> None:
-        """Broadcast to tenant 0, hold every stream, broadcast to tenant 1, resume storm."""
+    async def hold_and_resume(self, pss0: int) -> None:
+        """Hold every stream, broadcast to tenant 1, then its resume storm."""
         plan, out = self.plan, self.out
-        lat, cpu = await self.broadcasts(a, plan.broadcasts_small, len(streams_a))
-        out["bcast_small_p50_ms"] = quantile(lat, 0.5) * 1e3
-        out["bcast_small_p99_ms"] = quantile(lat, 0.99) * 1e3
-        out["cpu_per_delivery_us"] = cpu / max(len(lat), 1) * 1e6
         b = self.system.tenants[1]
         streams_b = await self.open(b, b["users"])
         for other in self.system.tenants[2:]:

@@ -19,6 +19,9 @@ from pathlib import Path
 from bench.procstat import children
 
 ROOT = Path(__file__).resolve().parent.parent
+# The checkout the servers run from: another one (an export of an older commit) gives a
+# before/after pair measured by the same harness minutes apart.
+APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT") or ROOT)
 PY = sys.executable
 
 
@@ -48,6 +51,7 @@ class System:
 
     name = "system"
     command = ""
+    parallel_connects = 64  # streams the client opens at once
 
     def __init__(self, sizes: list[int]) -> None:
         self.sizes = sizes
@@ -134,11 +138,11 @@ class Notifier(System):
     def prepare(self, env: dict[str, str]) -> None:
         """Migrate and seed the database."""
         flask = [PY, "-m", "flask", "--app", "app", "init-db"]
-        subprocess.run(flask, cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(flask, cwd=APP_ROOT, env=env, check=True, capture_output=True)
         out = subprocess.run(
             [PY, "-m", "bench.seed", *map(str, self.sizes)],
-            cwd=ROOT,
-            env=env,
+            cwd=APP_ROOT,
+            env={**env, "PYTHONPATH": str(ROOT)},
             check=True,
             capture_output=True,
         )
@@ -154,7 +158,11 @@ class Notifier(System):
         log = open(self.tmp / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
         self.procs.append(
             subprocess.Popen(
-                [PY, "app.py", "--port", str(self.port)], cwd=ROOT, env=env, stdout=log, stderr=log
+                [PY, "app.py", "--port", str(self.port)],
+                cwd=APP_ROOT,
+                env=env,
+                stdout=log,
+                stderr=log,
             )
         )
         wait_port(self.port, self.procs[0])
@@ -182,6 +190,7 @@ class Gunicorn(Notifier):
     """gunicorn with N gevent workers, the Redis bus and PostgreSQL (private servers)."""
 
     name = "gunicorn"
+    parallel_connects = 16
 
     def __init__(self, sizes: list[int], workers: int) -> None:
         super().__init__(sizes)
@@ -202,6 +211,9 @@ class Gunicorn(Notifier):
         self.extra_roots = [int(pm), self.redis.proc.pid]  # type: ignore[union-attr]
         env = self.env()
         env.update(DATABASE_URL=self.pg.url(self.pg.create_database()), REDIS_URL=self.redis.url)
+        # Every connect holds a pooled connection while it authenticates and reads its
+        # opening: 64 at once exhausted 5 + 10 per worker and a stream got a 500 after 30 s.
+        env.update(NOTIFIER_DB_POOL_SIZE="20", NOTIFIER_DB_MAX_OVERFLOW="10")
         self.prepare(env)
         self.command = (
             f"gunicorn -w {self.workers} -k gevent --worker-connections 12000 app:app "
@@ -210,7 +222,7 @@ class Gunicorn(Notifier):
         log = open(self.tmp / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
         args = [PY, "-m", "gunicorn", "-w", str(self.workers), "-k", "gevent"]
         args += ["--worker-connections", "12000", "-b", f"127.0.0.1:{self.port}", "app:app"]
-        self.procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log))
+        self.procs.append(subprocess.Popen(args, cwd=APP_ROOT, env=env, stdout=log, stderr=log))
         wait_port(self.port, self.procs[0])
         # The arbiter binds before it forks: wait until every worker process exists.
         deadline = time.monotonic() + 60
