@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 
 from notifier import create_app
 from notifier.extensions import db
-from notifier.models import ApiToken, User
+from notifier.models import ApiToken, EventCursor, User
 from notifier.service import accounts
 
 
@@ -55,6 +55,8 @@ def seed(sizes: list[int]) -> dict:
         )
         rows, plain = token_rows(ids)
         db.session.execute(insert(ApiToken), rows)
+        # As create_user() does: every user starts with its cursor row (value 0).
+        db.session.execute(insert(EventCursor), [{"user_id": uid, "value": 0} for uid in ids])
         db.session.commit()
         token_ids = dict(
             db.session.execute(
