@@ -121,9 +121,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
-	@if [[ -f bench/__main__.py ]]; then $(BIN)/python -m bench; \
-	else echo "no benchmark harness yet (bench/__main__.py)"; fi
+# The floor and Notifier (SQLite), then gunicorn + Redis + PostgreSQL; writes docs/benchmarks.md.
+bench: $(STAMP) sysdeps
+	$(BIN)/python -m bench
 
 # Removes the venv, the vendored files and caches; keeps instance/ (database, secret key).
 clean:

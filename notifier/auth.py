@@ -88,11 +88,12 @@ def api_user(*, allow_stream_token: bool = False) -> User:
             raise Unauthorized("use Authorization: Bearer <token>", code="invalid_token")
         if token.strip().startswith(embed.TOKEN_PREFIX):
             return _embed_user(token.strip())
-        row = accounts.token_row(token.strip())
-        if row is None:
+        found = accounts.token_user(token.strip())
+        if found is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
-        g.credential = ("token", row.id)
-        return row.user
+        token_id, user = found
+        g.credential = ("token", token_id)
+        return user
     # Cookies ride along on cross-site requests; only reads may use them (no CSRF on the API).
     if request.method in SAFE_METHODS and current_user.is_authenticated:
         user: User = current_user._get_current_object()

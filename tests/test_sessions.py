@@ -310,10 +310,10 @@ def test_a_token_revoked_while_its_stream_connects_is_refused(
 
     def revoked_meanwhile(*args: Any, **kwargs: Any) -> Any:
         # Another request revokes the token after this one authenticated: its close message
-        # finds no subscription yet, so the connect itself must notice.
+        # finds no subscription yet, so the connect itself must notice (the token cache the
+        # authentication used must not vouch for it any more either).
         with site.app.app_context():
-            db.session.get(ApiToken, ident).revoked_at = utcnow()
-            db.session.commit()
+            accounts.revoke_token(db.session.get(User, site.alice_id), ident)
         return subscribe(*args, **kwargs)
 
     monkeypatch.setattr(hub, "subscribe", revoked_meanwhile)

@@ -14,6 +14,9 @@ Signals (blinker, sender is the hub), for metrics:
 * ``disconnected(hub, subscription=sub, reason=str)``, exactly once per subscription
 * ``broadcast(hub, messages=seq, deliveries=int, latency=float)``, where latency is
   ``time.time() - messages[0].published_at`` in seconds
+* ``closing(hub, message=msg)`` for every close message, streams here or not (the token
+  cache forgets the credential it names)
+* ``resynced(hub)`` after a bus reconnect, when messages may have been lost
 
 Each subscription records the credential that opened it; a close message (bus/control.py)
 closes the subscriptions of a credential that died instead of being queued.
@@ -38,6 +41,8 @@ _signals = Namespace()
 connected = _signals.signal("connected")
 disconnected = _signals.signal("disconnected")
 broadcast = _signals.signal("broadcast")
+closing = _signals.signal("closing")
+resynced = _signals.signal("resynced")
 
 KINDS = ("json", "html", "ws")
 
@@ -223,10 +228,13 @@ class Hub:
         by_user = self._by_user
         for message in messages:
             subs = by_user.get(message.user_id)
-            if not subs:
-                continue
             if message.event == CLOSE_EVENT:
-                revoked.extend(matching(subs, message.data))
+                if closing.receivers:
+                    closing.send(self, message=message)
+                if subs:
+                    revoked.extend(matching(subs, message.data))
+                continue
+            if not subs:
                 continue
             for sub in subs:
                 if sub.overflowed:
@@ -277,6 +285,7 @@ class Hub:
 
     def request_replay_all(self) -> None:
         """Flag every subscription for replay and wake it (after a bus reconnect)."""
+        resynced.send(self)
         for sub in self.subscriptions():
             sub.needs_replay = True
             sub.wake()

@@ -45,6 +45,9 @@ def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
             .where(EventCursor.user_id.in_(chunk))
             .values(value=EventCursor.value + 1)
             .returning(EventCursor.user_id, EventCursor.value)
+            # No ORM object holds a cursor row; "evaluate" would scan the whole identity map
+            # (every recipient User a fan-out loaded) on each chunk: 9 % of a resume storm.
+            .execution_options(synchronize_session=False)
         ).all()
         out.update({uid: int(val) for uid, val in rows})
     missing = [u for u in ordered if u not in out]

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from notifier.bus.control import Credential, close_message
 from notifier.extensions import db, state
 from notifier.models import ApiToken, User, UserSession, utcnow
+from notifier.service import token_cache
 
 DEFAULT_MAX_AGE = timedelta(days=30)
 
@@ -119,6 +120,8 @@ def deactivate_user(user: User) -> None:
 def close_streams(user: User, credential: Credential | None = None) -> None:
     """Close ``user``'s streams in every process: all, or those opened with ``credential``."""
     st = state()
+    # Here at once; the other processes when the close message reaches their hub.
+    token_cache.for_hub(st.hub).forget(user.id, credential)
     message = close_message(user.id, user.tenant_id, credential)
     try:
         sent = st.broker.publish([message])

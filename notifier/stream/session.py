@@ -34,7 +34,7 @@ from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, User
-from notifier.service import inbox, sessions
+from notifier.service import inbox, sessions, token_cache
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
 from notifier.stream.opening import Opening, opening_for, requested_cursor
@@ -83,7 +83,9 @@ def subscribe(user: User, credential: Credential | None, renderer: Renderer) -> 
         credential=credential,
     )
     try:
-        if credential is not None:
+        # A parent token the cache holds live was not revoked before subscribe(): its close
+        # message would have dropped the entry (service/token_cache.py).
+        if credential is not None and not _cached_live(user_id, credential):
             # Revoked between the authentication and subscribe(), its close message found no
             # subscription: check again now that any later one will. The commit ends the
             # read snapshot the authentication ran in (SQLite WAL would still show it live).
@@ -110,6 +112,11 @@ def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types =
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     stream.types = types
     return stream
+
+
+def _cached_live(user_id: int, credential: Credential) -> bool:
+    """Return True when the token cache vouches for ``credential`` (else ask the database)."""
+    return credential[0] == "token" and token_cache.current().parent_live(credential[1], user_id)
 
 
 class Stream:

@@ -1,0 +1,137 @@
+"""Remember, per process, which API tokens are live, so a request skips the token query.
+
+A bearer request used to read its ``api_tokens`` row (by hash) and then the user: two
+statements before the view did anything. Here a live token maps its SHA-256 to
+``(token id, user id)``; the user row is still read by primary key on every request, so its
+active flag, role and tenant are always current and deactivation needs nothing from this
+cache. Stream tokens name their parent token by id, so the same entries answer "is the
+parent live" at connect.
+
+What can make an entry wrong is a revocation, and it is dropped:
+
+- at once in the process that revokes (``sessions.close_streams`` calls ``forget``);
+- in every other process when the close message of that revocation arrives on the bus (the
+  hub's ``closing`` signal), and entirely after a bus reconnect (``resynced``: a message may
+  have been lost while it was down);
+- in any case after ``TTL`` seconds, which bounds what a lost message can leave behind to
+  the 5 s CONTRACT §8 allows a revoked credential's streams.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from datetime import datetime
+from typing import Any
+
+from notifier.bus import hub as hub_mod
+from notifier.bus.base import Message
+from notifier.bus.control import Credential
+from notifier.extensions import state
+
+TTL = 5.0  # seconds an entry is trusted without a query
+MAX_ENTRIES = 10_000
+
+
+class Entry:
+    """One live token: its ids, when it was cached, and its last recorded use."""
+
+    __slots__ = ("cached_at", "last_used_at", "token_id", "user_id")
+
+    def __init__(self, token_id: int, user_id: int, last_used_at: datetime | None) -> None:
+        self.token_id = token_id
+        self.user_id = user_id
+        self.last_used_at = last_used_at
+        self.cached_at = time.monotonic()
+
+    @property
+    def fresh(self) -> bool:
+        """Return True while the entry may be used without asking the database."""
+        return time.monotonic() - self.cached_at < TTL
+
+
+class TokenCache:
+    """The live tokens one app (one hub) has seen, by hash and by id."""
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, Entry] = {}
+        self._by_id: dict[int, Entry] = {}
+
+    def lookup(self, digest: str) -> Entry | None:
+        """Return the fresh entry of a token hash, or None (then query, and remember)."""
+        entry = self._by_digest.get(digest)
+        if entry is None:
+            return None
+        if not entry.fresh:
+            self._drop(digest, entry)
+            return None
+        return entry
+
+    def parent_live(self, token_id: int, user_id: int) -> bool:
+        """Return True when ``token_id`` of ``user_id`` is known live (False: ask the database)."""
+        entry = self._by_id.get(token_id)
+        return entry is not None and entry.user_id == user_id and entry.fresh
+
+    def remember(
+        self, digest: str, token_id: int, user_id: int, last_used_at: datetime | None
+    ) -> Entry:
+        """Cache a token just found live in the database."""
+        if len(self._by_digest) >= MAX_ENTRIES:
+            self.clear()  # many distinct tokens: start over rather than keep an LRU
+        entry = Entry(token_id, user_id, last_used_at)
+        self._by_digest[digest] = entry
+        self._by_id[token_id] = entry
+        return entry
+
+    def forget(self, user_id: int, credential: Credential | None) -> None:
+        """Drop the entries a close message names: one token, or every token of the user."""
+        if credential is not None and credential[0] != "token":
+            return  # a sign-in ended: tokens are unaffected
+        for digest, entry in list(self._by_digest.items()):
+            if entry.user_id == user_id and (credential is None or entry.token_id == credential[1]):
+                self._drop(digest, entry)
+
+    def clear(self) -> None:
+        """Forget everything (after a bus reconnect)."""
+        self._by_digest.clear()
+        self._by_id.clear()
+
+    def _drop(self, digest: str, entry: Entry) -> None:
+        self._by_digest.pop(digest, None)
+        if self._by_id.get(entry.token_id) is entry:
+            del self._by_id[entry.token_id]
+
+
+# One cache per hub, i.e. per app: two apps in one process (tests) never share token ids.
+_caches: weakref.WeakKeyDictionary[Any, TokenCache] = weakref.WeakKeyDictionary()
+
+
+def for_hub(hub: Any) -> TokenCache:
+    """Return the cache that belongs with ``hub``."""
+    cache = _caches.get(hub)
+    if cache is None:
+        cache = _caches[hub] = TokenCache()
+    return cache
+
+
+def current() -> TokenCache:
+    """Return the current app's cache."""
+    return for_hub(state().hub)
+
+
+def _on_closing(hub: Any, message: Message) -> None:
+    data = message.data if isinstance(message.data, dict) else {}
+    raw = data.get("credential")
+    try:
+        credential = None if raw is None else (str(raw[0]), int(raw[1]))
+    except (TypeError, ValueError, LookupError):
+        credential = None  # malformed: dropping all of the user's entries is the safe side
+    for_hub(hub).forget(message.user_id, credential)
+
+
+def _on_resynced(hub: Any) -> None:
+    for_hub(hub).clear()
+
+
+hub_mod.closing.connect(_on_closing)
+hub_mod.resynced.connect(_on_resynced)
