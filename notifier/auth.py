@@ -91,9 +91,8 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         found = accounts.token_user(token.strip())
         if found is None:
             raise Unauthorized("invalid or revoked token", code="invalid_token")
-        token_id, user = found
-        g.credential = ("token", token_id)
-        return user
+        g.credential = ("token", found[0])
+        return found[1]
     # Cookies ride along on cross-site requests; only reads may use them (no CSRF on the API).
     if request.method in SAFE_METHODS and current_user.is_authenticated:
         user: User = current_user._get_current_object()

@@ -1,7 +1,7 @@
 """chat integrations: tenant Slack/Discord incoming webhooks, and deliveries that point at one
 
 Revision ID: chat01
-Revises: limits01
+Revises: inboxux01
 Create Date: 2026-12-01 21:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "chat01"
-down_revision = "limits01"
+down_revision = "inboxux01"
 branch_labels = None
 depends_on = None
 

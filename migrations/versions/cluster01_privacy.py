@@ -1,7 +1,7 @@
 """privacy: per-tenant notification retention and an audit log without personal data
 
 Revision ID: cluster01
-Revises: limits01
+Revises: chat01
 Create Date: 2026-12-01 21:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'cluster01'
-down_revision = 'limits01'
+down_revision = 'chat01'
 branch_labels = None
 depends_on = None
 

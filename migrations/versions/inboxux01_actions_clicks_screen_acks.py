@@ -1,7 +1,7 @@
 """notification actions and decision path; action clicks; time-to-screen acks
 
 Revision ID: inboxux01
-Revises: limits01
+Revises: inbox01
 Create Date: 2026-12-01 21:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'inboxux01'
-down_revision = 'limits01'
+down_revision = 'inbox01'
 branch_labels = None
 depends_on = None
 

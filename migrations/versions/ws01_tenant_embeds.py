@@ -1,7 +1,7 @@
 """tenant embed settings: the encrypted embed secret and the allowed host origins
 
 Revision ID: ws01
-Revises: limits01
+Revises: cluster01
 Create Date: 2026-12-01 21:15:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'ws01'
-down_revision = 'limits01'
+down_revision = 'cluster01'
 branch_labels = None
 depends_on = None
 
