@@ -15,7 +15,8 @@ from flask import Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from notifier.api import bp
-from notifier.api.request import json_body, reject_unknown
+from notifier.api.contract import parse
+from notifier.api.contract_embed import EmbedOrigins, EmbedSessionRequest
 from notifier.auth import INBOX_ENDPOINTS, Unauthorized, api_auth
 from notifier.service import accounts, clean, embed
 from notifier.service.errors import Forbidden, ValidationError
@@ -36,9 +37,7 @@ def embed_settings() -> Any:
 @api_auth(admin=True)
 def embed_set_origins() -> Any:
     """Replace the origins allowed to embed the inbox (admin)."""
-    body = json_body()
-    reject_unknown(body, ("origins",))
-    origins = embed.set_origins(g.user.tenant_id, body.get("origins"))
+    origins = embed.set_origins(g.user.tenant_id, parse(EmbedOrigins).origins)
     secret, _ = embed.settings(g.user.tenant_id)
     return jsonify({"secret": secret, "origins": origins})
 
@@ -50,15 +49,11 @@ def _same_origin(origin: str) -> bool:
 @bp.post("/embed/session")
 def embed_session() -> Any:
     """Trade ``{email, hash}`` (HMAC-SHA256 of the email under the tenant secret) for tokens."""
-    body = json_body()
-    reject_unknown(body, ("email", "hash"))
-    for field in ("email", "hash"):
-        value = body.get(field)
-        if not isinstance(value, str):
-            raise ValidationError(f"{field} is required", fields={field: "a string"})
+    body = parse(EmbedSessionRequest)
+    for field, value in (("email", body.email), ("hash", body.hash)):
         if reason := clean.bad_chars(value):
             raise ValidationError(f"{field} {reason}", fields={field: reason})
-    user = embed.signed_user(body.get("email"), body.get("hash"))
+    user = embed.signed_user(body.email, body.hash)
     if user is None:
         raise Unauthorized("the email and hash do not match", code="invalid_hash")
     origin = request.headers.get("Origin")

@@ -21,12 +21,12 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     bp,
     contract_accounts,
     contract_channels,
+    contract_embed,
     contract_inbox,
+    contract_privacy,
     contract_stream,
-    openapi_embed,
     openapi_inboxux,
     openapi_integrations,
-    openapi_privacy,
     openapi_states,
     openapi_ws,
 )
@@ -41,9 +41,7 @@ DICT_MODULES: tuple[ModuleType, ...] = (
     openapi_states,
     openapi_inboxux,
     openapi_integrations,
-    openapi_privacy,
     openapi_ws,
-    openapi_embed,
 )
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from flask import g, jsonify
 
 from notifier.api import bp
-from notifier.api.request import json_body, reject_unknown
+from notifier.api.contract import parse
+from notifier.api.contract_privacy import EraseConfirmation, TenantPatch
 from notifier.auth import api_auth
 from notifier.service import privacy, retention
 from notifier.service.errors import Conflict
@@ -31,9 +32,7 @@ def export_me() -> Any:
 @api_auth()
 def erase_me() -> Any:
     """Erase the caller and every row about them; the body confirms with the password."""
-    body = json_body()
-    reject_unknown(body, ("password",))
-    privacy.erase_self(g.user, body.get("password"))
+    privacy.erase_self(g.user, parse(EraseConfirmation).password)
     return "", 204
 
 
@@ -69,9 +68,8 @@ def get_tenant() -> Any:
 @api_auth(admin=True)
 def patch_tenant() -> Any:
     """Set ``retention_days``: notifications older than that are deleted (null keeps them)."""
-    body = json_body()
-    reject_unknown(body, ("retention_days",), readonly=("id", "name"))
+    patch = parse(TenantPatch)
     tenant = g.user.tenant
-    if "retention_days" in body:
-        tenant = retention.set_retention(tenant, body["retention_days"])
+    if "retention_days" in patch.model_fields_set:
+        tenant = retention.set_retention(tenant, patch.retention_days)
     return jsonify(retention.tenant_dict(tenant))

@@ -6,7 +6,6 @@ What a body may hold is its contract model's business (``contract.parse``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app, request
@@ -82,24 +81,6 @@ def check_document(data: Any) -> None:
     if bad is not None:
         path, reason = bad
         raise ValidationError(f"{path} {reason}", fields={path: reason})
-
-
-def reject_unknown(
-    doc: dict[str, Any], allowed: Iterable[str], *, readonly: Iterable[str] = ()
-) -> None:
-    """Raise 422 naming every field that is read-only or not part of the request schema.
-
-    Only for the routes still documented by an ``openapi.DICT_MODULES`` module; a route with
-    a contract model reads its body through ``contract.parse`` instead.
-    """
-    allowed, readonly = set(allowed), set(readonly)
-    errors = {
-        key: ("read-only" if key in readonly else "unknown field")
-        for key in doc
-        if key not in allowed
-    }
-    if errors:
-        raise ValidationError("unexpected fields", fields=errors)
 
 
 def int_arg(name: str, default: int, *, minimum: int | None = None) -> int:
