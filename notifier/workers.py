@@ -122,7 +122,6 @@ def prune_tick(app: Flask) -> int:
     removed = retention.prune_notifications()
     cutoff = utcnow() - timedelta(days=int(app.config["NOTIFIER_RETENTION_DAYS"]))
     cursors = cast(Table, EventCursor.__table__)
-    removed = 0
     while True:
         rows = db.session.execute(
             select(Event.user_id, func.max(Event.cursor))

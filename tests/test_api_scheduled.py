@@ -9,7 +9,8 @@ from sqlalchemy import update
 
 from notifier.extensions import db
 from notifier.models import Notification, ScheduledNotification, utcnow
-from notifier.service import notify, scheduled
+from notifier.service import schedule as schedule_svc
+from notifier.service import scheduled
 from notifier.service.serialize import iso
 from tests.factories import World
 
@@ -67,7 +68,7 @@ def test_cancel_stops_the_send(client: FlaskClient, world: World) -> None:
     assert client.get(URL, headers=world.admin_h).get_json()["items"] == []
     db.session.execute(update(ScheduledNotification).values(send_at=utcnow()))
     db.session.commit()
-    assert notify.release_due() == 0
+    assert schedule_svc.release_due() == 0
     assert db.session.query(Notification).count() == 0
     again = client.delete(f"{URL}/{sid}", headers=world.admin_h)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
@@ -77,7 +78,7 @@ def test_a_sent_one_cannot_be_cancelled(client: FlaskClient, world: World) -> No
     sid = schedule(client, world)
     db.session.execute(update(ScheduledNotification).values(send_at=utcnow()))
     db.session.commit()
-    assert notify.release_due() == 1
+    assert schedule_svc.release_due() == 1
     resp = client.delete(f"{URL}/{sid}", headers=world.admin_h)
     assert resp.status_code == 409
     assert "sent" in resp.get_json()["error"]["message"]
@@ -111,5 +112,5 @@ def test_a_failed_one_can_be_retried_or_dismissed(client: FlaskClient, world: Wo
 
     items = client.get(URL, headers=world.admin_h).get_json()["items"]
     assert [(i["id"], i["status"], i["error"]) for i in items] == [(retried, "scheduled", None)]
-    assert notify.release_due() == 1
+    assert schedule_svc.release_due() == 1
     assert [n.title for n in db.session.query(Notification)] == ["R"]

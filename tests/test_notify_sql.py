@@ -81,12 +81,20 @@ def test_a_targeted_publish_is_one_read_three_writes_and_the_commit(
         result = notify.notify(tenant_id, content, group, sender_id=None)
     assert result.as_dict() == {
         "success": True,
-        "channels": {"in_app": True, "email": False, "push": False, "sms": False, "webhook": False},
+        "channels": {
+            "in_app": True,
+            "email": False,
+            "push": False,
+            "sms": False,
+            "webhook": False,
+            "chat": False,
+        },
         "errors": {
             "email": "email channel is not configured",
             "push": "push channel is not configured",
             "sms": "disabled by preferences",
             "webhook": "no webhook endpoint for this type",
+            "chat": "no chat integration for this type",
         },
     }
     assert (len(c.statements), c.commits) == (SERVICE_STATEMENTS - 1, 1), c.statements

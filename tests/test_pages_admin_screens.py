@@ -23,7 +23,7 @@ from notifier.models import (
     UserSession,
     utcnow,
 )
-from notifier.service import accounts, notify, sessions
+from notifier.service import accounts, schedule, sessions
 from notifier.service.content import validate_content
 from tests.conftest import AuthActions, make_app
 from tests.factories import World, make_world
@@ -296,7 +296,7 @@ def scheduled(world: World, title: str) -> int:
     content = validate_content(
         {"type": "digest", "title": title, "send_at": (utcnow() + timedelta(hours=2)).isoformat()}
     )
-    return int(notify.notify(world.acme.id, content, [world.alice.id], sender_id=None).scheduled_id)
+    return int(schedule.schedule(world.acme.id, content, [world.alice.id], None).scheduled_id)
 
 
 def test_scheduled_cancel_retry_dismiss(

@@ -22,6 +22,7 @@ CONFIGURED = ["billing", "comment", "mention", "security", "system"]
 ALL_CHANNELS = {
     "NOTIFIER_SMTP_HOST": "127.0.0.1",
     "NOTIFIER_VAPID_PRIVATE_KEY": "test-key",
+    "NOTIFIER_VAPID_PUBLIC_KEY": "test-public-key",
     "NOTIFIER_SMS_URL": "http://127.0.0.1:9/sms",
 }
 

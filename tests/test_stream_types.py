@@ -48,7 +48,7 @@ def test_only_listed_types_are_sent_while_stats_and_updates_still_flow(
     assert names(first) == ["connected", "recent", "stats"]
     # The recent list is filtered too; the counts are the whole inbox's.
     assert [n["title"] for n in first[1].json()["notifications"]] == ["old mention"]
-    assert first[2].json() == {"total": 2, "unread": 2, "read": 0}
+    assert first[2].json() == {"total": 2, "unread": 2, "read": 0, "unseen": 2, "archived": 0}
     comment = send(world.alice, "a comment")  # cursor 3: not wanted
     evs = tab.read()
     assert names(evs) == ["stats"]  # the badge still moves

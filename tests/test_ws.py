@@ -26,7 +26,8 @@ def test_events_ids_and_order_are_those_of_the_sse_stream(live_server: LiveServe
         assert [m["event"] for m in first if m] == ["connected", "recent", "stats"]
         assert first[0] and first[0]["id"] == 4 and first[0]["data"]["cursor"] == 4
         assert first[1] and len(first[1]["data"]["notifications"]) == 4
-        assert "id" not in first[2] and first[2]["data"] == {"total": 4, "unread": 4, "read": 0}
+        stats = {"total": 4, "unread": 4, "read": 0, "unseen": 4, "archived": 0}
+        assert "id" not in first[2] and first[2]["data"] == stats
         assert publish(live_server.url, admin, ALICE, "hello") == 201
         note, stats = ws.recv(), ws.recv()
         assert note and note["event"] == "notification" and note["id"] == 5

@@ -100,13 +100,19 @@ def queue(
     allowed_users: Sequence[int],
     now: datetime,
     result: _Result,
+    *,
+    any_live: bool | None = None,
 ) -> None:
-    """Add one delivery per integration matching ``ntype``; the caller's transaction commits."""
+    """Add one delivery per integration matching ``ntype``; the caller's transaction commits.
+
+    ``any_live`` False (the recipient query found none): no query for the integrations.
+    """
     if not allowed_users:
         result.channels["chat"] = False
         result.errors.setdefault("chat", "disabled by preferences")
         return
-    matching = [i for i in list_for(tenant_id) if not i.types or ntype in i.types]
+    live = [] if any_live is False else list_for(tenant_id)
+    matching = [i for i in live if not i.types or ntype in i.types]
     result.channels["chat"] = bool(matching)
     if not matching:
         result.errors.setdefault("chat", "no chat integration for this type")

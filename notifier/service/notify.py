@@ -83,6 +83,7 @@ class Plan:
     # Recipients whose preferences let chat carry it (None: chat not wanted); chat posts once
     # per tenant integration, not per recipient.
     chat_users: list[int] | None = None
+    has_chat: bool | None = None
     result: NotifyResult = field(default_factory=NotifyResult)
 
 
@@ -128,7 +129,7 @@ def plan(
     fields["group_key"] = content.get("group_key")
     if content.get("actions"):
         fields["actions"] = content["actions"]
-    out = Plan(group.tenant_id, now, fields, group.ids)
+    out = Plan(group.tenant_id, now, fields, group.ids, has_chat=group.has_chat)
     out.result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(group.ids))
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
     per_user = [ch for ch in wanted if REGISTRY[ch].per_user]
@@ -284,6 +285,7 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
             planned.chat_users,
             planned.now,
             result,
+            any_live=planned.has_chat,
         )
     if before_commit is not None:
         before_commit(result)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from notifier.extensions import db
-from notifier.models import Preference, PushSubscription, User, WebhookEndpoint
+from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import effective, mandatory_types
 
@@ -49,6 +49,8 @@ class Audience:
     tenant_id: int
     recipients: list[Recipient] = field(default_factory=list)
     has_webhooks: bool | None = None
+    #: Whether the tenant has live chat integrations (None: not known), as has_webhooks.
+    has_chat: bool | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -66,25 +68,30 @@ def _recipient_query(tenant_id: int) -> Select[Any]:
     has_hooks = exists().where(
         WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.deleted_at.is_(None)
     )
-    return select(User.id, User.phone, Preference.data, push_count, has_hooks).outerjoin(
+    has_chat = exists().where(
+        ChatIntegration.tenant_id == tenant_id, ChatIntegration.deleted_at.is_(None)
+    )
+    return select(User.id, User.phone, Preference.data, push_count, has_hooks, has_chat).outerjoin(
         Preference, Preference.user_id == User.id
     )
 
 
 def _load(
     tenant_id: int, where: Sequence[ColumnElement[bool]], chunks: list[list[int]] | None
-) -> tuple[dict[int, Recipient], bool]:
-    """Run the recipient query (per chunk of ids when given); return rows by id and has-hooks."""
+) -> tuple[dict[int, Recipient], tuple[bool, bool]]:
+    """Run the recipient query (per chunk of ids); return rows by id, (has hooks, has chat)."""
     mandatory = mandatory_types()
     base = _recipient_query(tenant_id).where(*where)
     statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
     found: dict[int, Recipient] = {}
-    hooks = False
+    hooks = chat = False
     for stmt in statements:
-        for uid, phone, data, pushes, has_hooks in db.session.execute(stmt.order_by(User.id)):
+        for uid, phone, data, pushes, has_hooks, has_chat in db.session.execute(
+            stmt.order_by(User.id)
+        ):
             found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
-            hooks = hooks or bool(has_hooks)
-    return found, hooks
+            hooks, chat = hooks or bool(has_hooks), chat or bool(has_chat)
+    return found, (hooks, chat)
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -103,15 +110,17 @@ def webhooks(group: Audience) -> list[Webhook]:
     return [Webhook(int(i), list(types or [])) for i, types in rows]
 
 
-def _finish(tenant_id: int, ordered: list[Recipient], hooks: bool) -> Audience:
-    return Audience(tenant_id, ordered, hooks if ordered else None)
+def _finish(tenant_id: int, ordered: list[Recipient], flags: tuple[bool, bool]) -> Audience:
+    if not ordered:
+        return Audience(tenant_id, ordered)
+    return Audience(tenant_id, ordered, has_webhooks=flags[0], has_chat=flags[1])
 
 
 def load(tenant_id: int, user_ids: Sequence[int]) -> Audience:
     """Load already-resolved recipients (any state: the scheduler sends to whoever exists)."""
     ids = list(user_ids)
-    found, hooks = _load(tenant_id, [], _chunks(list(dict.fromkeys(ids))))
-    return _finish(tenant_id, [found[i] for i in ids if i in found], hooks)
+    found, flags = _load(tenant_id, [], _chunks(list(dict.fromkeys(ids))))
+    return _finish(tenant_id, [found[i] for i in ids if i in found], flags)
 
 
 def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
@@ -122,11 +131,11 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
     """
     mine = [User.tenant_id == tenant_id, User.active.is_(True)]
     if spec.get("tenant") is True:
-        found, hooks = _load(tenant_id, mine, None)
-        return _finish(tenant_id, list(found.values()), hooks)
+        found, flags = _load(tenant_id, mine, None)
+        return _finish(tenant_id, list(found.values()), flags)
     if spec.get("user_ids") is not None:
         wanted = list(dict.fromkeys(int(i) for i in spec["user_ids"]))
-        found, hooks = _load(tenant_id, mine, _chunks(wanted))
+        found, flags = _load(tenant_id, mine, _chunks(wanted))
         unknown = [i for i in wanted if i not in found]
         if unknown:
             raise ValidationError(
@@ -134,7 +143,7 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
                 code="unknown_recipient",
                 fields={"user_ids": "unknown or not in your tenant"},
             )
-        return _finish(tenant_id, [found[i] for i in wanted], hooks)
+        return _finish(tenant_id, [found[i] for i in wanted], flags)
     if spec.get("user_id") is not None:
         field_name, cond = "user_id", User.id == int(spec["user_id"])
     elif spec.get("email") is not None:
@@ -144,12 +153,12 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
             "a recipient is required",
             fields={"user_id": "give user_id, email, user_ids or tenant: true"},
         )
-    found, hooks = _load(tenant_id, [*mine, cond], None)
+    found, flags = _load(tenant_id, [*mine, cond], None)
     if not found:
         raise ValidationError(
             "unknown recipient", code="unknown_recipient", fields={field_name: "unknown recipient"}
         )
-    return _finish(tenant_id, list(found.values()), hooks)
+    return _finish(tenant_id, list(found.values()), flags)
 
 
 def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:

@@ -345,6 +345,28 @@
     }
   }
 
+  function keepOpenMenus(el) {
+    // A re-rendered item (a seen report, another tab's change) must not close a menu the
+    // reader has open, nor drop a "Why am I seeing this?" panel already loaded into it.
+    var old = el.id && el.classList.contains("item") && document.getElementById(el.id);
+    if (!old || !el.querySelectorAll) {
+      return;
+    }
+    old.querySelectorAll("details[open]").forEach(function (d) {
+      var same = d.className && el.querySelector("details." + d.className.trim().split(/\s+/).join("."));
+      if (same) {
+        same.setAttribute("open", "");
+      }
+    });
+    old.querySelectorAll(".why[id]").forEach(function (panel) {
+      var fresh = el.querySelector("#" + panel.id);
+      if (fresh && panel.innerHTML.trim()) {
+        fresh.innerHTML = panel.innerHTML;
+        htmx.process(fresh);
+      }
+    });
+  }
+
   function keepGroup(el) {
     // A streamed row does not know its group's count; the row it replaces does.
     var old = el.id && el.classList.contains("item") && document.getElementById(el.id);
@@ -431,6 +453,7 @@
       var hidden = {};
       Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
         keepSelection(el);
+        keepOpenMenus(el);
         if (!el.hasAttribute("hx-swap-oob")) {
           return;
         }
