@@ -103,6 +103,7 @@
       this.bell.addEventListener("click", function () {
         self.pop.hidden = !self.pop.hidden;
         self.bell.setAttribute("aria-expanded", String(!self.pop.hidden));
+        self.markSeen();
       });
       this.allRead.addEventListener("click", function () {
         self.api("POST", "/api/v1/notifications/read-all");
@@ -192,16 +193,32 @@
       });
       source.addEventListener("update", function (ev) {
         var u = JSON.parse(ev.data);
-        if (u.action === "delete") {
+        if (u.action === "delete" || u.action === "archive" || u.action === "snooze") {
+          // Gone from the inbox (archived items live in the full notification center).
           self.items = self.items.filter(function (i) { return u.ids.indexOf(i.id) < 0; });
-        } else {
+        } else if (u.action === "read" || u.action === "unread") {
           self.items.forEach(function (i) {
             if (u.ids.indexOf(i.id) >= 0) i.is_read = u.action === "read";
           });
+        } else if (u.action === "seen") {
+          self.items.forEach(function (i) {
+            if (u.ids.indexOf(i.id) >= 0) i.seen_at = i.seen_at || "seen";
+          });
         }
         self.draw();
+        self.markSeen();
       });
       source.addEventListener("reset", function () { self.load(); });
+    }
+
+    markSeen() {
+      // Items shown in the open popover count as seen (CONTRACT §9), reported in one call.
+      if (this.pop.hidden) return;
+      var ids = this.items.filter(function (i) { return !i.seen_at; }).map(function (i) { return i.id; });
+      if (ids.length) {
+        this.items.forEach(function (i) { if (ids.indexOf(i.id) >= 0) i.seen_at = "pending"; });
+        this.api("POST", "/api/v1/notifications/bulk", { action: "seen", ids: ids });
+      }
     }
 
     setUnread(count) {
@@ -238,7 +255,14 @@
             self.api("POST", "/api/v1/notifications/bulk", { action: "read", ids: [n.id] });
           });
           actions.appendChild(read);
+          actions.appendChild(document.createTextNode(" "));
         }
+        var archive = el("button", "link", "Archive");
+        archive.type = "button";
+        archive.addEventListener("click", function () {
+          self.api("POST", "/api/v1/notifications/bulk", { action: "archive", ids: [n.id] });
+        });
+        actions.appendChild(archive);
         li.appendChild(actions);
         self.list.appendChild(li);
       });

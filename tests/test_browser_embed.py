@@ -94,6 +94,14 @@ def test_widget_on_another_origin_is_live_marks_read_and_refuses_bad_hash_and_or
             "GET", live_server.url + "/api/v1/notifications/stats", headers=bearer(alice)
         )
         assert status == 200 and stats["unread"] == 4
+        # The open popover showed every item: they are reported seen.
+        first.get_by_role("button", name="Archive").click()
+        expect(items).to_have_count(4)  # the archive update removed it from the widget
+        expect(page.locator("notifier-inbox li .title", has_text="Order shipped")).to_have_count(0)
+        status, stats = http_json(
+            "GET", live_server.url + "/api/v1/notifications/stats", headers=bearer(alice)
+        )
+        assert status == 200 and stats["archived"] == 1 and stats["unseen"] == 0, stats
         assert errors == []
 
         page.goto(listed + "/bad.html")

@@ -36,6 +36,7 @@ POSTS = [
     "/admin/users/1/deactivate",
     "/admin/users/1/reactivate",
     "/admin/users/1/password",
+    "/admin/users/1/erase",
     "/admin/tokens",
     "/admin/tokens/1/revoke",
     "/admin/webhooks",

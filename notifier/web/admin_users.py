@@ -41,7 +41,6 @@ def _users_page(
         reset_form=ResetPasswordForm(formdata=None),
         action=ActionForm(formdata=None),
         shown=shown,
-        erase_available="web.admin_user_erase" in current_app.view_functions,
     )
     return current_app.make_response((html, status))
 
