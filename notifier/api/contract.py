@@ -31,7 +31,7 @@ default, ``nullable(X)`` is ``X | None = None``, ``pattern``/``maxLength``/``min
 ``Field(pattern=…, max_length=…, ge=…)`` or a type from ``fields.py``), every other entry a
 Reply; each ``op(...)`` in ``PATHS`` becomes an ``operation(method, path, ...)`` with the same
 arguments, ``body=`` and ``responses=`` given as classes; the route's ``json_body()`` and
-``reject_unknown()`` become ``parse(Model)``; a module's ``extend(doc)`` that widens a schema
+its own unknown-field check become ``parse(Model)``; a module's ``extend(doc)`` that widens a schema
 becomes fields on the model (``Notification``, ``PublishRequest``, …). Until then, list the
 module in ``openapi.DICT_MODULES``: its ``PATHS`` and ``SCHEMAS`` are merged in unchanged and
 its ``extend(doc)`` is called; a model field can point at one of its schemas with
