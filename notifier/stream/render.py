@@ -54,14 +54,23 @@ class Renderer(Protocol):
 
 
 class JsonRenderer:
-    """Render events as CONTRACT §6 describes: JSON data, ``id:`` on logged events."""
+    """Render events as CONTRACT §6 describes: JSON data, ``id:`` on logged events.
+
+    ``encode(event, data, id)`` makes one event's bytes; the WebSocket renderer
+    (stream/ws_render.py) is this class with its own encoder, so both name events alike.
+    """
 
     kind = "json"
     needs_rows = False
 
+    @staticmethod
+    def encode(event: str, data: Any, id: int | None = None) -> bytes:
+        """Encode one event as an SSE frame."""
+        return json_event(event, data, id=id)
+
     def message(self, message: Message) -> bytes:
         """Encode one bus message, followed by the user's stats when the message has them."""
-        out = json_event(message.event, message.data, id=message.cursor or None)
+        out = self.encode(message.event, message.data, message.cursor or None)
         if message.stats is not None:
             out += self.stats(message.stats)
         return out
@@ -72,15 +81,15 @@ class JsonRenderer:
 
     def stats(self, stats: dict[str, int]) -> bytes:
         """Encode a ``stats`` event."""
-        return json_event("stats", stats)
+        return self.encode("stats", stats)
 
     def reset(self, reason: str) -> bytes:
         """Encode a ``reset`` event."""
-        return json_event("reset", {"reason": reason})
+        return self.encode("reset", {"reason": reason})
 
     def recent(self, notifications: list[dict[str, Any]]) -> bytes:
         """Encode the ``recent`` event of a connection that came without a cursor."""
-        return json_event("recent", {"notifications": notifications})
+        return self.encode("recent", {"notifications": notifications})
 
 
 JSON = JsonRenderer()

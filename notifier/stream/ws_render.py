@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from notifier.bus.base import Message
+from notifier.stream.render import JsonRenderer
 from notifier.stream.wire import dumps
 
 
@@ -25,34 +26,15 @@ def frame(event: str, data: Any, id: int | None = None) -> bytes:
     return (dumps(doc) + "\n").encode("utf-8")
 
 
-class WsRenderer:
-    """Render events as newline-terminated JSON messages."""
+class WsRenderer(JsonRenderer):
+    """Render events as newline-terminated JSON messages (the JSON renderer's events)."""
 
     kind = "ws"
-    needs_rows = False
 
-    def message(self, message: Message) -> bytes:
-        """Encode one bus message, followed by the user's stats when it has them."""
-        out = frame(message.event, message.data, message.cursor or None)
-        if message.stats is not None:
-            out += self.stats(message.stats)
-        return out
-
-    def many(self, messages: list[Message]) -> bytes:
-        """Encode replayed messages."""
-        return b"".join(self.message(m) for m in messages)
-
-    def stats(self, stats: dict[str, int]) -> bytes:
-        """Encode a ``stats`` message."""
-        return frame("stats", stats)
-
-    def reset(self, reason: str) -> bytes:
-        """Encode a ``reset`` message."""
-        return frame("reset", {"reason": reason})
-
-    def recent(self, notifications: list[dict[str, Any]]) -> bytes:
-        """Encode the ``recent`` message of a connection that came without a cursor."""
-        return frame("recent", {"notifications": notifications})
+    @staticmethod
+    def encode(event: str, data: Any, id: int | None = None) -> bytes:
+        """Encode one event as a WebSocket line."""
+        return frame(event, data, id)
 
     def connected(self, data: dict[str, Any], cursor: int) -> bytes:
         """Encode the ``connected`` message (it carries the starting cursor as its id)."""
