@@ -121,7 +121,7 @@ def main() -> int:
     )
     labels = {
         "held": f"{plan.sizes and sum(plan.sizes):,}",
-        "b": f"{plan.sizes[1]:,}",
+        "b": f"{plan.sizes[1]:,}" if len(plan.sizes) > 1 else "—",  # --quick has one size
         "missed": plan.missed,
     }
     write(args.out, render(sections, labels, extra))
