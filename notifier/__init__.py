@@ -12,7 +12,12 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
-from notifier import db_retry, metrics_http
+from notifier import (
+    db_retry,
+    i18n,
+    metrics_http,
+    models_flows,  # noqa: F401 - its tables on db.metadata
+)
 from notifier.bus import make_broker
 from notifier.bus.hub import Hub
 from notifier.db_retry import RetryingFlask, engine_options
@@ -64,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(data_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app, data_dir("translations"))
 
     hub = Hub(
         queue_size=int(app.config["NOTIFIER_QUEUE_SIZE"]),

@@ -51,6 +51,9 @@ class Tenant(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Notifications older than this many days are deleted by the prune loop; None keeps them.
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Email branding for the shared template layout (CONTRACT §10): "#rrggbb" and an https URL.
+    brand_color: Mapped[str | None] = mapped_column(String(7))
+    logo_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(UserMixin, Model):
@@ -63,6 +66,8 @@ class User(UserMixin, Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10), default="member")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Picks the page language and the template locale (CONTRACT §10), falling back to "en".
+    locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -159,6 +164,8 @@ class Notification(Model):
     # Why it reached this inbox, decided when it was planned: [{rule, channel?, ...}] steps
     # ("Why am I seeing this?" reads it; recomputing later would answer with today's rules).
     decision: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The experiment arm this user was given (a stable hash of template and user), or None.
+    variant: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_notifications_inbox", "user_id", "deleted_at", "id"),
