@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import re
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from notifier.api import openapi
+from notifier.api import contract, openapi
 from notifier.api.contract import MODELS, OPERATIONS, validate
 from notifier.api.contract_accounts import ProfilePatch
 from notifier.api.contract_channels import PushSubscription
 from notifier.api.contract_inbox import PublishRequest
+from notifier.api.contract_inboxux import Action
 from notifier.service.errors import ValidationError
 from tests.factories import World
 
@@ -31,7 +32,7 @@ def refusal(model: Any, body: dict[str, Any]) -> dict[str, str]:
 
 def test_every_body_operation_is_declared_with_its_model(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert len(WITH_BODY) == 13
+    assert len(WITH_BODY) == 16
     for method, path in WITH_BODY:
         body = doc["paths"][path][method]["requestBody"]["content"]["application/json"]
         name = body["schema"]["$ref"].rsplit("/", 1)[1]
@@ -44,7 +45,9 @@ def test_every_body_operation_is_declared_with_its_model(client: FlaskClient) ->
 def test_every_body_route_reads_its_body_through_the_model(
     client: FlaskClient, world: World, method: str, path: str
 ) -> None:
-    resp = client.open(path, method=method.upper(), json={"zz": 1}, headers=world.admin_h)
+    # Any id: the body is read before anything is looked up.
+    url = re.sub(r"\{[a-z_]+\}", "1", path)
+    resp = client.open(url, method=method.upper(), json={"zz": 1}, headers=world.admin_h)
     assert resp.status_code == 422
     error = resp.get_json()["error"]
     assert error["code"] == "validation_error" and error["fields"]["zz"] == "unknown field"
@@ -81,25 +84,26 @@ def test_strict_types_refuse_what_json_schema_refuses() -> None:
     assert set(refusal(PublishRequest, {"user_id": True, "type": "t", "title": "x"})) == {"user_id"}
 
 
-def test_a_dict_module_is_merged_until_it_is_converted(monkeypatch: pytest.MonkeyPatch) -> None:
-    legacy = SimpleNamespace(
-        PATHS={"/api/v1/legacy": {"get": {"summary": "old", "responses": {}}}},
-        SCHEMAS={"Legacy": {"type": "object"}},
-    )
+def test_an_operation_declared_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two contract modules claiming one method and path: the document would keep only one.
+    first = next(o for o in OPERATIONS if o.path == "/api/v1/notifications/seen-all")
+    monkeypatch.setattr(contract, "OPERATIONS", [*OPERATIONS, first])
+    monkeypatch.setattr(openapi, "OPERATIONS", contract.OPERATIONS)
+    with pytest.raises(ValueError, match="POST /api/v1/notifications/seen-all"):
+        openapi.document()
 
-    def extend(doc: dict[str, Any]) -> dict[str, Any]:
-        doc["components"]["schemas"]["Stats"]["x-widened"] = True
-        return doc
 
-    patcher = SimpleNamespace(extend=extend)
-    monkeypatch.setattr(openapi, "DICT_MODULES", (legacy, patcher))
-    doc = openapi.document()
-    assert doc["paths"]["/api/v1/legacy"]["get"]["summary"] == "old"
-    assert doc["components"]["schemas"]["Legacy"] == {"type": "object"}
-    assert doc["components"]["schemas"]["Stats"]["x-widened"] is True
-    assert "PublishRequest" in doc["components"]["schemas"]
-    # The cached model schemas are not changed by a module that patches the document.
-    assert "x-widened" not in openapi.model_schemas()["Stats"]
+def test_an_action_is_a_link_a_callback_or_both() -> None:
+    assert refusal(Action, {"id": "go", "label": "Go"}) == {
+        "body": "give a url, callback: true, or both"
+    }
+    assert refusal(Action, {"id": "go", "label": "Go", "callback": False}) == {
+        "body": "give a url, callback: true, or both"
+    }
+    assert validate(Action, {"id": "go", "label": "Go", "url": "/x"}).url == "/x"
+    assert validate(Action, {"id": "go", "label": "Go", "callback": True}).callback is True
+    schema = openapi.document()["components"]["schemas"]["Action"]
+    assert schema["additionalProperties"] is False and len(schema["anyOf"]) == 2
 
 
 def test_optional_fields_that_refuse_null_are_not_documented_as_nullable() -> None:

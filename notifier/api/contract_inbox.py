@@ -24,9 +24,7 @@ from notifier.api.fields import (
 from notifier.api.openapi_common import (
     ADMIN,
     AUTH,
-    BEFORE,
     BODY,
-    LIMIT,
     NO_CONTENT,
     id_param,
     param,
@@ -89,7 +87,7 @@ class PublishRequest(Body):
             description="items sharing a key collapse into one row with ?group=true",
         ),
     ] = None
-    # Each action's shape is the Action schema (openapi_inboxux); validate_content checks it.
+    # Each action's shape is the Action model (contract_inboxux); validate_content checks it.
     actions: Annotated[
         list[Annotated[Any, component("Action")]] | None,
         Field(
@@ -116,26 +114,6 @@ class BulkRequest(Body):
     ids: Annotated[list[NotificationId], Field(max_length=1000)]
 
     MESSAGES = {"ids": "a list of ids", "ids:too_long": "at most 1000"}
-
-
-class SnoozeRequest(Body):
-    MESSAGES = {"until": "an ISO 8601 time after now, within 30 days"}
-
-    until: Annotated[
-        str,
-        Field(
-            json_schema_extra={"format": "date-time"},
-            description="after now, at most 30 days ahead (else 422)",
-        ),
-    ]
-
-
-class ArchiveAllRequest(Body):
-    MESSAGES = {"status": 'must be "read" or left out'}
-
-    status: Annotated[
-        Literal["read"] | None, Field(description="read: only the read ones (null: all)")
-    ] = None
 
 
 class Group(Reply):
@@ -262,23 +240,6 @@ operation(
 )
 operation(
     "get",
-    "/api/v1/notifications",
-    "List the caller's notifications, newest first",
-    "notifications",
-    responses={"200": NotificationPage},
-    errors=f"{AUTH} 400 422",
-    params=(
-        param(
-            "status", schema={"enum": ["unread", "read", "all"], "default": "all"}, empty_ok=True
-        ),
-        param("type", description="exact type", empty_ok=True),
-        param("tag", description="exact tag (ci does not match cicd)", empty_ok=True),
-        LIMIT,
-        BEFORE,
-    ),
-)
-operation(
-    "get",
     "/api/v1/notifications/stats",
     "Count the caller's notifications",
     "notifications",
@@ -319,22 +280,4 @@ operation(
     errors="401 404",
     params=(NID,),
 )
-for _method in ("post", "put"):
-    operation(
-        _method,
-        ONE_PATH + "/read",
-        "Mark one read",
-        "notifications",
-        responses=ONE,
-        errors="401 404",
-        params=(NID,),
-    )
-operation(
-    "post",
-    ONE_PATH + "/unread",
-    "Mark one unread",
-    "notifications",
-    responses=ONE,
-    errors="401 404",
-    params=(NID,),
-)
+# The list, read / unread and the other state changes: contract_states (CONTRACT §9).

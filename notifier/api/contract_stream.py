@@ -6,6 +6,7 @@ from typing import Literal
 
 from notifier.api.contract import Reply, operation
 from notifier.api.openapi_common import STRING, obj, param
+from notifier.stream.types import TYPES_PATTERN
 
 
 class StreamStatus(Reply):
@@ -31,6 +32,12 @@ STREAM_PARAMS = (
     param("after", description=CURSOR),
     param("last_event_id", description=CURSOR),
     param("Last-Event-ID", "header", STRING, CURSOR + "; wins over the query parameters"),
+    param(
+        "types",
+        schema={"type": "string", "pattern": TYPES_PATTERN},
+        description="comma-separated notification types to send (stats and updates still flow)",
+        empty_ok=True,
+    ),
 )
 # Open API 3.1 reads a text/event-stream schema as the schema of each event (not a JSON body,
 # so no model: nothing validates it).

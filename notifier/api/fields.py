@@ -116,26 +116,43 @@ SendAt = Annotated[
     ),
 ]
 # A link in a notification: a same-site path (not //host, no backslash) or an http(s) URL.
+LINK_PATTERN = (
+    f"^(?:/(?:[^/\\\\{CTRL}][^\\\\{CTRL}]*)?"
+    f"| *[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\[\\]{CTRL}]+(?:[/?#][^{CTRL}]*)?)?$"
+)
+LINK_DESCRIPTION = (
+    "http(s) URL or a path starting with / (not //); no control characters; empty or null: no link"
+)
 Link = Annotated[
-    str | None,
-    Field(
-        max_length=2048,
-        pattern=f"^(?:/(?:[^/\\\\{CTRL}][^\\\\{CTRL}]*)?"
-        f"| *[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\[\\]{CTRL}]+(?:[/?#][^{CTRL}]*)?)?$",
-        description="http(s) URL or a path starting with / (not //); no control characters; "
-        "empty or null: no link",
-    ),
+    str | None, Field(max_length=2048, pattern=LINK_PATTERN, description=LINK_DESCRIPTION)
 ]
 # A webhook: http(s) to a host name or IPv4 address that resolves to public addresses only
 # (checked when it is registered: 422 otherwise, unless NOTIFIER_WEBHOOK_ALLOW_PRIVATE).
 _LABEL = "[A-Za-z0-9!$&'()*+,;=_~-]{1,63}"
+_AFTER_SCHEME = f"://{_LABEL}(?:\\.{_LABEL})*\\.?(?::{PORT}?)?(?:[/?#][^\\s]*)?$"
 WebhookUrl = Annotated[
     str,
     Field(
         max_length=2048,
-        pattern=f"^[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\\.{_LABEL})*\\.?(?::{PORT}?)?"
-        "(?:[/?#][^\\s]*)?$",
+        pattern="^[Hh][Tt][Tt][Pp][Ss]?" + _AFTER_SCHEME,
         json_schema_extra={"format": "uri"},
+    ),
+]
+# A chat (Slack, Discord) incoming webhook: as a webhook, but https unless
+# NOTIFIER_WEBHOOK_ALLOW_PRIVATE, which the service checks; the document states the default
+# configuration's rule (as PushEndpoint does).
+ChatUrl = Annotated[
+    str,
+    Field(max_length=2048, pattern="^[Hh][Tt][Tt][Pp][Ss]?" + _AFTER_SCHEME),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 2048,
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]" + _AFTER_SCHEME,
+            "format": "uri",
+            "description": "the incoming-webhook URL Slack or Discord gave you; https, to a "
+            "public host (http and private hosts only with NOTIFIER_WEBHOOK_ALLOW_PRIVATE)",
+        }
     ),
 ]
 # What PushSubscription.toJSON() gives: an https endpoint and two base64url keys. Whether http

@@ -8,7 +8,7 @@ from flask import g, jsonify
 
 from notifier.api import bp
 from notifier.api.contract import parse, validate
-from notifier.api.contract_inbox import ArchiveAllRequest, SnoozeRequest
+from notifier.api.contract_states import ArchiveAllRequest, SnoozeRequest
 from notifier.api.inbox_args import group_arg
 from notifier.api.request import json_body
 from notifier.auth import api_auth

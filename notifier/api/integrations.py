@@ -8,24 +8,23 @@ from typing import Any
 from flask import current_app, g, jsonify
 
 from notifier.api import bp
-from notifier.api.request import json_body
+from notifier.api.contract import parse
+from notifier.api.contract_integrations import NewIntegration
 from notifier.auth import api_auth
 from notifier.channels.chat import url_hint, validate_chat_url
 from notifier.service import integrations
-from notifier.service.errors import ValidationError
 
 
 @bp.post("/integrations")
 @api_auth(admin=True)
 def create_integration() -> Any:
     """Register a Slack or Discord incoming webhook for the tenant's notifications."""
-    body = json_body()
-    unknown = sorted(set(body) - {"kind", "url", "types"})
-    if unknown:
-        raise ValidationError("invalid integration", fields=dict.fromkeys(unknown, "unknown field"))
+    new = parse(NewIntegration, "invalid integration")
     allow_private = bool(current_app.config.get("NOTIFIER_WEBHOOK_ALLOW_PRIVATE"))
     row = integrations.create(
-        g.user.tenant_id, body, check_url=partial(validate_chat_url, allow_private=allow_private)
+        g.user.tenant_id,
+        new.model_dump(),
+        check_url=partial(validate_chat_url, allow_private=allow_private),
     )
     return jsonify(integrations.integration_dict(row, url_hint)), 201
 

@@ -1,17 +1,14 @@
 """Serve the OpenAPI 3.1 document, generated from the contract models (no auth: read first).
 
 The operations and their models live in ``contract_*.py`` (see ``contract.py`` for how to add
-some). A hand-written dict module (``PATHS`` and ``SCHEMAS``, built with ``openapi_common``,
-and/or ``extend(doc) -> doc``) is still merged in when listed in ``DICT_MODULES``, while it
-waits to be converted. Its schemas only document: nothing validates against them, so a field
-it adds to a model's schema must be added to the model too (the fuzz fails until it is).
+some); ``openapi_common`` holds what is not a JSON body (parameters, shared error responses,
+security schemes).
 """
 
 from __future__ import annotations
 
 import copy
 from functools import cache
-from types import ModuleType
 from typing import Any
 
 from flask import current_app, jsonify
@@ -23,26 +20,17 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_channels,
     contract_embed,
     contract_inbox,
+    contract_inboxux,
+    contract_integrations,
     contract_privacy,
+    contract_states,
     contract_stream,
-    openapi_inboxux,
-    openapi_integrations,
-    openapi_states,
-    openapi_ws,
+    contract_ws,
 )
 from notifier.api.contract import MODELS, OPERATIONS
 from notifier.api.fields import timezone_schema
 from notifier.api.openapi_common import RESPONSES, SECURITY_SCHEMES
 from notifier.config import Config
-
-# Dict modules not yet converted to models: ``from notifier.api import openapi_x`` above and
-# list it here.
-DICT_MODULES: tuple[ModuleType, ...] = (
-    openapi_states,
-    openapi_inboxux,
-    openapi_integrations,
-    openapi_ws,
-)
 
 
 def _tidy(node: Any) -> Any:
@@ -83,10 +71,10 @@ def model_schemas() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for item in OPERATIONS:
-        paths.setdefault(item.path, {})[item.method] = item.render()
-    for module in DICT_MODULES:
-        for path, methods in getattr(module, "PATHS", {}).items():
-            paths.setdefault(path, {}).update(methods)
+        methods = paths.setdefault(item.path, {})
+        if item.method in methods:  # two modules declaring one operation: one would be lost
+            raise ValueError(f"{item.method.upper()} {item.path} is declared twice")
+        methods[item.method] = item.render()
     return paths
 
 
@@ -97,14 +85,12 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
     default configuration's when not given).
     """
     mandatory = Config.NOTIFIER_MANDATORY_TYPES if mandatory_types is None else mandatory_types
-    schemas = copy.deepcopy(model_schemas())  # the callers (extend, tests) may change it
+    schemas = copy.deepcopy(model_schemas())  # the callers (tests) may change it
     schemas["Preferences"] = contract_accounts.preferences_schema(
         schemas["Preferences"], tuple(mandatory)
     )
     schemas["TimeZone"] = timezone_schema()
-    for module in DICT_MODULES:
-        schemas.update(getattr(module, "SCHEMAS", {}))
-    doc = {
+    return {
         "openapi": "3.1.0",
         "info": {
             "title": "Notifier API",
@@ -123,19 +109,6 @@ def document(mandatory_types: tuple[str, ...] | None = None) -> dict[str, Any]:
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
-    for module in DICT_MODULES:
-        if hasattr(module, "extend"):  # a module that patches the document it is given
-            doc = module.extend(doc)
-    return doc
-
-
-def merge_paths(*groups: dict[str, Any]) -> dict[str, Any]:
-    """Merge path groups operation by operation: two modules may add methods to one path."""
-    out: dict[str, Any] = {}
-    for group in groups:
-        for path, operations in group.items():
-            out.setdefault(path, {}).update(operations)
-    return out
 
 
 @bp.get("/openapi.json")

@@ -99,17 +99,21 @@ def op(
     *,
     errors: str = AUTH,
     body: str | None = None,
+    body_required: bool = True,
     params: tuple[dict[str, Any], ...] = (),
     security: list[dict[str, list[str]]] | None = None,
     description: str = "",
 ) -> dict[str, Any]:
-    """Return an operation object; ``errors`` lists the shared error statuses it can answer."""
+    """Return an operation object; ``errors`` lists the shared error statuses it can answer.
+
+    ``body_required`` False: the body may be left out (an empty request reads as ``{}``).
+    """
     out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": dict(responses)}
     for status in errors.split():
         out["responses"][status] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
     if body:
         out["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": ref(body)}},
         }
     if params:
