@@ -24,18 +24,11 @@ Adding operations from another module (see also README, "The API contract")::
     # notifier/api/things.py (the route)
     thing = parse(NewThing)          # 400 / 413 / 422 exactly as everywhere else
 
-and import ``contract_things`` in ``notifier/api/openapi.py`` next to the others. Converting
-a hand-written ``openapi_<x>.py`` dict module: each ``SCHEMAS`` entry with
-``additionalProperties: false`` becomes a Body (``required`` names the fields without a
-default, ``nullable(X)`` is ``X | None = None``, ``pattern``/``maxLength``/``minimum`` are
-``Field(pattern=…, max_length=…, ge=…)`` or a type from ``fields.py``), every other entry a
-Reply; each ``op(...)`` in ``PATHS`` becomes an ``operation(method, path, ...)`` with the same
-arguments, ``body=`` and ``responses=`` given as classes; the route's ``json_body()`` and
-its own unknown-field check become ``parse(Model)``; a module's ``extend(doc)`` that widens a schema
-becomes fields on the model (``Notification``, ``PublishRequest``, …). Until then, list the
-module in ``openapi.DICT_MODULES``: its ``PATHS`` and ``SCHEMAS`` are merged in unchanged and
-its ``extend(doc)`` is called; a model field can point at one of its schemas with
-``Annotated[Any, component("Name")]``.
+and import ``contract_things`` in ``notifier/api/openapi.py`` next to the others. A body the
+client may leave out is ``operation(..., body=Model, body_required=False)`` with the route
+reading ``validate(Model, json_body(allow_empty=True))``; query, path and header parameters
+are ``openapi_common.param(...)`` dicts in ``params=``. Declaring one method and path twice
+(two modules) is an error when the document is built.
 """
 
 from __future__ import annotations
@@ -217,11 +210,11 @@ def operation(
 
 
 def component(name: str) -> WithJsonSchema:
-    """Document a field as a dict module's component ``name`` (transition only).
+    """Document a field as the component schema ``name`` without validating it by that model.
 
-    ``actions: Annotated[Any, component("Action")]`` for a model field whose schema still
-    lives in an ``openapi_<x>.py`` SCHEMAS dict; the model does not check the value, so
-    convert the component to a model soon.
+    ``actions: Annotated[Any, component("Action")]`` on PublishRequest: the Action model is
+    the document's, but service/content.py checks the items, naming each refusal by its index
+    (``actions.0.url``), which a model refusal cannot (it names fields without indices).
     """
     return WithJsonSchema({"allOf": [{"$ref": f"#/components/schemas/{name}"}]})
 

@@ -2,16 +2,14 @@
 
 Request and response bodies are contract models (``contract.py``); what is left here is the
 part of the document that is not a JSON body: query, path and header parameters, the shared
-error responses by status and the security schemes, plus the dict helpers (``obj``, ``array``)
-that hand-written ``openapi_<x>.py`` modules use until they are converted.
+error responses by status and the security schemes, plus ``obj`` and ``json_response`` for the
+few answers that are no JSON model (the SSE event, health documents).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-TIME = {"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00Z"]}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 INTEGER = {"type": "integer"}
 STRING = {"type": "string"}
 # Shared error responses by status; operations list the statuses they can answer.
@@ -57,11 +55,6 @@ def ref(name: str) -> dict[str, str]:
 def obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     """Return an object schema with these properties, ``required`` naming the mandatory ones."""
     return {"type": "object", "properties": props, "required": list(required), **extra}
-
-
-def array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """Return an array schema."""
-    return {"type": "array", "items": items, **extra}
 
 
 def param(

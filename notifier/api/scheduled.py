@@ -13,15 +13,13 @@ from notifier.models import ScheduledNotification
 from notifier.service import inbox, scheduled
 from notifier.service.errors import ValidationError
 
-STATUSES = ("scheduled", "failed")
-
 
 @bp.get("/scheduled")
 @api_auth(admin=True)
 def list_scheduled() -> Any:
     """List pending and failed scheduled sends (``?status=`` one of them), oldest first."""
     status = request.args.get("status")
-    if status is not None and status not in STATUSES:
+    if status is not None and status not in scheduled.LISTED:
         raise ValidationError("invalid status", fields={"status": "scheduled or failed"})
     limit = limit_arg()
     after = inbox.parse_before(request.args.get("after"), ScheduledNotification.id)
