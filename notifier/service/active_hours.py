@@ -63,23 +63,28 @@ def histogram(rows: Iterable[Row], zone: ZoneInfo, now: datetime) -> tuple[list[
 
 
 def best_time(
-    hours: list[float], samples: int, zone: ZoneInfo, now: datetime, within: timedelta
+    hours: list[float],
+    samples: int,
+    zone: ZoneInfo,
+    now: datetime,
+    within: timedelta,
+    near: float = 1.0,
 ) -> datetime | None:
     """Return the start of the heaviest local hour in [now, now + within] (naive UTC).
 
-    ``now`` itself when the current hour weighs as much as any later one (ties go to the
-    earliest); None when ``samples`` < MIN_SAMPLES.
+    ``now`` itself when the current hour weighs as much as any later one; ties go to the
+    earliest, and so does any hour within ``near`` of the best (``near=0.5``: the first hour
+    at least half as likely as the best). None when ``samples`` < MIN_SAMPLES.
     """
     if samples < MIN_SAMPLES:
         return None
-    best, best_weight = now, _weight(hours, zone, now)
+    candidates = [(now, _weight(hours, zone, now))]
     start = now.replace(minute=0, second=0, microsecond=0) + HOUR
     while start <= now + within:
-        weight = _weight(hours, zone, start)
-        if weight > best_weight:
-            best, best_weight = start, weight
+        candidates.append((start, _weight(hours, zone, start)))
         start += HOUR
-    return best
+    top = max(w for _, w in candidates)
+    return next(at for at, w in candidates if w >= top * near)
 
 
 def _weight(hours: list[float], zone: ZoneInfo, at: datetime) -> float:
