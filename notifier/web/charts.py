@@ -62,7 +62,7 @@ def line_chart(
     """Place each series' values (one per day) on a shared x axis; rates run 0–100 %."""
     fmt = percent if rates else count
     values = [v for vs in series.values() for v in vs if v is not None]
-    top = 1.0 if rates else float(max(values, default=0) or 1)
+    top = 1.0 if rates else _nice(max(values, default=0))
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
     step = plot_w / max(len(days) - 1, 1)
 
@@ -91,6 +91,14 @@ def line_chart(
     shown = [f"{name} {fmt(_last(vals))}" for name, vals in series.items()]
     desc = f"{len(days)} days, {days[0]} to {days[-1]}; latest: " + ", ".join(shown) if days else ""
     return Chart(chart_id, title, desc, list(days), out, y_ticks, x_ticks, fmt)
+
+
+def _nice(peak: float) -> float:
+    """Round a count axis up to 2, 4, 10, 20, 40, 100…: half of it is a whole number too."""
+    top = 2.0
+    while top < peak:
+        top *= 2.5 if str(int(top))[0] == "4" else 2
+    return top
 
 
 def _last(vals: list[float | None]) -> float | None:
