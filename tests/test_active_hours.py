@@ -16,6 +16,7 @@ from notifier.models import utcnow
 from notifier.models_flows import ActivityHour
 from notifier.service import active_hours, activity, privacy
 from notifier.service.active_hours import best_send_time
+from notifier.workers import prune_tick
 from tests.factories import World, send
 from tests.fixtures_live import LiveServer, http_json
 from tests.sse_client import Tab, bearer, token_for
@@ -113,7 +114,9 @@ def _history(user_id: int, utc_hour: int, days: int, now: datetime, reads: int =
     db.session.commit()
 
 
-def test_the_histogram_is_in_the_users_zone_and_decays(client: FlaskClient, world: World) -> None:
+def test_the_histogram_is_in_the_users_zone_and_decays(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     world.alice.timezone = "Asia/Tokyo"  # UTC+9, no DST
     db.session.commit()
     now = utcnow()
@@ -130,9 +133,10 @@ def test_the_histogram_is_in_the_users_zone_and_decays(client: FlaskClient, worl
     # Five days at 2 reads, each halved per 7 days of age (ages 1–5 days, give or take the hour).
     assert 2 * sum(0.5 ** ((d + 1) / 7) for d in range(5)) < hours[8] <= 10
     assert client.get("/api/v1/me/active-hours").status_code == 401
-    # The prune loop forgets what is older than 30 days.
-    assert activity.prune(now) == 1
+    # The worker's prune loop forgets what is older than 30 days.
+    assert prune_tick(app) >= 1
     assert counts(world.alice.id)[0] == 10
+    assert activity.prune(now) == 0
 
 
 def test_best_send_time_waits_for_the_users_hour_within_the_horizon(world: World) -> None:
