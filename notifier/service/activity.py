@@ -30,7 +30,7 @@ from notifier.models_flows import ActivityHour
 
 log = logging.getLogger("notifier.activity")
 KEEP_DAYS = 30
-#: app.extensions key of the per-process set of (user, day, hour) whose connect is recorded.
+#: app.extensions key of {hour: (day, UTC hour), users: whose connect this hour is recorded}.
 _CONNECTED = "notifier.activity.connected"
 
 
@@ -69,12 +69,12 @@ def connected(app: Flask, user_id: int, at: datetime | None = None) -> bool:
     Returns True when a row was written.
     """
     at = at or utcnow()
-    key = (user_id, at.date(), at.hour)
-    seen: set[tuple[Any, ...]] = app.extensions.setdefault(_CONNECTED, set())
-    if key in seen:
+    hour = (at.date(), at.hour)
+    seen: dict[str, Any] = app.extensions.setdefault(_CONNECTED, {"hour": hour, "users": set()})
+    if seen["hour"] != hour:  # a new hour: forget the last one's users (bounded, O(1))
+        seen["hour"], seen["users"] = hour, set()
+    if user_id in seen["users"]:
         return False
-    if any(k[1:] != key[1:] for k in seen):  # a new hour: forget the last one's (bounded)
-        seen.clear()
     try:
         record(user_id, connects=1, at=at)
         db.session.commit()
@@ -82,7 +82,7 @@ def connected(app: Flask, user_id: int, at: datetime | None = None) -> bool:
         db.session.rollback()
         log.warning("stream connect of user %s not recorded", user_id, exc_info=True)
         return False
-    seen.add(key)
+    seen["users"].add(user_id)
     return True
 
 
