@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier.extensions import db
@@ -34,24 +35,20 @@ KEEP_DAYS = 30
 _CONNECTED = "notifier.activity.connected"
 
 
-def record(
-    user_id: int, *, reads: int = 0, clicks: int = 0, connects: int = 0, at: datetime | None = None
-) -> None:
-    """Add counts to the user's row for the UTC hour of ``at`` (now); the caller commits."""
-    at = at or utcnow()
-    values = {
-        "user_id": user_id,
-        "day": at.date(),
-        "hour": at.hour,
-        "reads": reads,
-        "clicks": clicks,
-        "connects": connects,
-    }
-    dialect = db.session.get_bind().dialect.name
+@cache
+def _upsert(dialect: str) -> Any:
+    """Build the upsert once per dialect (building one costs more than running it)."""
     ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(ActivityHour).values(**values)
     table = ActivityHour.__table__
-    stmt = stmt.on_conflict_do_update(
+    stmt = ins(table).values(
+        user_id=bindparam("a_user", type_=table.c.user_id.type),
+        day=bindparam("a_day", type_=table.c.day.type),
+        hour=bindparam("a_hour", type_=table.c.hour.type),
+        reads=bindparam("a_reads", type_=table.c.reads.type),
+        clicks=bindparam("a_clicks", type_=table.c.clicks.type),
+        connects=bindparam("a_connects", type_=table.c.connects.type),
+    )
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.day, table.c.hour],
         set_={
             "reads": table.c.reads + stmt.excluded.reads,
@@ -59,7 +56,22 @@ def record(
             "connects": table.c.connects + stmt.excluded.connects,
         },
     )
-    db.session.execute(stmt)
+
+
+def record(
+    user_id: int, *, reads: int = 0, clicks: int = 0, connects: int = 0, at: datetime | None = None
+) -> None:
+    """Add counts to the user's row for the UTC hour of ``at`` (now); the caller commits."""
+    at = at or utcnow()
+    params = {
+        "a_user": user_id,
+        "a_day": at.date(),
+        "a_hour": at.hour,
+        "a_reads": reads,
+        "a_clicks": clicks,
+        "a_connects": connects,
+    }
+    db.session.execute(_upsert(db.session.get_bind().dialect.name), params)
 
 
 def connected(app: Flask, user_id: int, at: datetime | None = None) -> bool:
