@@ -88,22 +88,33 @@ def test_an_sse_connect_counts_once_per_hour(
     assert counts(world.bob.id) == (0, 0, 1)
 
 
-def test_a_websocket_connect_is_learned_on_a_real_server(live_server: LiveServer) -> None:
+def test_a_websocket_connect_and_read_are_learned_on_a_real_server(
+    live_server: LiveServer,
+) -> None:
     token = token_for(live_server, "alice@example.com")
+    admin = token_for(live_server, "admin@example.com")
     url = live_server.url + "/api/v1/me/active-hours"
+    body = {"email": "alice@example.com", "type": "deploy", "title": "v4", "channels": ["in_app"]}
+    status, sent = http_json(
+        "POST", live_server.url + "/api/v1/notifications", body, headers=bearer(admin)
+    )
+    assert status == 201
     status, before = http_json("GET", url, headers=bearer(token))
     assert status == 200
     ws = WsClient(live_server.url, bearer(token)).connect()
     try:
-        first = ws.recv()
-        assert first is not None and first["event"] == "connected"
-        status, after = http_json("GET", url, headers=bearer(token))
+        assert ws.until("connected")
+        status, connected = http_json("GET", url, headers=bearer(token))
+        ws.send({"op": "read", "ids": [sent["notification"]["id"]]})
+        assert ws.until("update")["data"]["action"] == "read"
+        status, read = http_json("GET", url, headers=bearer(token))
     finally:
         ws.close()
-    assert after["samples"] == before["samples"] + 1
-    added = [x - y for x, y in zip(after["hours"], before["hours"], strict=True)]
+    assert connected["samples"] == before["samples"] + 1
+    added = [x - y for x, y in zip(connected["hours"], before["hours"], strict=True)]
     [grown] = [d for d in added if d > 1e-9]  # one hour, by one connect decayed < 1 h
     assert active_hours.W_CONNECT * 0.5 ** (1 / 24 / 7) - 1e-4 <= grown <= active_hours.W_CONNECT
+    assert read["samples"] == connected["samples"] + 1  # the read op is a read
 
 
 def _history(user_id: int, utc_hour: int, days: int, now: datetime, reads: int = 2) -> None:
