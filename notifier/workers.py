@@ -117,9 +117,9 @@ def prune_tick(app: Flask) -> int:
 
     Then delete notifications older than their tenant's ``retention_days`` (service/retention.py).
     """
-    from notifier.service import retention
+    from notifier.service import activity, retention
 
-    removed = retention.prune_notifications()
+    removed = retention.prune_notifications() + activity.prune()
     cutoff = utcnow() - timedelta(days=int(app.config["NOTIFIER_RETENTION_DAYS"]))
     cursors = cast(Table, EventCursor.__table__)
     while True:

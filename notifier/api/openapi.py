@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from notifier.api import (  # noqa: F401 - the contract modules register their operations
     bp,
     contract_accounts,
+    contract_analytics,
     contract_channels,
     contract_embed,
     contract_inbox,

@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select
 
 from notifier.extensions import db
 from notifier.models import ActionClick, Delivery, Notification, User, WebhookEndpoint, utcnow
-from notifier.service import inbox
+from notifier.service import activity, inbox
 from notifier.service.errors import NotFound
 from notifier.service.serialize import iso
 
@@ -45,6 +45,7 @@ def click(user: User, notification_id: int, action_id: str) -> tuple[Notificatio
             clicked_at=now,
         )
     )
+    activity.record(user.id, clicks=1, at=now)
     if action.get("callback"):
         _queue_callbacks(user, n.id, action_id, now)
     return inbox.mark(user, n.id, read=True), action

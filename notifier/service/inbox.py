@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 
 from notifier.extensions import db
 from notifier.models import Notification, User, utcnow
-from notifier.service import clean, events, search
+from notifier.service import activity, clean, events, search
 from notifier.service import stats as stats_mod
 from notifier.service.errors import NotFound, ServiceError
 from notifier.service.serialize import notification_dict
@@ -230,6 +230,8 @@ def apply(
     )
     changed = [int(n.id) for n in returned]
     messages = []
+    if changed and action == "read":  # one act of reading, in the same transaction
+        activity.record(user.id, reads=1)
     if changed:
         messages = events.append(
             [(user.id, user.tenant_id, "update", {"action": action, "ids": changed})]

@@ -34,7 +34,7 @@ from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, User
-from notifier.service import inbox, sessions, token_cache
+from notifier.service import activity, inbox, sessions, token_cache
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
 from notifier.stream.opening import Opening, opening_for, requested_cursor
@@ -102,6 +102,7 @@ def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types =
     """Read where ``sub``'s stream starts (cursor ``raw`` as sent) and build its Stream."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     opening = opening_for(sub.user_id, raw)
+    activity.connected(app, sub.user_id)  # what send-time optimisation learns from
     opening.recent = wanted_rows(opening.recent, types)
     ping = float(app.config["NOTIFIER_PING_INTERVAL"])
     sock = conn.socket_from(request.environ)

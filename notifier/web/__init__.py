@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
 # The page modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
 from notifier.web import (  # noqa: E402, F401
     admin,
+    admin_analytics,
     admin_erase,
     admin_integrations,
     admin_scheduled,

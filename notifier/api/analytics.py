@@ -1,0 +1,61 @@
+"""Analytics (admin, own tenant) and the caller's learned active hours (CONTRACT §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request
+
+from notifier.api import bp
+from notifier.auth import api_auth
+from notifier.service import active_hours, analytics
+from notifier.service.content import parse_time
+from notifier.service.errors import ValidationError
+from notifier.service.preferences import TYPE_RE
+
+
+def _time(name: str, errors: dict[str, str]) -> Any:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    parsed = parse_time(raw)
+    if parsed is None:
+        errors[name] = "must be an ISO 8601 time in the years 1970 to 9999"
+    return parsed
+
+
+def query_args(tenant_id: int) -> analytics.Query:
+    """Read since, until, by, type and channel; one 422 naming every bad one."""
+    args = request.args
+    errors: dict[str, str] = {}
+    since, until = _time("since", errors), _time("until", errors)
+    by = args.get("by") or "type"
+    if by not in analytics.BY:
+        errors["by"] = "must be one of " + ", ".join(analytics.BY)
+    channel = args.get("channel") or None
+    if channel is not None and channel not in analytics.CHANNELS:
+        errors["channel"] = "must be one of " + ", ".join(analytics.CHANNELS)
+    ntype = args.get("type") or None
+    if ntype is not None and not TYPE_RE.fullmatch(ntype):
+        errors["type"] = "must be 1-64 letters, digits or _ . : -"
+    if not errors:
+        since, until = analytics.window(since, until)
+        if since > until:
+            errors["since"] = "must not be after until"
+    if errors:
+        raise ValidationError("bad analytics arguments", fields=errors)
+    return analytics.Query(tenant_id, since, until, by=(by,), type=ntype, channel=channel)
+
+
+@bp.get("/analytics")
+@api_auth(admin=True)
+def get_analytics() -> Any:
+    """Return the tenant's message outcomes grouped by type, channel, variant or day."""
+    return jsonify({"rows": analytics.rows(query_args(g.user.tenant_id))})
+
+
+@bp.get("/me/active-hours")
+@api_auth()
+def get_active_hours() -> Any:
+    """Return the caller's learned 24-hour activity histogram."""
+    return jsonify(active_hours.profile(g.user))
