@@ -117,7 +117,10 @@ def notify(
     group = recipients if isinstance(recipients, Audience) else load(tenant_id, recipients)
     wanted = content.get("channels") or DEFAULT_CHANNELS
     hooks = webhooks(group) if "webhook" in wanted else []
-    rendering = templates.prepare(tenant_id, content, group.ids)  # None: no template
+    # None without a template; a tenant known to have none costs no query.
+    rendering = (
+        None if group.has_templates is False else templates.prepare(tenant_id, content, group.ids)
+    )
     planned = plan(
         content,
         group,
