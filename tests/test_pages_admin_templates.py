@@ -198,3 +198,17 @@ def test_every_form_needs_its_csrf_token(csrf_app: Flask) -> None:
     assert form_token
     resp = client.post("/admin/templates/new", data={**FORM, "csrf_token": form_token.group(1)})
     assert resp.status_code == 302
+
+
+def test_send_form_names_what_the_types_template_needs(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    templates.save(world.acme.id, {"type": "order", "channel": "in_app", "title": "{{ data.n }}"})
+    auth.login("admin@example.com")
+    resp = client.post(
+        "/admin/send",
+        data={"audience": "user", "emails": "alice@example.com", "type": "order", "title": "Hi"},
+        headers=HX,
+    )
+    assert resp.status_code == 422
+    assert "data.n is missing from data" in resp.text
