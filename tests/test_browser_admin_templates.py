@@ -47,8 +47,9 @@ def test_editor_previews_live_and_saves(sessions, ui) -> None:
     frame = page.frame_locator("iframe[name=email-frame]")
     expect(frame.locator("a", has_text="it")).to_have_attribute("href", "https://shop.example/42")
     expect(frame.locator("div").first).to_have_attribute(
-        "style", "border-top: 4px solid #0a7d45; padding: .75rem 0; margin-bottom: 1rem; "
-        "color: #57606a; font-size: .875rem"
+        "style",
+        "border-top: 4px solid #0a7d45; padding: .75rem 0; margin-bottom: 1rem; "
+        "color: #57606a; font-size: .875rem",
     )
     page.screenshot(path=str(ARTIFACTS / "admin-template-edit.png"), full_page=True)
     page.get_by_role("button", name="Save template").click()
