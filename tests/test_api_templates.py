@@ -268,3 +268,38 @@ def _round_trip_on(client: FlaskClient, world: World, app: Flask) -> None:
     assert sorted(rows) == [("Order 3", "a"), ("Order 3", "a")]
     assert publish(client, world, user_id=world.alice.id).status_code == 422
     assert count(Notification) == 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{ "x" * 100000000 }}',
+        '{{ "x"|center(100000000) }}',
+        '{{ "%100000000s" % "x" }}',
+        '{{ "{:>100000000}".format(1) }}',
+        "{% for i in range(100000) %}x{% endfor %}",
+        "{{ data.__class__ }}",
+    ],
+)
+def test_the_sandbox_refuses_escapes_and_huge_output(
+    client: FlaskClient, world: World, source: str
+) -> None:
+    assert add(client, world, title=source).status_code == 201
+    resp = publish(client, world, user_id=world.alice.id, data={})
+    assert resp.status_code == 422
+    assert resp.json["error"]["code"] == "template_error"
+    assert set(resp.json["error"]["fields"]) == {"template.in_app.title"}
+    assert count(Notification) == 0
+
+
+def test_jinja_helpers_still_work(client: FlaskClient, world: World) -> None:
+    source = (
+        "{% set ns = namespace(n=0) %}{% for i in data['items'] %}{% set ns.n = ns.n + i %}"
+        '{% endfor %}{{ ns.n }} {{ "{:,}".format(data.total) }} {{ "%.2f"|format(data.p) }}'
+    )
+    assert add(client, world, title=source).status_code == 201
+    resp = publish(
+        client, world, user_id=world.alice.id, data={"items": [1, 2], "total": 1234567, "p": 2.5}
+    )
+    assert resp.status_code == 201, resp.json
+    assert resp.json["notification"]["title"] == "3 1,234,567 2.50"

@@ -14,6 +14,7 @@ Nothing here reads the database: :mod:`.templates` loads the rows and the recipi
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,32 @@ def scoped(value: Any, path: str) -> Any:
     return out
 
 
+# A width or precision of 5+ digits (or "*") in a %-format or a {}-format spec.
+_HUGE_FORMAT = re.compile(
+    r"%[-+ #0]*(?:\d{5,}|\*)|%[-+ #0]*\d*\.(?:\d{5,}|\*)|\{[^{}]*:[^{}]*\d{5,}"
+)
+WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate")
+
+
+def _check_format(fmt: Any) -> None:
+    if isinstance(fmt, str) and _HUGE_FORMAT.search(fmt):
+        raise SecurityError("format width too large in a template")
+
+
+def _bounded(name: str, fn: Any) -> Any:
+    """Wrap a filter so that no numeric argument (a width) exceeds MAX_REPEAT."""
+
+    def run(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_REPEAT:
+                raise SecurityError(f"{name}() width too large in a template")
+        if name == "format":
+            _check_format(value)
+        return fn(value, *args, **kwargs)
+
+    return run
+
+
 def _bounded_range(*args: int) -> range:
     r = range(*args)
     if len(r) > MAX_RANGE:
@@ -121,10 +148,12 @@ def _bounded_range(*args: int) -> range:
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with repetition and powers bounded (a template cannot eat RAM)."""
 
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["*", "**", "%"])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """Refuse ``"x" * 10**9`` and ``9 ** 9 ** 9`` before computing them."""
+        if operator == "%":
+            _check_format(left)
         if operator == "**" and isinstance(right, int) and abs(right) > 64:
             raise SecurityError("exponent too large in a template")
         if operator == "*":
@@ -134,10 +163,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                     raise SecurityError("repetition too large in a template")
         return super().call_binop(context, operator, left, right)
 
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Refuse "{:>999999}".format(x) (str.format reaches here wrapped by the sandbox)."""
+        wrapped = getattr(__obj, "__wrapped__", None)
+        _check_format(getattr(wrapped, "__self__", None))
+        return super().call(__context, __obj, *args, **kwargs)
+
 
 def _env(autoescape: bool) -> _Sandbox:
     env = _Sandbox(autoescape=autoescape, undefined=_Strict)
     env.globals["range"] = _bounded_range
+    del env.globals["lipsum"]  # lipsum(n=10**6) would be megabytes of filler
+    for name in (*WIDTH_FILTERS, "format"):
+        env.filters[name] = _bounded(name, env.filters[name])
     return env
 
 
@@ -172,7 +210,7 @@ def check_source(key: str, source: str, *, channel: str, errors: dict[str, str])
 
 def _unknown_variable(tree: nodes.Template, channel: str) -> str | None:
     allowed = ("data", "tenant") if channel == "chat" else VARIABLES
-    for name in sorted(meta.find_undeclared_variables(tree) - {"range"}):
+    for name in sorted(meta.find_undeclared_variables(tree) - set(TEXT_ENV.globals)):
         if name not in allowed:
             line = next(
                 (n.lineno for n in tree.find_all(nodes.Name) if n.name == name), tree.lineno
