@@ -336,6 +336,8 @@ class Rendering:
     data: Any
     tenant: Any
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # What a template that never reads ``user`` renders to, per arm: the same for everyone.
+    _shared: dict[tuple[int, str | None], dict[str, str]] = field(default_factory=dict)
 
     def pick(self, channel: str, locale: str | None) -> Compiled | None:
         """Return the template for the user's locale, its language, or "en" (else None)."""
@@ -364,9 +366,16 @@ class Rendering:
             if tpl is None:
                 continue
             arm = choose_variant(tpl.id, user_id, tpl.variants)
-            if arm is not None and variant is None:
-                variant = str(arm["name"])
-            out[ch] = render_fields(tpl, context, arm)
+            name = str(arm["name"]) if arm is not None else None
+            if name is not None and variant is None:
+                variant = name
+            if tpl.uses_user:
+                out[ch] = render_fields(tpl, context, arm)
+                continue
+            key = (tpl.id, name)
+            if key not in self._shared:
+                self._shared[key] = render_fields(tpl, context, arm)
+            out[ch] = self._shared[key]
         return out, variant
 
     def for_tenant(self) -> dict[str, str] | None:
