@@ -303,3 +303,20 @@ def test_jinja_helpers_still_work(client: FlaskClient, world: World) -> None:
     )
     assert resp.status_code == 201, resp.json
     assert resp.json["notification"]["title"] == "3 1,234,567 2.50"
+
+
+def test_locale_matches_without_case_and_by_language(client: FlaskClient, world: World) -> None:
+    add(client, world, title="Pedido {{ data.id }}", locale="pt-BR")
+    add(client, world, title="Commande {{ data.id }}", locale="fr")
+    add(client, world, title="Order {{ data.id }}")
+    for user, locale in ((world.alice, "pt-br"), (world.bob, "fr-CA"), (world.admin, "de")):
+        db.session.execute(update(User).where(User.id == user.id).values(locale=locale))
+    db.session.commit()
+    users = [world.alice.id, world.bob.id, world.admin.id]
+    assert publish(client, world, user_ids=users, data={"id": 1}).status_code == 201
+    titles = dict(db.session.execute(select(Notification.user_id, Notification.title)).all())
+    assert titles == {
+        world.alice.id: "Pedido 1",
+        world.bob.id: "Commande 1",
+        world.admin.id: "Order 1",
+    }

@@ -55,4 +55,6 @@ def test_editor_previews_live_and_saves(sessions, ui) -> None:
     page.get_by_role("button", name="Save template").click()
     expect(page.get_by_role("status").filter(has_text="Template saved.")).to_be_visible()
     expect(page.locator("tr", has_text="order")).to_contain_text("email")
+    accessible(page)
+    page.screenshot(path=str(ARTIFACTS / "admin-templates.png"), full_page=True)
     assert admin.errors == [], admin.errors

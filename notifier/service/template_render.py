@@ -340,8 +340,12 @@ class Rendering:
     _shared: dict[tuple[int, str | None], dict[str, str]] = field(default_factory=dict)
 
     def pick(self, channel: str, locale: str | None) -> Compiled | None:
-        """Return the template for the user's locale, its language, or "en" (else None)."""
-        for candidate in (locale, (locale or "").split("-")[0], "en"):
+        """Return the template for the user's locale, its language, or "en" (else None).
+
+        Locales compare without case ("pt-br" finds "pt-BR"); ``templates`` keys are lower case.
+        """
+        wanted = (locale or "").lower()
+        for candidate in (wanted, wanted.split("-")[0], "en"):
             if candidate and (tpl := self.templates.get((channel, candidate))):
                 return tpl
         return None

@@ -204,7 +204,7 @@ def prepare(
     ]
     if not rows:
         return None
-    templates = {(r.channel, r.locale): compiled(r) for r in rows}
+    templates = {(r.channel, r.locale.lower()): compiled(r) for r in rows}
     tenant = db.session.get(Tenant, tenant_id)
     rendering = Rendering(
         templates,
