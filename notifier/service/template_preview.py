@@ -20,8 +20,8 @@ from notifier.service.template_render import (
     channel_payload,
     compile_row,
     render_fields,
-    scoped,
 )
+from notifier.service.template_sandbox import scoped
 from notifier.service.templates import validate_template
 
 MAX_SAMPLE = 20_000

@@ -31,8 +31,8 @@ from notifier.service.template_render import (
     Compiled,
     Rendering,
     compile_row,
-    scoped,
 )
+from notifier.service.template_sandbox import scoped
 
 LOCALE_PATTERN = "^[a-z]{2,3}(-[A-Za-z0-9]{2,6})?$"  # at most 10 characters, as stored
 VARIANT_NAME_PATTERN = "^[A-Za-z0-9_.:-]{1,40}$"
