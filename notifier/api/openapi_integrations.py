@@ -60,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
         ("id", "kind", "url", "types", "created_at"),
     ),
     "IntegrationList": obj({"items": array({"$ref": "#/components/schemas/Integration"})}),
-    "Scheduled": obj(
+    "ScheduledSend": obj(
         {
             "id": INTEGER,
             "status": STATUS,
@@ -78,7 +78,7 @@ SCHEMAS: dict[str, Any] = {
     ),
     "ScheduledPage": obj(
         {
-            "items": array({"$ref": "#/components/schemas/Scheduled"}),
+            "items": array({"$ref": "#/components/schemas/ScheduledSend"}),
             "next": {"type": ["string", "null"]},
         },
         ("items", "next"),
