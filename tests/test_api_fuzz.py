@@ -22,6 +22,8 @@ Decisions, because the examples of one item share its app's state:
   ``unknown_recipient``, CONTRACT §5), a webhook whose host does not resolve or resolves to a
   private address (422 naming ``url``) and a snooze ``until`` outside (now, now + 30 days]
   (422 naming ``until``, CONTRACT §9).
+* A template whose text is not valid Jinja (422 naming the field with "line N: …") or whose
+  variants share a name: Jinja's grammar and "names differ" are rules no schema can state.
   Only those, exactly, are not counted as "valid request rejected" (see ``state_answer``).
 """
 
@@ -104,6 +106,11 @@ def state_answer(case: Any, response: Any) -> bool:
         reason = error.get("fields", {}).get("url", "")
         unreachable = reason == "cannot resolve the host" or "non-public address" in reason
         return set(error.get("fields", {})) == {"url"} and unreachable
+    if label in ("POST /api/v1/templates", "PUT /api/v1/templates/{template_id}"):
+        reasons = list(error.get("fields", {}).values())
+        return bool(reasons) and all(
+            r.startswith("line ") or r == "each variant needs its own name" for r in reasons
+        )
     return False
 
 

@@ -34,6 +34,7 @@ from notifier.api import (  # noqa: E402, F401
     push,
     scheduled,
     stream,
+    templates,
     users,
     webhooks,
     ws,

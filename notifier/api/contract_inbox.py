@@ -87,6 +87,13 @@ class PublishRequest(Body):
             description="items sharing a key collapse into one row with ?group=true",
         ),
     ] = None
+    data: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="variables of the type's templates (CONTRACT §10): `{{ data.x }}`; "
+            "a variable a template needs and data lacks is 422 naming it"
+        ),
+    ] = None
     # Each action's shape is the Action model (contract_inboxux); validate_content checks it.
     actions: Annotated[
         list[Annotated[Any, component("Action")]] | None,

@@ -3,10 +3,15 @@
 One delivery is one message: multipart/alternative with a plain-text and an HTML part.
 Everything user-supplied is escaped in the HTML part; only absolute http(s) URLs become links
 (a relative URL has no host to point at in a mail client, and other schemes are unsafe).
-``job.extra`` carries the layout: ``tenant_name`` (the header line), ``manage_url`` (a
+``job.extra`` carries the layout: ``tenant_name`` (the header line), ``brand_color``
+("#rrggbb") and ``logo_url`` (https) of the tenant's branding, ``manage_url`` (a
 "Manage notifications" link) and ``unsubscribe_url``, which becomes ``List-Unsubscribe`` with
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058: a mail client POSTs it) and
 an "Unsubscribe" link in both parts.
+
+A templated notification (CONTRACT §10) brings its own ``subject`` and ``html``: the HTML is
+the message inside this same layout (the template autoescaped every variable in it), and the
+text part is derived from it (:func:`~notifier.channels.email_text.html_to_text`).
 
 Failures that concern this one message or recipient (5xx to RCPT or DATA) are permanent.
 Failures that would hit every message (refused or dropped connections, timeouts, TLS, 4xx,
@@ -16,6 +21,7 @@ and the queued messages go out on the next attempt instead of going dead.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -33,6 +39,7 @@ from notifier.channels.base import (
     TransientError,
     io_timeout,
 )
+from notifier.channels.email_text import html_to_text
 
 TIMEOUT = 10.0
 TLS_MODES = ("none", "starttls", "ssl")
@@ -42,6 +49,7 @@ _HTML = Markup(
     'color: #1b1f24; max-width: 40rem; margin: 0 auto; padding: 1rem">\n'
     "{header}{content}\n{footer}</body></html>\n"
 )
+COLOR_RE = re.compile(r"\A#[0-9a-fA-F]{6}\Z")
 _FOOTER_STYLE = "margin-top: 2rem; border-top: 1px solid #d0d7de; padding-top: .75rem; "
 _FOOTER_STYLE += "font-size: .875rem; color: #57606a"
 
@@ -69,7 +77,8 @@ def subject_for(job: DeliveryJob) -> str:
     """Return the subject: the title, or the count for a digest."""
     if job.is_digest:
         return f"{len(job.items)} new notifications"
-    return _one_line(job.items[0].get("title") if job.items else "") or "New notification"
+    item = job.items[0] if job.items else {}
+    return _one_line(item.get("subject") or item.get("title")) or "New notification"
 
 
 def _footer_lines(job: DeliveryJob) -> list[str]:
@@ -99,6 +108,8 @@ def _render_text_body(job: DeliveryJob) -> str:
             lines.append(f"- {title} <{url}>" if url else f"- {title}")
         return "\n".join(lines) + "\n"
     item = job.items[0] if job.items else {}
+    if isinstance(item.get("html"), str):
+        return html_to_text(item["html"])
     parts = [str(item.get("title") or "")]
     if item.get("body"):
         parts.append(str(item["body"]))
@@ -119,6 +130,10 @@ def render_html(job: DeliveryJob) -> str:
         content = Markup("<h1>{}</h1>\n<ul>\n{}\n</ul>").format(
             subject_for(job), Markup("\n").join(rows)
         )
+    elif isinstance((job.items[0] if job.items else {}).get("html"), str):
+        # Only a template puts html in a payload (the API refuses the key); the sandbox
+        # autoescaped every variable in it, and the markup itself is the tenant admin's.
+        content = Markup(job.items[0]["html"])  # noqa: S704
     else:
         item = job.items[0] if job.items else {}
         content = Markup("<h1>{}</h1>").format(str(item.get("title") or ""))
@@ -126,9 +141,8 @@ def render_html(job: DeliveryJob) -> str:
             content += Markup("\n<p>{}</p>").format(_paragraphs(str(item["body"])))
         if url := _link(item.get("url")):
             content += Markup('\n<p><a href="{}">View notification</a></p>').format(url)
-    header = Markup("")
-    if tenant := _one_line(job.extra.get("tenant_name")):
-        header = Markup('<p style="color: #57606a; font-size: .875rem">{}</p>\n').format(tenant)
+    header = _header(job)
+    tenant = _one_line(job.extra.get("tenant_name"))
     links = []
     if manage := _link(job.extra.get("manage_url")):
         links.append(Markup('<a href="{}">Manage notifications</a>').format(manage))
@@ -141,6 +155,27 @@ def render_html(job: DeliveryJob) -> str:
             _FOOTER_STYLE, sent_by, Markup(" · ").join(links)
         )
     return str(_HTML.format(header=header, content=content, footer=footer))
+
+
+def _header(job: DeliveryJob) -> Markup:
+    """Return the branded header: the tenant's logo and name over a bar of its colour."""
+    tenant = _one_line(job.extra.get("tenant_name"))
+    color = job.extra.get("brand_color")
+    logo = job.extra.get("logo_url")
+    logo = logo if isinstance(logo, str) and logo.startswith("https://") and _link(logo) else None
+    if not tenant and not logo:
+        return Markup("")
+    bar = color if isinstance(color, str) and COLOR_RE.fullmatch(color) else "#d0d7de"
+    img = Markup("")
+    if logo:
+        img = Markup(
+            '<img src="{}" alt="{}" height="32" style="vertical-align: middle; '
+            'margin-right: .5rem">'
+        ).format(logo, tenant or "logo")
+    return Markup(
+        '<div style="border-top: 4px solid {}; padding: .75rem 0; margin-bottom: 1rem; '
+        'color: #57606a; font-size: .875rem">{}<strong>{}</strong></div>\n'
+    ).format(bar, img, tenant)
 
 
 def build_message(job: DeliveryJob, sender: str) -> EmailMessage:

@@ -171,12 +171,17 @@ def _plan(claim: Claim, channels: dict[str, Channel]) -> Plan:
 
 
 def email_extra(user: User, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return the email layout's tenant name and links (CONTRACT §9: RFC 8058 unsubscribe).
+    """Return the email layout's tenant name, branding and links (RFC 8058 unsubscribe).
 
     The links need NOTIFIER_BASE_URL (a mail is read outside the site); without it the
     message goes out with the tenant's name only.
     """
-    extra: dict[str, Any] = {"tenant_name": user.tenant.name}
+    tenant = user.tenant
+    extra: dict[str, Any] = {
+        "tenant_name": tenant.name,
+        "brand_color": tenant.brand_color,
+        "logo_url": tenant.logo_url,
+    }
     base = (current_app.config.get("NOTIFIER_BASE_URL") or "").rstrip("/")
     if base:
         types = sorted({str(i.get("type")) for i in items if i.get("type")})

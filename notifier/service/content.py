@@ -227,6 +227,11 @@ def validate_content(doc: dict[str, Any]) -> dict[str, Any]:
         "actions": validate_actions(doc.get("actions"), errors),
     }
     _refuse_unstorable(out, errors)
+    data = doc.get("data")
+    if data is not None and not isinstance(data, dict):
+        errors["data"] = "must be an object"
+    elif data:  # the templates' variables (CONTRACT §10); travels with a scheduled send
+        out["data"] = data
     if errors:
         raise ValidationError("invalid notification", fields=errors)
     return out

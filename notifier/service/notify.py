@@ -20,7 +20,14 @@ from notifier.bus.base import Message
 from notifier.channels import REGISTRY, configured
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
-from notifier.service import events, integrations, why
+from notifier.service import events, integrations, templates, why
+from notifier.service.notify_text import (
+    apply_inbox_text,
+    chat_payload,
+    event_fields,
+    payload_for,
+    render_for,
+)
 from notifier.service.preferences import channel_allowed, digest_mode, mandatory_types, quiet_until
 from notifier.service.recipients import (
     Audience,
@@ -31,6 +38,7 @@ from notifier.service.recipients import (
     webhooks,
 )
 from notifier.service.serialize import CONTENT_FIELDS, notification_payload
+from notifier.service.template_render import Rendering
 
 CHUNK = 1000
 #: The channels a notification goes to when it names none: all of them.
@@ -84,6 +92,8 @@ class Plan:
     # per tenant integration, not per recipient.
     chat_users: list[int] | None = None
     has_chat: bool | None = None
+    # The chat post's fields when a chat template rendered them (None: ``fields``).
+    chat_payload: dict[str, Any] | None = None
     result: NotifyResult = field(default_factory=NotifyResult)
 
 
@@ -107,8 +117,18 @@ def notify(
     group = recipients if isinstance(recipients, Audience) else load(tenant_id, recipients)
     wanted = content.get("channels") or DEFAULT_CHANNELS
     hooks = webhooks(group) if "webhook" in wanted else []
+    # None without a template; a tenant known to have none costs no query.
+    rendering = (
+        None if group.has_templates is False else templates.prepare(tenant_id, content, group.ids)
+    )
     planned = plan(
-        content, group, hooks, cfg=current_app.config, now=utcnow(), mandatory=mandatory_types()
+        content,
+        group,
+        hooks,
+        cfg=current_app.config,
+        now=utcnow(),
+        mandatory=mandatory_types(),
+        rendering=rendering,
     )
     publish(store(planned, before_commit))
     return planned.result
@@ -122,8 +142,14 @@ def plan(
     cfg: Mapping[str, Any],
     now: datetime,
     mandatory: tuple[str, ...],
+    rendering: Rendering | None = None,
 ) -> Plan:
-    """Decide every row one notification writes, reading nothing but the arguments."""
+    """Decide every row one notification writes, reading nothing but the arguments.
+
+    With ``rendering`` (the type's templates), each recipient's inbox row and deliveries carry
+    their channel's rendered text; a variable a template lacks raises ValidationError here,
+    before anything is stored.
+    """
     wanted = list(content.get("channels") or DEFAULT_CHANNELS)
     fields = {k: content[k] for k in CONTENT_FIELDS}
     fields["group_key"] = content.get("group_key")
@@ -139,6 +165,7 @@ def plan(
             out.chat_users = out.chat_users or []
             if allowed["chat"]:
                 out.chat_users.append(r.id)
+        text, variant = render_for(rendering, r.id, allowed)
         if allowed.get("in_app"):
             row = {k: fields[k] for k in CONTENT_FIELDS if k != "tags"}
             out.inbox.append(
@@ -152,7 +179,9 @@ def plan(
                     "decision": _decision(r, content, allowed, cfg, now),
                 }
             )
-        _plan_deliveries(out, r, allowed, cfg, content)
+            if rendering is not None:
+                apply_inbox_text(out.inbox[-1], text, variant)
+        _plan_deliveries(out, r, allowed, cfg, content, text)
     if "in_app" in wanted:
         if out.inbox:
             out.result.channels["in_app"] = True
@@ -160,6 +189,8 @@ def plan(
             out.result.errors["in_app"] = "disabled by preferences"
     if "webhook" in wanted:
         _plan_webhooks(out, content["type"], hooks)
+    if out.chat_users:
+        out.chat_payload = chat_payload(rendering, out.fields)
     return out
 
 
@@ -169,6 +200,7 @@ def _plan_deliveries(
     allowed: dict[str, bool],
     cfg: Mapping[str, Any],
     content: Mapping[str, Any],
+    text: dict[str, dict[str, str]],
 ) -> None:
     """Add one Delivery row per external channel the recipient allows and can be reached on."""
     quiet = None if content["priority"] == "urgent" else quiet_until(r.prefs, out.now)
@@ -185,7 +217,13 @@ def _plan_deliveries(
             continue
         digest = digest_mode(r.prefs, content["type"]) if ch == "email" else "off"
         out.deliveries.append(
-            _delivery(out, ch, user_id=r.id, payload=out.fields, due_at=quiet or out.now)
+            _delivery(
+                out,
+                ch,
+                user_id=r.id,
+                payload=payload_for(out.fields, ch, text),
+                due_at=quiet or out.now,
+            )
             | {"digest": None if digest == "off" else digest}
         )
         out.result.channels[ch] = True
@@ -267,7 +305,9 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
                 row["user_id"],
                 planned.tenant_id,
                 "notification",
-                notification_payload(planned.fields, id=nid, created_at=planned.now),
+                notification_payload(
+                    event_fields(planned.fields, row), id=nid, created_at=planned.now
+                ),
             )
             for row, nid in zip(planned.inbox, ids, strict=True)
         ]
@@ -280,7 +320,7 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
         integrations.queue(
             planned.tenant_id,
             planned.fields["type"],
-            dict(planned.fields),
+            planned.chat_payload or dict(planned.fields),
             ids,
             planned.chat_users,
             planned.now,

@@ -19,6 +19,7 @@ from sqlalchemy import JSON, CursorResult, select, update
 
 from notifier.extensions import db
 from notifier.models import ScheduledNotification, User, utcnow
+from notifier.service import templates
 from notifier.service.content import validate_content
 from notifier.service.failures import describe, printable
 from notifier.service.notify import BeforeCommit, NotifyResult, notify
@@ -40,7 +41,12 @@ def schedule(
     *,
     before_commit: BeforeCommit | None = None,
 ) -> NotifyResult:
-    """Store the call for the scheduler loop; nothing is visible or delivered until send_at."""
+    """Store the call for the scheduler loop; nothing is visible or delivered until send_at.
+
+    The type's templates are rendered for every recipient first (storing nothing): a
+    variable ``data`` lacks is a 422 now, not a failure at send time.
+    """
+    templates.check(tenant_id, content, recipients)
     spec = {**content, "send_at": iso(content["send_at"]), "recipients": list(recipients)}
     row = ScheduledNotification(
         tenant_id=tenant_id, created_by=sender_id, spec=spec, send_at=content["send_at"]

@@ -21,6 +21,7 @@ from notifier.web import (  # noqa: E402, F401
     admin_erase,
     admin_integrations,
     admin_scheduled,
+    admin_templates,
     admin_users,
     auth_views,
     desktop,

@@ -238,11 +238,13 @@ def admin_send() -> Any:
             raise ValidationError("invalid form")
         content = _content(form)
         ids = _recipients(form)
-    except ValidationError:
+        result = notify_svc.notify(current_user.tenant_id, content, ids, sender_id=current_user.id)
+    except ValidationError as exc:
+        if not form.errors:  # the type's template needs data this form cannot give (§10)
+            form.type.errors = [*form.type.errors, exc.message]
         if htmx.is_htmx():
             return render_template("admin/_send_form.html", form=form), 422
         return _page(form, status=422)
-    result = notify_svc.notify(current_user.tenant_id, content, ids, sender_id=current_user.id)
     text = f"Sent to {len(ids)} {'person' if len(ids) == 1 else 'people'}."
     if result.errors:
         text += " Not delivered: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
