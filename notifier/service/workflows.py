@@ -1,0 +1,187 @@
+"""Workflows per notification type (CONTRACT §10): store, read and remove a tenant's steps.
+
+A workflow is the ordered steps one publish of its type runs per recipient: ``{channel}``
+sends on a channel, ``{wait, unless?}`` pauses and may end the run when the item was read or
+seen in time, or the user is connected. The runner (:mod:`.workflow_runs`) executes them;
+this module owns the shape, the durations and the admin's view of it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from notifier.channels import REGISTRY
+from notifier.extensions import db
+from notifier.models import utcnow
+from notifier.models_flows import Workflow, WorkflowRun
+from notifier.service.errors import NotFound, ValidationError
+from notifier.service.serialize import iso
+
+#: The channels a step may name: the per-user ones (webhooks and chat post per tenant).
+STEP_CHANNELS = tuple(n for n, s in REGISTRY.items() if s.per_user and not s.tenant_posts)
+UNLESS = ("read", "seen", "connected")
+MAX_STEPS = 20
+MAX_WAIT = timedelta(days=30)
+MAX_THROTTLE = 100_000
+# Days, hours, minutes, seconds (or weeks alone); years and months have no fixed length.
+DURATION = re.compile(
+    r"^P(?!$)(?:(\d{1,6})W)?(?:(\d{1,6})D)?"
+    r"(?:T(?=\d)(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6})S)?)?$"
+)
+DURATION_PATTERN = DURATION.pattern
+TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+
+
+def parse_duration(text: Any) -> timedelta:
+    """Return an ISO 8601 duration (PnW, PnDTnHnMnS) as a timedelta; ValueError otherwise."""
+    match = DURATION.match(text) if isinstance(text, str) and "\n" not in text else None
+    if match is None:
+        raise ValueError("an ISO 8601 duration such as PT10M, PT1H or P1D")
+    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    if weeks and (days or hours or minutes or seconds):
+        raise ValueError("weeks (PnW) cannot be combined with other units")
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def bounded_duration(text: Any) -> bool:
+    """Return True for a duration above zero and at most MAX_WAIT (30 days)."""
+    return timedelta(0) < parse_duration(text) <= MAX_WAIT
+
+
+def check_type(ntype: str) -> str:
+    """Return ``ntype`` when it is a valid type name, else 422 naming ``type``."""
+    if not TYPE.match(ntype):
+        raise ValidationError("invalid type", fields={"type": "must match ^[A-Za-z0-9_.:-]{1,64}$"})
+    return ntype
+
+
+def step_errors(steps: list[dict[str, Any]]) -> dict[str, str]:
+    """Return {field: message} for steps that break a rule (services call it, not only the API)."""
+    if not steps:
+        return {"steps": "at least 1 items"}
+    if len(steps) > MAX_STEPS:
+        return {"steps": f"at most {MAX_STEPS} items"}
+    for i, step in enumerate(steps, 1):
+        channel, wait = step.get("channel"), step.get("wait")
+        if (channel is None) == (wait is None):
+            return {"steps": f"step {i}: give either channel or wait"}
+        if channel is not None and channel not in STEP_CHANNELS:
+            return {"steps.channel": f"step {i}: must be one of {', '.join(STEP_CHANNELS)}"}
+        if wait is not None:
+            try:
+                ok = bounded_duration(wait)
+            except ValueError as exc:
+                return {"steps.wait": f"step {i}: {exc}"}
+            if not ok:
+                return {"steps.wait": f"step {i}: above zero and at most 30 days (P30D)"}
+        if step.get("unless") is not None and wait is None:
+            return {"steps.unless": f"step {i}: only a wait step has unless"}
+        if step.get("unless") not in (None, *UNLESS):
+            return {"steps.unless": f"step {i}: must be one of {', '.join(UNLESS)}"}
+    return {}
+
+
+def _clean_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for s in steps:
+        if s.get("channel") is not None:
+            out.append({"channel": s["channel"]})
+        else:
+            out.append({"wait": s["wait"], **({"unless": s["unless"]} if s.get("unless") else {})})
+    return out
+
+
+def workflow_dict(wf: Workflow) -> dict[str, Any]:
+    """Return a workflow as the API answers it."""
+    return {
+        "type": wf.type,
+        "steps": wf.steps,
+        "throttle": wf.throttle,
+        "optimize_send_time": bool(wf.optimize_send_time),
+        "created_at": iso(wf.created_at),
+        "updated_at": iso(wf.updated_at),
+    }
+
+
+def find(tenant_id: int, ntype: str) -> Workflow | None:
+    """Return the tenant's workflow of ``ntype``, or None (publishes then fan out at once)."""
+    return db.session.scalar(
+        select(Workflow).where(Workflow.tenant_id == tenant_id, Workflow.type == ntype)
+    )
+
+
+def get(tenant_id: int, ntype: str) -> Workflow:
+    """Return the tenant's workflow of ``ntype`` or raise NotFound."""
+    wf = find(tenant_id, ntype)
+    if wf is None:
+        raise NotFound("no workflow for this type")
+    return wf
+
+
+def listing(tenant_id: int) -> list[Workflow]:
+    """Return the tenant's workflows by type."""
+    return list(
+        db.session.scalars(
+            select(Workflow).where(Workflow.tenant_id == tenant_id).order_by(Workflow.type)
+        )
+    )
+
+
+def put(
+    tenant_id: int,
+    ntype: str,
+    steps: list[dict[str, Any]],
+    throttle: dict[str, Any] | None,
+    optimize_send_time: bool,
+) -> tuple[Workflow, bool]:
+    """Create or replace the workflow of ``ntype``; return it and whether it is new.
+
+    Runs already started keep the steps they started with (the run holds a copy).
+    """
+    check_type(ntype)
+    errors = step_errors(steps)
+    if throttle is not None:
+        try:
+            if not bounded_duration(throttle.get("per")):
+                errors["throttle.per"] = "above zero and at most 30 days (P30D)"
+        except ValueError as exc:
+            errors["throttle.per"] = str(exc)
+        limit = throttle.get("limit")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_THROTTLE:
+            errors["throttle.limit"] = f"an integer from 1 to {MAX_THROTTLE}"
+    if errors:
+        raise ValidationError("invalid workflow", fields=errors)
+    wf = find(tenant_id, ntype)
+    created = wf is None
+    if wf is None:
+        wf = Workflow(tenant_id=tenant_id, type=ntype, created_at=utcnow())
+        db.session.add(wf)
+    wf.steps = _clean_steps(steps)
+    wf.throttle = {"limit": throttle["limit"], "per": throttle["per"]} if throttle else None
+    wf.optimize_send_time = optimize_send_time
+    wf.updated_at = utcnow()
+    db.session.commit()
+    return wf, created
+
+
+def remove(tenant_id: int, ntype: str) -> None:
+    """Delete the workflow of ``ntype`` (404 when none); its running runs go on to the end."""
+    wf = get(tenant_id, ntype)
+    db.session.execute(delete(Workflow).where(Workflow.id == wf.id))
+    db.session.commit()
+
+
+def recent_runs(workflow_id: int, limit: int = 20) -> list[WorkflowRun]:
+    """Return the newest runs of a workflow (for the admin screen)."""
+    return list(
+        db.session.scalars(
+            select(WorkflowRun)
+            .where(WorkflowRun.workflow_id == workflow_id)
+            .order_by(WorkflowRun.id.desc())
+            .limit(limit)
+        )
+    )
