@@ -35,5 +35,6 @@ from notifier.api import (  # noqa: E402, F401
     stream,
     users,
     webhooks,
+    workflows,
     ws,
 )

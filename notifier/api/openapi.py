@@ -25,6 +25,7 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_inbox,
     contract_privacy,
     contract_stream,
+    contract_workflows,
     openapi_inboxux,
     openapi_integrations,
     openapi_states,

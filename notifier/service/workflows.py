@@ -28,23 +28,29 @@ MAX_STEPS = 20
 MAX_WAIT = timedelta(days=30)
 MAX_THROTTLE = 100_000
 # Days, hours, minutes, seconds (or weeks alone); years and months have no fixed length.
-DURATION = re.compile(
-    r"^P(?!$)(?:(\d{1,6})W)?(?:(\d{1,6})D)?"
-    r"(?:T(?=\d)(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6})S)?)?$"
-)
-DURATION_PATTERN = DURATION.pattern
+# No look-arounds: the same pattern goes in the OpenAPI document (ECMA and Rust engines).
+_N = "[0-9]{1,6}"
+_TIME = rf"(?:{_N}H(?:{_N}M)?(?:{_N}S)?|{_N}M(?:{_N}S)?|{_N}S)"
+DURATION_PATTERN = rf"^P(?:{_N}W|{_N}D(?:T{_TIME})?|T{_TIME})$"
+DURATION = re.compile(DURATION_PATTERN)
+_UNITS = re.compile("([0-9]+)([WDHMS])")
 TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 
 def parse_duration(text: Any) -> timedelta:
     """Return an ISO 8601 duration (PnW, PnDTnHnMnS) as a timedelta; ValueError otherwise."""
-    match = DURATION.match(text) if isinstance(text, str) and "\n" not in text else None
-    if match is None:
+    if not isinstance(text, str) or "\n" in text or not DURATION.match(text):
         raise ValueError("an ISO 8601 duration such as PT10M, PT1H or P1D")
-    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    if weeks and (days or hours or minutes or seconds):
-        raise ValueError("weeks (PnW) cannot be combined with other units")
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    days, time = text[1:].partition("T")[::2]
+    parts = {u: int(n) for n, u in _UNITS.findall(days)}
+    parts |= {u.lower(): int(n) for n, u in _UNITS.findall(time)}
+    return timedelta(
+        weeks=parts.get("W", 0),
+        days=parts.get("D", 0),
+        hours=parts.get("h", 0),
+        minutes=parts.get("m", 0),
+        seconds=parts.get("s", 0),
+    )
 
 
 def bounded_duration(text: Any) -> bool:
