@@ -137,3 +137,28 @@ def deliveries(viewer: User, notification_id: int) -> list[dict[str, Any]]:
         .limit(1)
     )
     return run_steps(run) if run is not None else _plain_steps(n)
+
+
+def recent_runs(workflow_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Return a workflow's newest runs with their recipient and step statuses (admin screen)."""
+    runs = list(
+        db.session.scalars(
+            select(WorkflowRun)
+            .where(WorkflowRun.workflow_id == workflow_id)
+            .order_by(WorkflowRun.id.desc())
+            .limit(limit)
+        )
+    )
+    ids = {r.user_id for r in runs}
+    emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+    return [
+        {
+            "id": r.id,
+            "user": emails.get(r.user_id, str(r.user_id)),
+            "notification_id": r.notification_id,
+            "status": r.status,
+            "created_at": iso(r.created_at),
+            "steps": run_steps(r),
+        }
+        for r in runs
+    ]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from notifier.channels import REGISTRY
 from notifier.extensions import db
 from notifier.models import utcnow
-from notifier.models_flows import Workflow, WorkflowRun
+from notifier.models_flows import Workflow
 from notifier.service.errors import NotFound, ValidationError
 from notifier.service.serialize import iso
 
@@ -179,15 +179,3 @@ def remove(tenant_id: int, ntype: str) -> None:
     wf = get(tenant_id, ntype)
     db.session.execute(delete(Workflow).where(Workflow.id == wf.id))
     db.session.commit()
-
-
-def recent_runs(workflow_id: int, limit: int = 20) -> list[WorkflowRun]:
-    """Return the newest runs of a workflow (for the admin screen)."""
-    return list(
-        db.session.scalars(
-            select(WorkflowRun)
-            .where(WorkflowRun.workflow_id == workflow_id)
-            .order_by(WorkflowRun.id.desc())
-            .limit(limit)
-        )
-    )

@@ -21,6 +21,7 @@ from notifier.web import (  # noqa: E402, F401
     admin_integrations,
     admin_scheduled,
     admin_users,
+    admin_workflows,
     auth_views,
     desktop,
     embed_views,
