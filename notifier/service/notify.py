@@ -117,7 +117,8 @@ def notify(
         cfg=current_app.config,
         now=utcnow(),
         mandatory=mandatory_types(),
-        flow=workflows.find(tenant_id, content["type"]),
+        # No lookup for a tenant the recipient query found without workflows.
+        flow=None if group.has_workflows is False else workflows.find(tenant_id, content["type"]),
     )
     publish(store(planned, before_commit))
     return planned.result

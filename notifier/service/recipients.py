@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from notifier.extensions import db
 from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
+from notifier.models_flows import Workflow
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import effective, mandatory_types
 
@@ -51,6 +52,8 @@ class Audience:
     has_webhooks: bool | None = None
     #: Whether the tenant has live chat integrations (None: not known), as has_webhooks.
     has_chat: bool | None = None
+    #: Whether the tenant has any workflow (None: not known), so notify() looks one up only then.
+    has_workflows: bool | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -71,27 +74,29 @@ def _recipient_query(tenant_id: int) -> Select[Any]:
     has_chat = exists().where(
         ChatIntegration.tenant_id == tenant_id, ChatIntegration.deleted_at.is_(None)
     )
-    return select(User.id, User.phone, Preference.data, push_count, has_hooks, has_chat).outerjoin(
-        Preference, Preference.user_id == User.id
-    )
+    has_flows = exists().where(Workflow.tenant_id == tenant_id)
+    return select(
+        User.id, User.phone, Preference.data, push_count, has_hooks, has_chat, has_flows
+    ).outerjoin(Preference, Preference.user_id == User.id)
 
 
 def _load(
     tenant_id: int, where: Sequence[ColumnElement[bool]], chunks: list[list[int]] | None
-) -> tuple[dict[int, Recipient], tuple[bool, bool]]:
-    """Run the recipient query (per chunk of ids); return rows by id, (has hooks, has chat)."""
+) -> tuple[dict[int, Recipient], tuple[bool, bool, bool]]:
+    """Run the recipient query (per chunk of ids); return rows by id, (hooks, chat, workflows)."""
     mandatory = mandatory_types()
     base = _recipient_query(tenant_id).where(*where)
     statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
     found: dict[int, Recipient] = {}
-    hooks = chat = False
+    hooks = chat = flows = False
     for stmt in statements:
-        for uid, phone, data, pushes, has_hooks, has_chat in db.session.execute(
+        for uid, phone, data, pushes, has_hooks, has_chat, has_flows in db.session.execute(
             stmt.order_by(User.id)
         ):
             found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
             hooks, chat = hooks or bool(has_hooks), chat or bool(has_chat)
-    return found, (hooks, chat)
+            flows = flows or bool(has_flows)
+    return found, (hooks, chat, flows)
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -110,10 +115,12 @@ def webhooks(group: Audience) -> list[Webhook]:
     return [Webhook(int(i), list(types or [])) for i, types in rows]
 
 
-def _finish(tenant_id: int, ordered: list[Recipient], flags: tuple[bool, bool]) -> Audience:
+def _finish(tenant_id: int, ordered: list[Recipient], flags: tuple[bool, bool, bool]) -> Audience:
     if not ordered:
         return Audience(tenant_id, ordered)
-    return Audience(tenant_id, ordered, has_webhooks=flags[0], has_chat=flags[1])
+    return Audience(
+        tenant_id, ordered, has_webhooks=flags[0], has_chat=flags[1], has_workflows=flags[2]
+    )
 
 
 def load(tenant_id: int, user_ids: Sequence[int]) -> Audience:
