@@ -7,23 +7,19 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema
 
 from notifier.api.contract import Body, Reply, operation
-from notifier.api.fields import refuse_unless
+from notifier.api.fields import TYPE_PATTERN
 from notifier.api.openapi_common import ADMIN, AUTH, BODY, NO_CONTENT, id_param, param
 from notifier.service.workflows import (
     DURATION_PATTERN,
+    DURATION_RULE,
     MAX_STEPS,
     MAX_THROTTLE,
     STEP_CHANNELS,
-    bounded_duration,
+    UNLESS,
     step_errors,
 )
 
-DURATION_RULE = "an ISO 8601 duration above zero and at most 30 days (PT10M, PT1H, P1D)"
-Duration = Annotated[
-    str,
-    Field(max_length=40, pattern=DURATION_PATTERN, description=DURATION_RULE),
-    refuse_unless(bounded_duration, DURATION_RULE),
-]
+Duration = Annotated[str, Field(max_length=40, pattern=DURATION_PATTERN, description=DURATION_RULE)]
 StepChannel = Annotated[
     str,
     WithJsonSchema({"type": "string", "enum": list(STEP_CHANNELS)}),
@@ -38,6 +34,35 @@ class WorkflowStep(Body):
     unless: Literal["read", "seen", "connected"] | None = None
 
 
+# What a step is, as the document states it: exactly {channel} or {wait, unless?}, no nulls
+# (cross_errors holds the model to the same rule).
+STEP_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["channel"],
+            "properties": {"channel": {"type": "string", "enum": list(STEP_CHANNELS)}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["wait"],
+            "properties": {
+                "wait": {
+                    "type": "string",
+                    "maxLength": 40,
+                    "pattern": DURATION_PATTERN,
+                    "description": DURATION_RULE,
+                },
+                "unless": {"type": "string", "enum": list(UNLESS)},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+Step = Annotated[WorkflowStep, WithJsonSchema(STEP_SCHEMA)]
+
+
 class Throttle(Body):
     limit: Annotated[int, Field(ge=1, le=MAX_THROTTLE)]
     per: Duration
@@ -50,7 +75,7 @@ class WorkflowBody(Body):
         "steps.channel": CHANNEL_RULE,
     }
     steps: Annotated[
-        list[WorkflowStep],
+        list[Step],
         Field(
             min_length=1,
             max_length=MAX_STEPS,
@@ -92,7 +117,14 @@ class DeliveryStep(Reply):
     unless: str | None = None
 
 
-TYPE = (param("ntype", "path", description="the notification type"),)
+TYPE = (
+    param(
+        "ntype",
+        "path",
+        {"type": "string", "pattern": TYPE_PATTERN},
+        "the notification type",
+    ),
+)
 STEPS = {
     "description": "The run's steps (or, without a workflow, the in-app row and deliveries)",
     "content": {

@@ -27,12 +27,26 @@ UNLESS = ("read", "seen", "connected")
 MAX_STEPS = 20
 MAX_WAIT = timedelta(days=30)
 MAX_THROTTLE = 100_000
-# Days, hours, minutes, seconds (or weeks alone); years and months have no fixed length.
-# No look-arounds: the same pattern goes in the OpenAPI document (ECMA and Rust engines).
-_N = "[0-9]{1,6}"
-_TIME = rf"(?:{_N}H(?:{_N}M)?(?:{_N}S)?|{_N}M(?:{_N}S)?|{_N}S)"
-DURATION_PATTERN = rf"^P(?:{_N}W|{_N}D(?:T{_TIME})?|T{_TIME})$"
+# ISO 8601 durations, bounded in the pattern itself (above zero, at most 30 days), so the
+# OpenAPI document states the whole rule: one unit up to its 30-day value (P4W, P30D, PT720H,
+# PT43200M, PT2592000S) or a combination below a day per unit (P2DT3H30M: days 1-29, hours
+# 1-23, minutes and seconds 1-59). Years and months have no fixed length: refused. No
+# look-arounds: the same pattern runs in pydantic (Rust) and in the document's readers.
+_D = "(?:[1-9]|[12][0-9])"
+_H = "(?:[1-9]|1[0-9]|2[0-3])"
+_MS = "(?:[1-9]|[1-5][0-9])"
+_TIME = rf"(?:{_H}H(?:{_MS}M)?(?:{_MS}S)?|{_MS}M(?:{_MS}S)?|{_MS}S)"
+_ONE = (
+    "(?:[1-4]W|30D|T(?:[1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)H"
+    "|T(?:[1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)M"
+    "|T(?:[1-9][0-9]{0,5}|1[0-9]{6}|2[0-4][0-9]{5}|25[0-8][0-9]{4}|259[01][0-9]{3}|2592000)S)"
+)
+DURATION_PATTERN = rf"^P(?:{_ONE}|{_D}D(?:T{_TIME})?|T{_TIME})$"
 DURATION = re.compile(DURATION_PATTERN)
+DURATION_RULE = (
+    "an ISO 8601 duration above zero and at most 30 days: one unit (PT10M, PT90M, PT1H, P1D, "
+    "P2W) or days, hours, minutes and seconds below their next unit (P1DT12H, PT1H30M)"
+)
 _UNITS = re.compile("([0-9]+)([WDHMS])")
 TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
@@ -40,7 +54,7 @@ TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 def parse_duration(text: Any) -> timedelta:
     """Return an ISO 8601 duration (PnW, PnDTnHnMnS) as a timedelta; ValueError otherwise."""
     if not isinstance(text, str) or "\n" in text or not DURATION.match(text):
-        raise ValueError("an ISO 8601 duration such as PT10M, PT1H or P1D")
+        raise ValueError(DURATION_RULE)
     days, time = text[1:].partition("T")[::2]
     parts = {u: int(n) for n, u in _UNITS.findall(days)}
     parts |= {u.lower(): int(n) for n, u in _UNITS.findall(time)}
@@ -66,27 +80,25 @@ def check_type(ntype: str) -> str:
 
 
 def step_errors(steps: list[dict[str, Any]]) -> dict[str, str]:
-    """Return {field: message} for steps that break a rule (services call it, not only the API)."""
+    """Return {field: message} for steps that break a rule (services call it, not only the API).
+
+    A step is exactly ``{channel}`` or ``{wait, unless?}``: keys, not values, decide (a
+    ``null`` is a wrong value, not a missing key), as the document's ``oneOf`` says.
+    """
     if not steps:
         return {"steps": "at least 1 items"}
     if len(steps) > MAX_STEPS:
         return {"steps": f"at most {MAX_STEPS} items"}
     for i, step in enumerate(steps, 1):
-        channel, wait = step.get("channel"), step.get("wait")
-        if (channel is None) == (wait is None):
+        if ("channel" in step) == ("wait" in step):
             return {"steps": f"step {i}: give either channel or wait"}
-        if channel is not None and channel not in STEP_CHANNELS:
+        if "channel" in step and step["channel"] not in STEP_CHANNELS:
             return {"steps.channel": f"step {i}: must be one of {', '.join(STEP_CHANNELS)}"}
-        if wait is not None:
-            try:
-                ok = bounded_duration(wait)
-            except ValueError as exc:
-                return {"steps.wait": f"step {i}: {exc}"}
-            if not ok:
-                return {"steps.wait": f"step {i}: above zero and at most 30 days (P30D)"}
-        if step.get("unless") is not None and wait is None:
+        if "wait" in step and not (isinstance(step["wait"], str) and DURATION.match(step["wait"])):
+            return {"steps.wait": f"step {i}: {DURATION_RULE}"}
+        if "unless" in step and "wait" not in step:
             return {"steps.unless": f"step {i}: only a wait step has unless"}
-        if step.get("unless") not in (None, *UNLESS):
+        if "unless" in step and step["unless"] not in UNLESS:
             return {"steps.unless": f"step {i}: must be one of {', '.join(UNLESS)}"}
     return {}
 
@@ -94,7 +106,7 @@ def step_errors(steps: list[dict[str, Any]]) -> dict[str, str]:
 def _clean_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for s in steps:
-        if s.get("channel") is not None:
+        if "channel" in s:
             out.append({"channel": s["channel"]})
         else:
             out.append({"wait": s["wait"], **({"unless": s["unless"]} if s.get("unless") else {})})
