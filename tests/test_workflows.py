@@ -400,3 +400,33 @@ def test_quiet_hours_and_digests_apply_to_a_steps_delivery(
     assert smtp_server.messages == []
     row = db.session.scalars(select(Delivery)).one()
     assert row.digest == "daily" and row.notification_id == nid
+
+
+def test_an_item_deleted_within_the_wait_sends_no_email(
+    flow_app: Flask, api: FlaskClient, world: factories.World, smtp_server: SmtpServer
+) -> None:
+    put_flow(
+        api,
+        world,
+        [{"channel": "in_app"}, {"wait": "PT10M", "unless": "read"}, {"channel": "email"}],
+    )
+    nid = publish(api, world, world.alice.id)
+    run_all(flow_app)
+    assert api.delete(f"/api/v1/notifications/{nid}", headers=world.alice_h).status_code == 204
+    wait_is_over()
+    run_all(flow_app)
+    recorded = db.session.execute(
+        select(WorkflowStep.channel, WorkflowStep.status, WorkflowStep.reason).order_by(
+            WorkflowStep.position
+        )
+    ).all()
+    assert [tuple(r) for r in recorded] == [
+        ("in_app", "sent", None),
+        (None, "sent", "deleted in time"),
+        ("email", "skipped", "deleted in time"),
+    ]
+    assert smtp_server.messages == []
+    # A deleted item's steps are gone from its owner's view like the item itself.
+    assert (
+        api.get(f"/api/v1/notifications/{nid}/deliveries", headers=world.alice_h).status_code == 404
+    )

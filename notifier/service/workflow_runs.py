@@ -70,7 +70,9 @@ def claimable(now: datetime) -> tuple[Any, ...]:
 def claim(now: datetime) -> tuple[int, datetime] | None:
     """Take the lease on the next due run and commit; return (run id, lease) or None."""
     token = now + LEASE
-    query = select(WorkflowRun.id).where(*claimable(now)).order_by(WorkflowRun.due_at)
+    query = (
+        select(WorkflowRun.id).where(*claimable(now)).order_by(WorkflowRun.due_at, WorkflowRun.id)
+    )
     if db.engine.dialect.name == "postgresql":
         candidates = list(db.session.scalars(query.limit(1).with_for_update(skip_locked=True)))
     else:
@@ -156,9 +158,9 @@ def _unless_met(run: WorkflowRun, unless: str | None) -> str | None:
         return _MET[unless] if state(current_app).broker.online(run.user_id) else None
     if run.notification_id is None:
         return None  # no inbox row (in_app off): it cannot have been read
-    n = db.session.get(Notification, run.notification_id)
-    if n is None:
-        return None
+    n = db.session.get(Notification, run.notification_id, populate_existing=True)
+    if n is None or n.deleted_at is not None:
+        return "deleted in time"  # the user dismissed it: no reminder for what is gone
     at = n.read_at if unless == "read" else (n.seen_at or n.read_at)
     return _MET[unless] if at is not None else None
 
