@@ -360,12 +360,12 @@ def test_two_workers_never_run_the_same_step(
     db.session.execute(update(WorkflowRun).values(due_at=then))
     db.session.commit()
     first = workflow_runs.claim(then)
-    assert first is not None and first[0] == run_id
+    assert first is not None and first[0] == [run_id]
     assert workflow_runs.claim(then) is None  # leased: a second worker finds nothing
     # Now its lease is over: a second worker takes the run over, and wakes up first.
     now = utcnow()
     second = workflow_runs.claim(now)
-    assert second is not None and second[0] == run_id
+    assert second is not None and second[0] == [run_id]
     assert workflow_runs.advance(run_id, first[1], now) is False  # not its run any more
     assert workflow_runs.advance(run_id, second[1], now) is True
     assert workflow_runs.advance(run_id, second[1], now) is False  # done: nothing twice

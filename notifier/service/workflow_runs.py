@@ -54,7 +54,7 @@ log = logging.getLogger("notifier.workflows")
 
 LEASE = timedelta(seconds=60)
 BEST_TIME_WITHIN = timedelta(hours=12)
-_CANDIDATES = 8
+BATCH = 50  # runs per claim: one commit takes the lease on all of them
 _MET = {"read": "read in time", "seen": "seen in time", "connected": "connected"}
 
 
@@ -67,45 +67,58 @@ def claimable(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def claim(now: datetime) -> tuple[int, datetime] | None:
-    """Take the lease on the next due run and commit; return (run id, lease) or None."""
+def claim(now: datetime, want: int = BATCH) -> tuple[list[int], datetime] | None:
+    """Take the lease on up to ``want`` due runs and commit; return (run ids, lease) or None.
+
+    One conditional ``UPDATE … RETURNING`` decides which candidates this worker won: SQLite
+    serialises writers, and on PostgreSQL the candidates are locked ``SKIP LOCKED`` first, so
+    two workers never get the same run. All runs of a claim share its lease (the token).
+    """
     token = now + LEASE
     query = (
-        select(WorkflowRun.id).where(*claimable(now)).order_by(WorkflowRun.due_at, WorkflowRun.id)
+        select(WorkflowRun.id)
+        .where(*claimable(now))
+        .order_by(WorkflowRun.due_at, WorkflowRun.id)
+        .limit(want)
     )
     if db.engine.dialect.name == "postgresql":
-        candidates = list(db.session.scalars(query.limit(1).with_for_update(skip_locked=True)))
-    else:
-        candidates = list(db.session.scalars(query.limit(_CANDIDATES)))
-    for run_id in candidates:
-        result = db.session.execute(
-            update(WorkflowRun)
-            .where(WorkflowRun.id == run_id, *claimable(now))
-            .values(locked_until=token)
-            .execution_options(synchronize_session=False)
+        query = query.with_for_update(skip_locked=True)
+    candidates = list(db.session.scalars(query))
+    won: list[int] = []
+    if candidates:
+        won = sorted(
+            int(i)
+            for i in db.session.scalars(
+                update(WorkflowRun)
+                .where(WorkflowRun.id.in_(candidates), *claimable(now))
+                .values(locked_until=token)
+                .returning(WorkflowRun.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            db.session.commit()
-            return int(run_id), token
-    db.session.rollback()
-    return None
+    if not won:
+        db.session.rollback()
+        return None
+    db.session.commit()
+    return won, token
 
 
-def tick(limit: int = 100) -> int:
-    """Claim and advance up to ``limit`` due runs; return how many were handled."""
+def tick(limit: int = 1000) -> int:
+    """Claim and advance up to ``limit`` due runs, a batch at a time; return how many."""
     handled = 0
     while handled < limit:
-        claimed = claim(utcnow())
+        claimed = claim(utcnow(), min(BATCH, limit - handled))
         if claimed is None:
             break
-        run_id, token = claimed
-        try:
-            advance(run_id, token, utcnow())
-        except Exception as exc:  # one bad run never stalls the others (CONTRACT §8)
-            db.session.rollback()
-            log.exception("workflow run %s: unexpected error; set aside", run_id)
-            _set_aside(run_id, token, f"unexpected {describe(exc)}")
-        handled += 1
+        ids, token = claimed
+        for run_id in ids:
+            try:
+                advance(run_id, token, utcnow())
+            except Exception as exc:  # one bad run never stalls the others (CONTRACT §8)
+                db.session.rollback()
+                log.exception("workflow run %s: unexpected error; set aside", run_id)
+                _set_aside(run_id, token, f"unexpected {describe(exc)}")
+        handled += len(ids)
     return handled
 
 
@@ -124,7 +137,8 @@ def advance(run_id: int, token: datetime, now: datetime) -> bool:
         record(run.id, waiting, "wait", None, "sent", met or "waited", now)
     if met is not None:
         for i in range(pos, len(steps)):
-            record(run.id, i, _kind(steps[i]), steps[i].get("channel"), "skipped", met, now)
+            step = steps[i]
+            record(run.id, i, _kind(step), step.get("channel"), "skipped", met, now, fresh=True)
         pos, status = len(steps), "done"
     deferred = st.pop("deferred", None)
     ctx = _Step(run, st, now)
@@ -135,7 +149,7 @@ def advance(run_id: int, token: datetime, now: datetime) -> bool:
         step = steps[pos]
         if "wait" in step:
             due = now + parse_duration(step["wait"])
-            record(run.id, pos, "wait", None, "pending", f"until {iso(due)}", now)
+            record(run.id, pos, "wait", None, "pending", f"until {iso(due)}", now, fresh=True)
             st["waiting"], pos = pos, pos + 1
             break
         later = ctx.channel(pos, step["channel"], deferred == pos)
@@ -181,10 +195,15 @@ class _Step:
     def channel(self, pos: int, ch: str, deferred: bool) -> datetime | None:
         """Run one channel step and record it; return a later time to run it at instead."""
         run, now = self.run, self.now
+
+        def note(status: str, reason: str | None, at: datetime = now, **kw: Any) -> None:
+            # A deferred step already has its row ("pending", best send time); others none.
+            record(run.id, pos, "channel", ch, status, reason, at, fresh=not deferred, **kw)
+
         if ch == "in_app":
             ok = run.notification_id is not None
             reason = None if ok else "disabled by preferences"
-            record(run.id, pos, "channel", ch, "sent" if ok else "skipped", reason, run.created_at)
+            note("sent" if ok else "skipped", reason, run.created_at)
             return None
         r = self.recipient()
         problem = None if ch in self.st.get("wanted", ()) else "not requested by the publish"
@@ -196,11 +215,11 @@ class _Step:
             else:
                 problem = _unreachable(ch, current_app.config, r)
         if problem is not None or r is None:
-            record(run.id, pos, "channel", ch, "skipped", problem, now)
+            note("skipped", problem)
             return None
         limit = self._throttled()
         if limit:
-            record(run.id, pos, "channel", ch, "throttled", limit, now)
+            note("throttled", limit)
             return None
         content = self.st.get("content", {}).get(ch) or {}
         urgent = content.get("priority") == "urgent"
@@ -208,7 +227,7 @@ class _Step:
             zone = db.session.scalar(select(User.timezone).where(User.id == run.user_id))
             best = active_hours.best_send_time(run.user_id, zone or "UTC", now, BEST_TIME_WITHIN)
             if best is not None and best > now:
-                record(run.id, pos, "channel", ch, "pending", f"best send time {iso(best)}", now)
+                note("pending", f"best send time {iso(best)}")
                 return best
         quiet = None if urgent else quiet_until(r.prefs, now)
         digest = digest_mode(r.prefs, run.type) if ch == "email" else "off"
@@ -228,7 +247,7 @@ class _Step:
                 "attempts": 0,
             },
         ).scalar_one()
-        record(run.id, pos, "channel", ch, "pending", None, now, delivery_id=int(delivery_id))
+        note("pending", None, delivery_id=int(delivery_id))
         return None
 
     def _throttled(self) -> str | None:

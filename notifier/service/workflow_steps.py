@@ -33,8 +33,12 @@ def record(
     at: datetime,
     *,
     delivery_id: int | None = None,
+    fresh: bool = False,
 ) -> None:
-    """Record what step ``position`` of a run did (one row per step, updated as it moves on)."""
+    """Record what step ``position`` of a run did (one row per step, updated as it moves on).
+
+    ``fresh``: the caller knows the step has no row yet (one INSERT instead of two statements).
+    """
     values = {
         "kind": kind,
         "channel": channel,
@@ -43,6 +47,10 @@ def record(
         "at": at,
         "delivery_id": delivery_id,
     }
+    table = cast(Table, WorkflowStep.__table__)
+    if fresh:
+        db.session.execute(insert(table), {"run_id": run_id, "position": position, **values})
+        return
     result = db.session.execute(
         update(WorkflowStep)
         .where(WorkflowStep.run_id == run_id, WorkflowStep.position == position)
@@ -50,7 +58,6 @@ def record(
         .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        table = cast(Table, WorkflowStep.__table__)
         db.session.execute(insert(table), {"run_id": run_id, "position": position, **values})
 
 
