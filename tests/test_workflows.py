@@ -22,7 +22,7 @@ from notifier.delivery import tick as delivery_tick
 from notifier.extensions import db
 from notifier.models import Delivery, utcnow
 from notifier.models_flows import WorkflowRun, WorkflowStep
-from notifier.service import workflow_runs
+from notifier.service import workflow_runs, workflows
 from tests import factories
 from tests.conftest import make_app
 from tests.fixtures_receivers import HttpReceiver, SmtpServer
@@ -430,3 +430,28 @@ def test_an_item_deleted_within_the_wait_sends_no_email(
     assert (
         api.get(f"/api/v1/notifications/{nid}/deliveries", headers=world.alice_h).status_code == 404
     )
+
+
+def test_claims_are_exclusive_and_resume_after_the_wait_on_both_databases(
+    any_app: Flask,
+) -> None:
+    w = factories.make_world()
+    workflows.put(w.acme.id, "comment", [{"channel": "in_app"}, {"wait": "PT1H"}], None, False)
+    client = any_app.test_client()
+    for user in (w.alice, w.bob, w.admin):
+        publish(client, w, user.id)
+    now = utcnow()
+    first = workflow_runs.claim(now, want=2)
+    second = workflow_runs.claim(now, want=2)
+    assert first is not None and second is not None
+    assert len(first[0]) == 2 and len(second[0]) == 1
+    assert not set(first[0]) & set(second[0])
+    assert workflow_runs.claim(now) is None
+    for ids, token in (first, second):
+        for run_id in ids:
+            assert workflow_runs.advance(run_id, token, now) is True
+    assert workflow_runs.tick() == 0  # every run waits now
+    wait_is_over()
+    assert workflow_runs.tick() == 3
+    statuses = db.session.scalars(select(WorkflowRun.status)).all()
+    assert statuses == ["done"] * 3
