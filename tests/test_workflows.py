@@ -455,3 +455,15 @@ def test_claims_are_exclusive_and_resume_after_the_wait_on_both_databases(
     assert workflow_runs.tick() == 3
     statuses = db.session.scalars(select(WorkflowRun.status)).all()
     assert statuses == ["done"] * 3
+
+
+def test_the_publish_answer_says_what_the_workflow_can_reach(
+    api: FlaskClient, world: factories.World
+) -> None:
+    put_flow(api, world, [{"channel": "in_app"}, {"wait": "PT1M"}, {"channel": "email"}])
+    body = {"user_id": world.alice.id, "type": "comment", "title": "Hi"}
+    result = api.post("/api/v1/notifications", headers=world.admin_h, json=body).get_json()
+    channels, errors = result["result"]["channels"], result["result"]["errors"]
+    assert channels["in_app"] is True and channels["email"] is True
+    assert channels["push"] is False and errors["push"] == "not a step of this type's workflow"
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0  # the run sends

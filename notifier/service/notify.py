@@ -227,6 +227,9 @@ def _plan_run(
     channels = list(dict.fromkeys(s["channel"] for s in flow.steps if s.get("channel")))
     if not any(ch in allowed for ch in channels):
         return  # The publish names none of the workflow's channels: nothing to run.
+    for ch in allowed:
+        if ch != "in_app" and ch not in channels and not REGISTRY[ch].tenant_posts:
+            out.result.errors.setdefault(ch, "not a step of this type's workflow")
     for ch in channels:
         if ch == "in_app" or ch not in allowed:
             continue
