@@ -22,7 +22,7 @@ from notifier.delivery import tick as delivery_tick
 from notifier.extensions import db
 from notifier.models import Delivery, utcnow
 from notifier.models_flows import WorkflowRun, WorkflowStep
-from notifier.service import workflow_runs, workflows
+from notifier.service import workflow_claim, workflow_runs, workflows
 from tests import factories
 from tests.conftest import make_app
 from tests.fixtures_receivers import HttpReceiver, SmtpServer
@@ -356,15 +356,15 @@ def test_two_workers_never_run_the_same_step(
     nid = publish(api, world, world.alice.id)
     run_id = db.session.scalars(select(WorkflowRun.id)).one()
     # The first worker claimed it a lease ago and stalled.
-    then = utcnow() - workflow_runs.LEASE - timedelta(seconds=1)
+    then = utcnow() - workflow_claim.LEASE - timedelta(seconds=1)
     db.session.execute(update(WorkflowRun).values(due_at=then))
     db.session.commit()
-    first = workflow_runs.claim(then)
+    first = workflow_claim.claim(then)
     assert first is not None and first[0] == [run_id]
-    assert workflow_runs.claim(then) is None  # leased: a second worker finds nothing
+    assert workflow_claim.claim(then) is None  # leased: a second worker finds nothing
     # Now its lease is over: a second worker takes the run over, and wakes up first.
     now = utcnow()
-    second = workflow_runs.claim(now)
+    second = workflow_claim.claim(now)
     assert second is not None and second[0] == [run_id]
     assert workflow_runs.advance(run_id, first[1], now) is False  # not its run any more
     assert workflow_runs.advance(run_id, second[1], now) is True
@@ -441,12 +441,12 @@ def test_claims_are_exclusive_and_resume_after_the_wait_on_both_databases(
     for user in (w.alice, w.bob, w.admin):
         publish(client, w, user.id)
     now = utcnow()
-    first = workflow_runs.claim(now, want=2)
-    second = workflow_runs.claim(now, want=2)
+    first = workflow_claim.claim(now, want=2)
+    second = workflow_claim.claim(now, want=2)
     assert first is not None and second is not None
     assert len(first[0]) == 2 and len(second[0]) == 1
     assert not set(first[0]) & set(second[0])
-    assert workflow_runs.claim(now) is None
+    assert workflow_claim.claim(now) is None
     for ids, token in (first, second):
         for run_id in ids:
             assert workflow_runs.advance(run_id, token, now) is True

@@ -1,6 +1,6 @@
 """Run workflow runs: claim a due run under a lease, advance it, record every step.
 
-A run is claimed like a delivery (:mod:`notifier.delivery.claim`): a conditional UPDATE sets
+A run is claimed like a delivery (:mod:`.workflow_claim`): a conditional UPDATE sets
 ``locked_until = now + LEASE`` and commits, so exactly one worker holds it. Advancing it then
 happens in ONE transaction that ends with ``UPDATE workflow_runs … WHERE locked_until =
 <this claim's lease>``: a worker whose lease ran out (another took the run over) finds no
@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, select, update
 
 from notifier.extensions import db, state
 from notifier.models import Delivery, Notification, User, utcnow
@@ -47,60 +47,14 @@ from notifier.service.preferences import (
     quiet_until,
 )
 from notifier.service.serialize import iso
+from notifier.service.workflow_claim import BATCH, claim
 from notifier.service.workflow_steps import record
 from notifier.service.workflows import parse_duration
 
 log = logging.getLogger("notifier.workflows")
 
-LEASE = timedelta(seconds=60)
 BEST_TIME_WITHIN = timedelta(hours=12)
-BATCH = 50  # runs per claim: one commit takes the lease on all of them
 _MET = {"read": "read in time", "seen": "seen in time", "connected": "connected"}
-
-
-def claimable(now: datetime) -> tuple[Any, ...]:
-    """Return the conditions of a run that may be claimed now: running, due, not leased."""
-    return (
-        WorkflowRun.status == "running",
-        WorkflowRun.due_at <= now,
-        or_(WorkflowRun.locked_until.is_(None), WorkflowRun.locked_until < now),
-    )
-
-
-def claim(now: datetime, want: int = BATCH) -> tuple[list[int], datetime] | None:
-    """Take the lease on up to ``want`` due runs and commit; return (run ids, lease) or None.
-
-    One conditional ``UPDATE … RETURNING`` decides which candidates this worker won: SQLite
-    serialises writers, and on PostgreSQL the candidates are locked ``SKIP LOCKED`` first, so
-    two workers never get the same run. All runs of a claim share its lease (the token).
-    """
-    token = now + LEASE
-    query = (
-        select(WorkflowRun.id)
-        .where(*claimable(now))
-        .order_by(WorkflowRun.due_at, WorkflowRun.id)
-        .limit(want)
-    )
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    candidates = list(db.session.scalars(query))
-    won: list[int] = []
-    if candidates:
-        won = sorted(
-            int(i)
-            for i in db.session.scalars(
-                update(WorkflowRun)
-                .where(WorkflowRun.id.in_(candidates), *claimable(now))
-                .values(locked_until=token)
-                .returning(WorkflowRun.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    if not won:
-        db.session.rollback()
-        return None
-    db.session.commit()
-    return won, token
 
 
 def tick(limit: int = 1000) -> int:
