@@ -32,7 +32,7 @@ from notifier import delivery, metrics
 from notifier.bus.base import Message
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, utcnow
-from notifier.service import schedule
+from notifier.service import schedule, workflow_runs
 from notifier.stream import reap
 from notifier.stream.wire import timestamp
 
@@ -161,15 +161,23 @@ def snooze_tick(app: Flask) -> int:
 
 @tick
 def node_stats_tick(app: Flask) -> None:
-    """Share this process's dashboard numbers with the cluster for NODE_STATS_TTL seconds."""
+    """Share this process's dashboard numbers and connected users for NODE_STATS_TTL seconds."""
     st = state(app)
     st.broker.publish_node_stats(st.instance, metrics.local_stats(app), NODE_STATS_TTL)
+    # Workflows' `unless: connected` asks every process's presence (bus/base.py).
+    st.broker.publish_presence(st.instance, st.hub.connected_user_ids(), NODE_STATS_TTL)
 
 
 @tick
 def delivery_tick(app: Flask) -> int:
     """Claim due deliveries and start their sends; slow ones go on in the channels' pools."""
     return delivery.tick(app, wait=False)
+
+
+@tick
+def workflow_tick(app: Flask) -> int:
+    """Advance workflow runs whose next step is due (their sends join the delivery queue)."""
+    return workflow_runs.tick()
 
 
 @dataclass
@@ -195,6 +203,7 @@ def loops(app: Flask) -> list[tuple[float, Tick]]:
         (float(cfg["NOTIFIER_SCHEDULER_INTERVAL"]), snooze_tick),
         (NODE_STATS_INTERVAL, node_stats_tick),
         (float(cfg["NOTIFIER_DELIVERY_INTERVAL"]), delivery_tick),
+        (float(cfg["NOTIFIER_DELIVERY_INTERVAL"]), workflow_tick),
     ]
     return out
 

@@ -307,3 +307,41 @@ def test_meta_is_json_ready() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="kind"):
         Hub().subscribe(1, 1, kind="xml")
+
+
+def test_online_answers_from_the_local_hub(broker: Broker) -> None:
+    sub = broker.hub.subscribe(5, 1)
+    assert broker.online(5) is True
+    assert broker.online(6) is False
+    broker.hub.unsubscribe(sub)
+    assert broker.online(5) is False
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_presence_published_by_one_process_is_seen_by_another(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    """Workflows' `unless: connected` asks a process that holds none of the user's streams."""
+    prefix = f"presence-{uuid.uuid4().hex[:8]}"  # no other test's keys in the shared server
+    cls: type[RedisBroker] | type[ClusterBroker]
+    if kind == "cluster":
+        url, cls = request.getfixturevalue("redis_cluster_url"), ClusterBroker
+    else:
+        url, cls = request.getfixturevalue("redis_url"), RedisBroker
+    one = cls(Hub(), url, channel_prefix=prefix, instance="one")
+    two = cls(Hub(), url, channel_prefix=prefix, instance="two")
+    one.start()
+    two.start()
+    try:
+        sub = one.hub.subscribe(7, 1)
+        assert two.online(7) is False  # not shared yet
+        one.publish_presence("one", one.hub.connected_user_ids(), 10)
+        assert two.online(7) is True
+        assert two.online(8) is False
+        one.hub.unsubscribe(sub)
+        one.publish_presence("one", one.hub.connected_user_ids(), 10)
+        assert two.online(7) is False
+    finally:
+        one.stop()
+        two.stop()

@@ -214,6 +214,7 @@ def test_loops_include_the_delivery_worker(app: Flask) -> None:
         "snooze_tick",
         "node_stats_tick",
         "delivery_tick",
+        "workflow_tick",
     ]
 
 
@@ -230,7 +231,7 @@ def test_start_and_stop_workers(tmp_path: object) -> None:
         sub = hub.subscribe(1, 1)
         group = workers.start_workers(app)
         assert workers.start_workers(app) is group  # idempotent
-        assert len(group.greenlets) == 7
+        assert len(group.greenlets) == 8
         ping = None
         deadline = time.monotonic() + 10
         while ping is None and time.monotonic() < deadline:

@@ -37,5 +37,6 @@ from notifier.api import (  # noqa: E402, F401
     templates,
     users,
     webhooks,
+    workflows,
     ws,
 )

@@ -27,6 +27,7 @@ from notifier.api import (  # noqa: F401 - the contract modules register their o
     contract_states,
     contract_stream,
     contract_templates,
+    contract_workflows,
     contract_ws,
 )
 from notifier.api.contract import MODELS, OPERATIONS

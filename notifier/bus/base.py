@@ -14,6 +14,9 @@ Guarantees (both backends; the contract suite in tests/test_bus_contract.py chec
 * A close message (bus/control.py) reaches every process's hub like an event and closes
   the local subscriptions of the user opened with the credential it names; it is never
   queued to a stream.
+* Presence: ``online(user_id)`` is True while the user has an open subscription in this
+  process or, within the TTL of its last ``publish_presence``, in any other (workflows'
+  ``unless: connected``). Memory answers from the local hub alone.
 * After the transport reconnects, every local subscription is flagged ``needs_replay`` and
   woken, so streams replay what they may have missed during the outage.
 
@@ -124,3 +127,10 @@ class Broker(ABC):
     def cluster_stats(self) -> list[dict[str, Any]]:
         """Return the stats every live process published, this one included when shared."""
         return []
+
+    def publish_presence(self, instance: str, user_ids: Sequence[int], ttl: int) -> None:  # noqa: B027
+        """Share the users connected to this process for ``ttl`` seconds (Redis only)."""
+
+    def online(self, user_id: int) -> bool:
+        """Return True when the user has a live stream here (or, shared, on any process)."""
+        return self.hub.user_count(user_id) > 0

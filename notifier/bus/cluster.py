@@ -266,3 +266,11 @@ class ClusterBroker(Broker):
     def cluster_stats(self) -> list[dict[str, Any]]:
         """Return every live process's stats; [] when the cluster is unreachable."""
         return self._publisher.node_stats()
+
+    def publish_presence(self, instance: str, user_ids: Sequence[int], ttl: int) -> None:
+        """Share the users connected here for ``ttl`` seconds (under the stats' hash tag)."""
+        self._publisher.set_presence(instance, user_ids, ttl)
+
+    def online(self, user_id: int) -> bool:
+        """Return True for a user connected here or in any live process's presence set."""
+        return bool(self.hub.user_count(user_id)) or self._publisher.online(user_id)

@@ -139,6 +139,33 @@ class Publisher:
         with suppress(SlotUncovered, *ERRORS):
             self._client(self.slots.node_for(key)).set(key, payload, ex=ttl)
 
+    def set_presence(self, instance: str, user_ids: Sequence[int], ttl: int) -> None:
+        """Replace this process's presence set (same hash tag as the stats), expiring in ttl."""
+        key = f"{{{self.prefix}}}:presence:{instance}"
+        with (
+            suppress(SlotUncovered, *ERRORS),
+            self._client(self.slots.node_for(key)).pipeline(transaction=True) as pipe,
+        ):
+            pipe.delete(key)
+            if user_ids:
+                pipe.sadd(key, *user_ids)
+                pipe.expire(key, ttl)
+            pipe.execute()
+
+    def online(self, user_id: int) -> bool:
+        """Return True when a live process's presence set holds ``user_id``."""
+        try:
+            client = self._client(self.slots.node_for(self._stats_key("x")))
+            keys = list(client.scan_iter(match=f"{{{self.prefix}}}:presence:*", count=100))
+            if not keys:
+                return False
+            with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.sismember(key, str(user_id))
+                return any(pipe.execute())
+        except (SlotUncovered, *ERRORS):
+            return False
+
     def node_stats(self) -> list[dict[str, Any]]:
         """Return every live process's stats (SCAN + MGET on the hash tag's shard)."""
         try:

@@ -159,6 +159,36 @@ class RedisBroker(Broker):
                     stats.append(item)
         return stats
 
+    def publish_presence(self, instance: str, user_ids: Sequence[int], ttl: int) -> None:
+        """Replace the set ``{prefix}:presence:{instance}`` by ``user_ids`` for ``ttl`` seconds."""
+        key = f"{self.prefix}:presence:{instance}"
+        try:
+            with self._commands.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if user_ids:
+                    pipe.sadd(key, *user_ids)
+                    pipe.expire(key, ttl)
+                pipe.execute()
+        except _ERRORS as exc:
+            log.debug("redis bus: presence not shared: %s", exc)
+
+    def online(self, user_id: int) -> bool:
+        """Return True for a user connected here or in any live process's presence set."""
+        if self.hub.user_count(user_id):
+            return True
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + ":presence:*"
+        try:
+            keys = list(self._commands.scan_iter(match=pattern, count=100))
+            if not keys:
+                return False
+            with self._commands.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.sismember(key, str(user_id))
+                return any(pipe.execute())
+        except _ERRORS as exc:
+            log.debug("redis bus: presence unavailable: %s", exc)
+            return False
+
     def available(self) -> bool:
         """Return the last known state: subscribed (once started), else the last publish's."""
         return self._available

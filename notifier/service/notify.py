@@ -20,7 +20,8 @@ from notifier.bus.base import Message
 from notifier.channels import REGISTRY, configured
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
-from notifier.service import events, integrations, templates, why
+from notifier.models_flows import Workflow, WorkflowRun
+from notifier.service import events, integrations, templates, why, workflows
 from notifier.service.notify_text import (
     apply_inbox_text,
     chat_payload,
@@ -88,6 +89,8 @@ class Plan:
     inbox: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)
+    # One workflow run per recipient when the type has a workflow (they replace deliveries).
+    runs: list[dict[str, Any]] = field(default_factory=list)
     # Recipients whose preferences let chat carry it (None: chat not wanted); chat posts once
     # per tenant integration, not per recipient.
     chat_users: list[int] | None = None
@@ -129,6 +132,8 @@ def notify(
         now=utcnow(),
         mandatory=mandatory_types(),
         rendering=rendering,
+        # No lookup for a tenant the recipient query found without workflows.
+        flow=None if group.has_workflows is False else workflows.find(tenant_id, content["type"]),
     )
     publish(store(planned, before_commit))
     return planned.result
@@ -143,12 +148,15 @@ def plan(
     now: datetime,
     mandatory: tuple[str, ...],
     rendering: Rendering | None = None,
+    flow: Workflow | None = None,
 ) -> Plan:
     """Decide every row one notification writes, reading nothing but the arguments.
 
     With ``rendering`` (the type's templates), each recipient's inbox row and deliveries carry
     their channel's rendered text; a variable a template lacks raises ValidationError here,
-    before anything is stored.
+    before anything is stored. With a workflow (``flow``) for the type, each recipient's
+    external channels become one run row instead of deliveries: the runner sends them step
+    by step.
     """
     wanted = list(content.get("channels") or DEFAULT_CHANNELS)
     fields = {k: content[k] for k in CONTENT_FIELDS}
@@ -181,7 +189,10 @@ def plan(
             )
             if rendering is not None:
                 apply_inbox_text(out.inbox[-1], text, variant)
-        _plan_deliveries(out, r, allowed, cfg, content, text)
+        if flow is None:
+            _plan_deliveries(out, r, allowed, cfg, content, text)
+        else:
+            _plan_run(out, r, allowed, cfg, flow, text)
     if "in_app" in wanted:
         if out.inbox:
             out.result.channels["in_app"] = True
@@ -227,6 +238,57 @@ def _plan_deliveries(
             | {"digest": None if digest == "off" else digest}
         )
         out.result.channels[ch] = True
+
+
+def _plan_run(
+    out: Plan,
+    r: Recipient,
+    allowed: dict[str, bool],
+    cfg: Mapping[str, Any],
+    flow: Workflow,
+    text: dict[str, dict[str, str]],
+) -> None:
+    """Turn r's external channels into one workflow run row; answer as deliveries would.
+
+    The run holds a copy of the steps and each channel's payload, so editing the workflow
+    later changes only later runs; preferences are checked again when a step runs.
+    """
+    channels = list(dict.fromkeys(s["channel"] for s in flow.steps if s.get("channel")))
+    if not any(ch in allowed for ch in channels):
+        return  # The publish names none of the workflow's channels: nothing to run.
+    for ch in allowed:
+        if ch != "in_app" and ch not in channels and not REGISTRY[ch].tenant_posts:
+            out.result.errors.setdefault(ch, "not a step of this type's workflow")
+    for ch in channels:
+        if ch == "in_app" or ch not in allowed:
+            continue
+        problem = None if allowed[ch] else "disabled by preferences"
+        problem = problem or _unreachable(ch, cfg, r)
+        if problem:
+            out.result.errors.setdefault(ch, problem)
+        else:
+            out.result.channels[ch] = True
+    payload = {
+        "content": {ch: payload_for(out.fields, ch, text) for ch in channels if ch != "in_app"},
+        "wanted": list(allowed),
+        "throttle": flow.throttle,
+        "optimize": bool(flow.optimize_send_time),
+    }
+    out.runs.append(
+        {
+            "tenant_id": out.tenant_id,
+            "workflow_id": flow.id,
+            "user_id": r.id,
+            "notification_id": None,
+            "type": flow.type,
+            "steps": flow.steps,
+            "position": 0,
+            "status": "running",
+            "payload": payload,
+            "due_at": out.now,
+            "created_at": out.now,
+        }
+    )
 
 
 def _decision(
@@ -292,6 +354,8 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
     nid_of = {row["user_id"]: nid for row, nid in zip(planned.inbox, ids, strict=True)}
     for d in planned.deliveries:
         d["notification_id"] = nid_of.get(d["user_id"])
+    for run in planned.runs:
+        run["notification_id"] = nid_of.get(run["user_id"])
     for h in planned.hooks:
         h["payload"] = {
             **planned.fields,
@@ -316,6 +380,8 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
     rows = planned.deliveries + planned.hooks
     for i in range(0, len(rows), CHUNK):
         db.session.execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
+    for i in range(0, len(planned.runs), CHUNK):
+        db.session.execute(insert(cast(Table, WorkflowRun.__table__)), planned.runs[i : i + CHUNK])
     if planned.chat_users is not None:  # chat was wanted: one post per matching integration
         integrations.queue(
             planned.tenant_id,

@@ -42,6 +42,7 @@ from notifier.models import (
     UserSession,
     utcnow,
 )
+from notifier.models_flows import WorkflowRun, WorkflowStep
 from notifier.service import clean, sessions
 from notifier.service import privacy_scrub as scrub
 from notifier.service.errors import Forbidden, NotFound, ValidationError
@@ -50,6 +51,7 @@ from notifier.service.serialize import iso, notification_dict, user_dict
 
 EXPORT_VERSION = 1
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+STEPS: Table = WorkflowStep.__table__  # type: ignore[assignment]
 # Columns never exported, whatever table they sit in: credentials and key material.
 SECRET_COLUMN = re.compile(r"(hash|secret|password|token|p256dh|^auth$|_key$)", re.IGNORECASE)
 # Tables the generic walk leaves out of the "other" section: exported above in their own shape.
@@ -156,6 +158,15 @@ def export_user(user: User) -> dict[str, Any]:
         ],
     }
     doc["other"] = _other_tables(uid)
+    # A run's steps point at the run, not at the user: the generic walk would miss them.
+    steps = db.session.execute(
+        select(WorkflowStep.__table__)
+        .join(WorkflowRun, WorkflowRun.id == WorkflowStep.run_id)
+        .where(WorkflowRun.user_id == uid)
+        .order_by(WorkflowStep.run_id, WorkflowStep.position)
+    ).all()
+    if steps:
+        doc["other"]["workflow_steps"] = [_row_dict(STEPS, r) for r in steps]
     return doc
 
 

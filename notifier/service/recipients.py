@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from notifier.extensions import db
 from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
-from notifier.models_flows import Template
+from notifier.models_flows import Template, Workflow
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import effective, mandatory_types
 
@@ -55,6 +55,8 @@ class Audience:
     #: Whether the tenant has any template (None: not known), so a publish of a tenant
     #: without templates costs no template query (CONTRACT §10).
     has_templates: bool | None = None
+    #: Whether the tenant has any workflow (None: not known), so notify() looks one up only then.
+    has_workflows: bool | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -76,31 +78,40 @@ def _recipient_query(tenant_id: int) -> Select[Any]:
         ChatIntegration.tenant_id == tenant_id, ChatIntegration.deleted_at.is_(None)
     )
     has_templates = exists().where(Template.tenant_id == tenant_id)
+    has_flows = exists().where(Workflow.tenant_id == tenant_id)
     return select(
-        User.id, User.phone, Preference.data, push_count, has_hooks, has_chat, has_templates
+        User.id,
+        User.phone,
+        Preference.data,
+        push_count,
+        has_hooks,
+        has_chat,
+        has_templates,
+        has_flows,
     ).outerjoin(Preference, Preference.user_id == User.id)
 
 
 def _load(
     tenant_id: int, where: Sequence[ColumnElement[bool]], chunks: list[list[int]] | None
-) -> tuple[dict[int, Recipient], tuple[bool, bool, bool]]:
+) -> tuple[dict[int, Recipient], tuple[bool, bool, bool, bool]]:
     """Run the recipient query (per chunk of ids); return rows by id and the tenant's flags.
 
-    The flags: (has webhooks, has chat integrations, has templates).
+    The flags: (has webhooks, has chat integrations, has templates, has workflows).
     """
     mandatory = mandatory_types()
     base = _recipient_query(tenant_id).where(*where)
     statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
     found: dict[int, Recipient] = {}
-    hooks = chat = tpl = False
+    hooks = chat = tpl = flows = False
     for stmt in statements:
-        for uid, phone, data, pushes, has_hooks, has_chat, has_tpl in db.session.execute(
+        for uid, phone, data, pushes, has_hooks, has_chat, has_tpl, has_flows in db.session.execute(
             stmt.order_by(User.id)
         ):
             found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
             hooks, chat = hooks or bool(has_hooks), chat or bool(has_chat)
             tpl = tpl or bool(has_tpl)
-    return found, (hooks, chat, tpl)
+            flows = flows or bool(has_flows)
+    return found, (hooks, chat, tpl, flows)
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -119,11 +130,18 @@ def webhooks(group: Audience) -> list[Webhook]:
     return [Webhook(int(i), list(types or [])) for i, types in rows]
 
 
-def _finish(tenant_id: int, ordered: list[Recipient], flags: tuple[bool, bool, bool]) -> Audience:
+def _finish(
+    tenant_id: int, ordered: list[Recipient], flags: tuple[bool, bool, bool, bool]
+) -> Audience:
     if not ordered:
         return Audience(tenant_id, ordered)
     return Audience(
-        tenant_id, ordered, has_webhooks=flags[0], has_chat=flags[1], has_templates=flags[2]
+        tenant_id,
+        ordered,
+        has_webhooks=flags[0],
+        has_chat=flags[1],
+        has_templates=flags[2],
+        has_workflows=flags[3],
     )
 
 

@@ -23,6 +23,7 @@ from notifier.web import (  # noqa: E402, F401
     admin_scheduled,
     admin_templates,
     admin_users,
+    admin_workflows,
     auth_views,
     desktop,
     embed_views,
