@@ -29,9 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.routing import MapAdapter
 
+from notifier import i18n
 from notifier.bus.base import Message
 from notifier.models import Notification
 from notifier.service.inbox import ROWS_MAX
@@ -50,7 +52,13 @@ MAX_PATCH = ROWS_MAX
 #: The bell, the badge and the title count unread notifications (not unseen ones): an item
 #: stays counted until it is read, however often it was shown (README "The inbox").
 BELL_COUNTS = "unread"
-PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
+#: Lazy: the label is translated where the item is rendered, in that page's (or stream's) locale.
+PRIORITY_LABELS = {
+    "low": _l("Low"),
+    "normal": _l("Normal"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
 
 
 def item_view(obj: Notification | dict[str, Any], group_count: int = 0) -> dict[str, Any]:
@@ -151,11 +159,15 @@ class Fragments:
     Templates render straight from the app's Jinja environment; ``url_for`` is a
     :class:`~werkzeug.routing.MapAdapter` bound once to the app's URL map, configured as
     Flask binds one outside a request (SERVER_NAME, APPLICATION_ROOT, PREFERRED_URL_SCHEME),
-    so links are the same relative paths the pages render.
+    so links are the same relative paths the pages render. One instance per page language:
+    ``locale`` other than English renders inside an app context with that locale forced
+    (Flask-Babel finds its catalog there); English needs neither (the source strings).
     """
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, locale: str = "en") -> None:
         cfg = app.config
+        self.app = app
+        self.locale = i18n.supported(locale)
         self.env = app.jinja_env
         self.logger = app.logger
         self.urls: MapAdapter = app.url_map.bind(
@@ -169,8 +181,12 @@ class Fragments:
         return self.urls.build(endpoint, values)
 
     def render(self, template: str, **context: Any) -> str:
-        """Render a partial with this object's ``url_for``."""
-        return self.env.get_template(template).render(url_for=self.url_for, **context)
+        """Render a partial with this object's ``url_for``, in this object's language."""
+        tpl = self.env.get_template(template)
+        if self.locale == "en":
+            return tpl.render(url_for=self.url_for, **context)
+        with i18n.rendering_in(self.app, self.locale):
+            return tpl.render(url_for=self.url_for, **context)
 
     def render_message(self, message: Message) -> list[tuple[str, str]]:
         """Return the (SSE event, HTML) pairs for one bus message (the stream calls this)."""
