@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 
 from babel.dates import format_datetime
+from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, force_locale, get_locale
+from flask_babel import Babel, force_locale, get_locale, refresh
 from flask_login import current_user
 
 #: Languages with a complete catalog; "en" is the source language.
@@ -58,10 +59,29 @@ def rendering_in(app: Flask, locale: str) -> Iterator[None]:
         yield
 
 
+#: The catalogs folder, set by init_app (the worker's app is built the same way).
+_DIRECTORY: list[Path] = []
+
+
+def translations(locale: str | None) -> NullTranslations:
+    """Return ``locale``'s catalog without any Flask context (email chrome in the workers).
+
+    Loaded once per locale by Babel's own cache; English and unknown locales get the
+    source strings.
+    """
+    if supported(locale) == "en" or not _DIRECTORY:
+        return NullTranslations()
+    return Translations.load(str(_DIRECTORY[0]), [supported(locale)])
+
+
 def init_app(app: Flask, directory: Path) -> None:
     """Bind Flask-Babel (it installs ``_``/``gettext``/``ngettext`` into the Jinja env)."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(directory))
     babel.init_app(app, locale_selector=select_locale)
+    _DIRECTORY[:] = [directory]
+    # Flask-Babel keeps the chosen locale on the app context; a request inside a longer-lived
+    # one (tests, a CLI command's context) must choose again, as a request of its own does.
+    app.before_request(refresh)
     app.jinja_env.globals["page_lang"] = page_lang
 
 

@@ -176,7 +176,8 @@ def email_extra(user: User, items: list[dict[str, Any]]) -> dict[str, Any]:
     The links need NOTIFIER_BASE_URL (a mail is read outside the site); without it the
     message goes out with the tenant's name only.
     """
-    extra: dict[str, Any] = {"tenant_name": user.tenant.name}
+    # The locale picks the language of the mail's own words (subject of a digest, footer).
+    extra: dict[str, Any] = {"tenant_name": user.tenant.name, "locale": user.locale or "en"}
     base = (current_app.config.get("NOTIFIER_BASE_URL") or "").rstrip("/")
     if base:
         types = sorted({str(i.get("type")) for i in items if i.get("type")})

@@ -184,7 +184,9 @@ def preferences() -> Any:
             form, status=422, errors=[gettext("Please correct the fields marked below.")]
         )
     try:
-        relabel = _set_profile(form.phone.data, form.locale.data)
+        # A post without the select (an older page, a script) keeps the language it had.
+        locale = form.locale.data if "locale" in request.form else current_user.locale
+        relabel = _set_profile(form.phone.data, locale)
         # The profile is set on the user first: it commits with the preferences, or not at all.
         prefs_svc.set_preferences(current_user, _document(form, stored), merge=True)
     except ValidationError as exc:
