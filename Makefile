@@ -131,9 +131,9 @@ bench: $(STAMP) sysdeps
 # ones fuzzy), then compile the .mo files the app reads. The .mo files are committed, so a
 # fresh clone and the wheel serve every language without this step; tests/test_i18n.py fails
 # while a catalog lacks a translation or its .mo is older than its .po.
-# Keywords: _ gettext ngettext lazy_gettext (defaults), _l (lazy_gettext), and the email
-# channel's _t(job, msg) / _nt(job, singular, plural, n).
-BABEL_KEYWORDS := -k _l -k _t:2 -k _nt:2,3
+# Keywords: _ gettext ngettext lazy_gettext (defaults), _l (lazy_gettext), N_ (marked for the
+# scripts, notifier/i18n.py UI_STRINGS), and the email channel's _t(job, msg) / _nt(job, s, p, n).
+BABEL_KEYWORDS := -k _l -k N_ -k _t:2 -k _nt:2,3
 messages: $(RUN_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file --no-wrap \
 	  --project Notifier --version 0.1.0 --copyright-holder "Notifier contributors" -o translations/messages.pot .

@@ -16,7 +16,7 @@ from pathlib import Path
 from babel.dates import format_datetime
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, force_locale, get_locale, refresh
+from flask_babel import Babel, force_locale, get_locale, gettext, refresh
 from flask_login import current_user
 
 #: Languages with a complete catalog; "en" is the source language.
@@ -25,6 +25,36 @@ LOCALES = ("en", "de")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
 
 babel = Babel()
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    """Mark ``message`` for extraction; it is translated where it is used."""
+    return message
+
+
+#: The words static/js writes into the page (connection state, error toasts, counts). The
+#: page hands them over translated in ``<html data-strings>``; the scripts keep the English
+#: as the key and the fallback. ``%(n)s``-style names are filled in by the script.
+UI_STRINGS = (
+    N_("Connecting…"),
+    N_("Live"),
+    N_("Reconnecting…"),
+    N_("Offline"),
+    N_("Reconnecting in %(n)s s"),
+    N_("Reconnect"),
+    N_("Retry now"),
+    N_("That notification no longer exists."),
+    N_("Your session changed. Reload the page and try again."),
+    N_("Something went wrong (%(status)s). Please try again."),
+    N_("No connection to the server. Your change was not saved."),
+    N_("%(n)s selected"),
+    N_("just now"),
+    N_("New notification"),
+    N_("This browser cannot show desktop alerts."),
+    N_("Alerts are blocked for this site in the browser's settings."),
+    N_("On: shown while this tab is in the background."),
+    N_("On, also with this tab closed (Web Push)."),
+)
 
 
 def select_locale() -> str:
@@ -41,6 +71,13 @@ def page_lang() -> str:
     """Return the language of the page being rendered (``<html lang>``)."""
     locale = get_locale()
     return str(locale.language) if locale is not None else "en"
+
+
+def ui_strings() -> dict[str, str]:
+    """Return the scripts' words in the page's language, keyed by the English (none in English)."""
+    if page_lang() == "en":
+        return {}
+    return {message: gettext(message) for message in UI_STRINGS}
 
 
 def supported(locale: str | None) -> str:
@@ -83,6 +120,7 @@ def init_app(app: Flask, directory: Path) -> None:
     # one (tests, a CLI command's context) must choose again, as a request of its own does.
     app.before_request(refresh)
     app.jinja_env.globals["page_lang"] = page_lang
+    app.jinja_env.globals["ui_strings"] = ui_strings
 
 
 def format_local(dt: datetime, pattern: str) -> str:
