@@ -8,15 +8,13 @@ compiles them (README "Translations").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from babel.dates import format_datetime
 from babel.support import NullTranslations, Translations
-from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, force_locale, get_locale, gettext, refresh
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, get_locale, gettext, refresh
 from flask_login import current_user
 
 #: Languages with a complete catalog; "en" is the source language.
@@ -83,17 +81,6 @@ def ui_strings() -> dict[str, str]:
 def supported(locale: str | None) -> str:
     """Return ``locale`` when it has a catalog, else English (stored values may predate one)."""
     return locale if locale in LOCALES else "en"
-
-
-@contextmanager
-def rendering_in(app: Flask, locale: str) -> Iterator[None]:
-    """Render in ``locale`` outside a request (the page stream, emails): an app context + Babel."""
-    if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
-        with force_locale(supported(locale)):
-            yield
-        return
-    with app.app_context(), force_locale(supported(locale)):
-        yield
 
 
 #: The catalogs folder, set by init_app (the worker's app is built the same way).

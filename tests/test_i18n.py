@@ -56,8 +56,10 @@ def test_german_user_reads_the_inbox_in_german(
     send(world.alice, "Deploy finished")
     auth.login()
     page = client.get("/").get_data(as_text=True)
-    assert '<html lang="de">' in page
+    assert '<html lang="de"' in page
     assert "<h1>Benachrichtigungen</h1>" in page
+    # The scripts' words (connection state, error toasts) come along translated.
+    assert '"Reconnecting\\u2026": "Verbindung wird wiederhergestellt\\u2026"' in page
     for text in ("Alle als gelesen markieren", "Posteingang", "Einstellungen", "Abmelden"):
         assert text in page
     # The item's own controls too; the notification's words stay as they were sent.
@@ -96,7 +98,7 @@ def test_german_admin_reads_the_admin_screens_in_german(
         resp = client.get(path)
         assert resp.status_code == 200, path
         page = resp.get_data(as_text=True)
-        assert '<html lang="de">' in page, path
+        assert '<html lang="de"' in page, path
         for text in texts:
             assert text in page, (path, text)
 
@@ -110,7 +112,7 @@ def test_the_preferences_form_switches_the_language(
     data = {"quiet_timezone": "UTC", "locale": "de", "ch_in_app": "y"}
     resp = client.post("/preferences", data=data, follow_redirects=True)
     page = resp.get_data(as_text=True)
-    assert '<html lang="de">' in page
+    assert '<html lang="de"' in page
     assert "Einstellungen gespeichert." in page  # the confirmation in the new language
     assert client.get("/api/v1/me").get_json()["locale"] == "de"  # stored on the account
     # In place (htmx): the whole page reloads, since its nav and <html lang> change too.
@@ -151,7 +153,7 @@ def test_the_api_sets_and_shows_the_locale(
 def test_the_browser_language_picks_the_login_page_language(client: FlaskClient) -> None:
     german = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
     page = german.get_data(as_text=True)
-    assert '<html lang="de">' in page
+    assert '<html lang="de"' in page
     assert '<h1 id="login-title">Anmelden</h1>' in page and "Angemeldet bleiben" in page
     french = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     assert '<h1 id="login-title">Sign in</h1>' in french.get_data(as_text=True)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, render_template
-from flask_babel import lazy_gettext as _l
+from jinja2.ext import _make_new_ngettext
 from markupsafe import Markup
 from werkzeug.routing import MapAdapter
 
@@ -52,12 +52,12 @@ MAX_PATCH = ROWS_MAX
 #: The bell, the badge and the title count unread notifications (not unseen ones): an item
 #: stays counted until it is read, however often it was shown (README "The inbox").
 BELL_COUNTS = "unread"
-#: Lazy: the label is translated where the item is rendered, in that page's (or stream's) locale.
+#: English; the partials translate them (``_(n.priority_label)``) in the page's language.
 PRIORITY_LABELS = {
-    "low": _l("Low"),
-    "normal": _l("Normal"),
-    "high": _l("High"),
-    "urgent": _l("Urgent"),
+    "low": i18n.N_("Low"),
+    "normal": i18n.N_("Normal"),
+    "high": i18n.N_("High"),
+    "urgent": i18n.N_("Urgent"),
 }
 
 
@@ -153,6 +153,27 @@ def update_fragment(
     return UPDATE, html
 
 
+def _cached_gettext(translate: Callable[[str], str]) -> Callable[..., Markup]:
+    """Jinja's newstyle ``gettext`` over one catalog, remembering the plain (no-variable) ones.
+
+    The stream renders every message's item with some 25 strings, most without variables;
+    remembering their escaped translation keeps the render near its cost before translation.
+    Only for the autoescaped .html partials the stream renders (as Jinja's own, the result
+    is Markup and the variables are escaped into it).
+    """
+    plain: dict[str, Markup] = {}
+
+    def gettext(message: str, **variables: Any) -> Markup:
+        if variables:
+            return Markup(translate(message)) % variables  # noqa: S704 - the catalog is ours
+        hit = plain.get(message)
+        if hit is None:
+            hit = plain[message] = Markup(translate(message)) % {}  # noqa: S704
+        return hit
+
+    return gettext
+
+
 class Fragments:
     """Render what the stream sends, once per message per process, without any request.
 
@@ -160,14 +181,16 @@ class Fragments:
     :class:`~werkzeug.routing.MapAdapter` bound once to the app's URL map, configured as
     Flask binds one outside a request (SERVER_NAME, APPLICATION_ROOT, PREFERRED_URL_SCHEME),
     so links are the same relative paths the pages render. One instance per page language:
-    ``locale`` other than English renders inside an app context with that locale forced
-    (Flask-Babel finds its catalog there); English needs neither (the source strings).
+    the templates' ``_``/``gettext``/``ngettext`` come from that language's catalog, loaded
+    once here (Flask-Babel's own would need an app context and look the catalog up per call).
     """
 
     def __init__(self, app: Flask, locale: str = "en") -> None:
         cfg = app.config
-        self.app = app
-        self.locale = i18n.supported(locale)
+        catalog = i18n.translations(locale)
+        gettext = _cached_gettext(catalog.gettext)
+        self.words: dict[str, Callable[..., str]] = {"_": gettext, "gettext": gettext}
+        self.words["ngettext"] = _make_new_ngettext(catalog.ngettext)
         self.env = app.jinja_env
         self.logger = app.logger
         self.urls: MapAdapter = app.url_map.bind(
@@ -183,10 +206,7 @@ class Fragments:
     def render(self, template: str, **context: Any) -> str:
         """Render a partial with this object's ``url_for``, in this object's language."""
         tpl = self.env.get_template(template)
-        if self.locale == "en":
-            return tpl.render(url_for=self.url_for, **context)
-        with i18n.rendering_in(self.app, self.locale):
-            return tpl.render(url_for=self.url_for, **context)
+        return tpl.render(url_for=self.url_for, **self.words, **context)
 
     def render_message(self, message: Message) -> list[tuple[str, str]]:
         """Return the (SSE event, HTML) pairs for one bus message (the stream calls this)."""
