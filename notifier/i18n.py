@@ -3,12 +3,13 @@
 Catalogs live in ``translations/<locale>/LC_MESSAGES/messages.po`` (compiled ``.mo`` beside
 them, committed so a fresh clone and the wheel serve them without a build step); ``LOCALES``
 lists the languages whose catalogs are complete. ``make messages`` re-extracts, updates and
-compiles them (README "Translations").
+compiles them (README "Languages").
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_datetime
@@ -88,14 +89,19 @@ _DIRECTORY: list[Path] = []
 
 
 def translations(locale: str | None) -> NullTranslations:
-    """Return ``locale``'s catalog without any Flask context (email chrome in the workers).
+    """Return ``locale``'s catalog without any Flask context (the page stream, email chrome).
 
-    Loaded once per locale by Babel's own cache; English and unknown locales get the
-    source strings.
+    English and unknown locales get the source strings.
     """
     if supported(locale) == "en" or not _DIRECTORY:
         return NullTranslations()
-    return Translations.load(str(_DIRECTORY[0]), [supported(locale)])
+    return _load(str(_DIRECTORY[0]), supported(locale))
+
+
+@lru_cache(maxsize=16)
+def _load(directory: str, locale: str) -> NullTranslations:
+    """Read one compiled catalog, once per process (the .mo ships with the release)."""
+    return Translations.load(directory, [locale])
 
 
 def init_app(app: Flask, directory: Path) -> None:

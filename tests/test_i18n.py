@@ -158,6 +158,17 @@ def test_the_browser_language_picks_the_login_page_language(client: FlaskClient)
     french = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     assert '<h1 id="login-title">Sign in</h1>' in french.get_data(as_text=True)
     assert "Passwort" in page
+    # WTForms' own messages follow the page language too (Flask-WTF asks Flask-Babel).
+    refused = client.post(
+        "/login", data={"email": "", "password": ""}, headers={"Accept-Language": "de"}
+    )
+    assert "Dieses Feld wird benötigt." in refused.get_data(as_text=True)
+    wrong = client.post(
+        "/login",
+        data={"email": "x@example.com", "password": "nope"},
+        headers={"Accept-Language": "de"},
+    )
+    assert "E-Mail-Adresse oder Passwort falsch." in wrong.get_data(as_text=True)
 
 
 def test_the_browser_language_loses_to_the_users_choice(

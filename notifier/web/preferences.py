@@ -154,8 +154,10 @@ def _render(
 
 
 def _set_profile(phone: str | None, locale: str | None) -> bool:
-    """Put the form's phone (E.164 or empty) and language on the user; True if the language
-    changed. ValidationError naming ``phone`` or ``locale``."""
+    """Put the form's phone and language on the user; return True when the language changed.
+
+    The phone is E.164 or empty; ValidationError names ``phone`` or ``locale``.
+    """
     errors: dict[str, str] = {}
     doc = {"phone": (phone or "").strip() or None, "locale": locale or "en"}
     changes = accounts.validate_profile(doc, errors)
@@ -185,7 +187,8 @@ def preferences() -> Any:
         )
     try:
         # A post without the select (an older page, a script) keeps the language it had.
-        locale = form.locale.data if "locale" in request.form else current_user.locale
+        kept = i18n.supported(current_user.locale)
+        locale = form.locale.data if "locale" in request.form else kept
         relabel = _set_profile(form.phone.data, locale)
         # The profile is set on the user first: it commits with the preferences, or not at all.
         prefs_svc.set_preferences(current_user, _document(form, stored), merge=True)
