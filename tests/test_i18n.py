@@ -65,6 +65,8 @@ def test_german_user_reads_the_inbox_in_german(
     # The item's own controls too; the notification's words stay as they were sent.
     assert "Als gelesen markieren" in page and "Zurückstellen" in page
     assert "Deploy finished" in page
+    # Dates as German write them (the script then makes them relative, also in German).
+    assert re.search(r"data-relative>\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2} UTC</time>", page)
     assert "Mark all read" not in page and "Sign out" not in page
 
 
