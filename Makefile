@@ -17,13 +17,14 @@ PORT ?= 5000
 SYSTEM_PACKAGES := redis-server chromium postgresql nginx prometheus
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run test lock vendor vendor-optional sysdeps lint format bench clean $(VENV)
+.PHONY: help run test lock vendor vendor-optional sysdeps lint format bench clean messages $(VENV)
 
 help:
 	@echo "make run     create $(VENV), vendor htmx, init the SQLite db and demo users, serve on http://$(HOST):$(PORT)"
 	@echo "make test    install test deps and system packages (as root), lint, run the whole suite"
 	@echo "make vendor  fetch htmx + SSE extension into static/vendor/ (checksum-checked)"
 	@echo "make lock    re-resolve requirements*.txt from pyproject.toml (LOCK_ARGS=--upgrade to bump all)"
+	@echo "make messages  re-extract page strings, update translations/*/messages.po, compile the .mo"
 	@echo "make lint | format | bench | clean"
 
 # The virtualenv, installed from the lock files (exact versions, every file hash-checked) and
@@ -124,6 +125,20 @@ format: $(STAMP)
 # The floor and Notifier (SQLite), then gunicorn + Redis + PostgreSQL; writes docs/benchmarks.md.
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench
+
+# Page translations (README "Translations"): extract every _()/gettext string into the
+# template, merge it into each language's catalog (new strings arrive untranslated, changed
+# ones fuzzy), then compile the .mo files the app reads. The .mo files are committed, so a
+# fresh clone and the wheel serve every language without this step; tests/test_i18n.py fails
+# while a catalog lacks a translation or its .mo is older than its .po.
+# Keywords: _ gettext ngettext lazy_gettext (defaults), _l (lazy_gettext), N_ (marked for the
+# scripts, notifier/i18n.py UI_STRINGS), and the email channel's _t(job, msg) / _nt(job, s, p, n).
+BABEL_KEYWORDS := -k _l -k N_ -k _t:2 -k _nt:2,3
+messages: $(RUN_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file --no-wrap \
+	  --project Notifier --version 0.1.0 --copyright-holder "Notifier contributors" -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics
 
 # Removes the venv, the vendored files and caches; keeps instance/ (database, secret key).
 clean:

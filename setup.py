@@ -1,4 +1,4 @@
-"""Build hook: ship the top-level templates/, static/ and migrations/ inside the package.
+"""Build hook: ship the top-level templates/, static/, migrations/, translations/ in the package.
 
 The project keeps these folders at the top of the checkout; a wheel must carry them, or an
 installed ``notifier`` has no pages, no stylesheets and no migrations. ``build_py`` copies
@@ -15,8 +15,9 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-DATA_DIRS = ("templates", "static", "migrations")
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store")
+# translations/ carries the compiled .mo catalogs (committed; `make messages` rebuilds them).
+DATA_DIRS = ("templates", "static", "migrations", "translations")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".DS_Store", "*.pot")
 
 
 class BuildWithData(build_py):

@@ -23,6 +23,7 @@ def test_me_shows_the_caller(client: FlaskClient, world: World) -> None:
         "tenant": "acme",
         "timezone": "UTC",
         "phone": None,
+        "locale": "en",
     }
     assert client.get(ME, headers=world.carol_h).get_json()["tenant"] == "globex"
 
@@ -90,6 +91,7 @@ def test_admin_creates_a_user_in_its_own_tenant(
         "tenant": "globex",
         "timezone": "America/New_York",
         "phone": "+15551234567",
+        "locale": "en",
     }
     assert auth.login("dave@globex.com", "s3cret-pass").status_code == 302
 

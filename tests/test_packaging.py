@@ -1,4 +1,4 @@
-"""The built wheel works on its own: installed elsewhere, it finds its pages, files, migrations.
+"""The built wheel works on its own: installed elsewhere, it finds pages, files, migrations, .mo.
 
 Slow (a wheel build and an install, ~10-20 s) but never skipped: a wheel without templates/,
 static/ or migrations/ installs fine and fails only when someone runs it.
@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
-PACKAGE_DIRS = ("notifier", "templates", "static", "migrations")
+PACKAGE_DIRS = ("notifier", "templates", "static", "migrations", "translations")
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +75,18 @@ def test_the_installed_wheel_inits_its_database_and_renders_pages(tmp_path: Path
         print(app.static_folder)
         print(app.extensions["migrate"].directory)
         print(login.status_code, css.status_code, b'name="password"' in login.data)
+        german = client.get("/login", headers={"Accept-Language": "de"})
+        print(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+        print(german.status_code, 'lang="de"' in german.text, ">Anmelden</h1>" in german.text)
         """
     )
     lines = run(sys.executable, "-c", probe, cwd=work, env=env).splitlines()
-    module, templates, static, migrations, answers = lines[-5:]
+    module, templates, static, migrations, answers, catalogs, german = lines[-7:]
     installed = site / "notifier"
     assert Path(module).parent == installed  # not the checkout's notifier/
     assert Path(templates) == installed / "templates"
     assert Path(static) == installed / "static"
     assert Path(migrations) == installed / "migrations"
     assert answers == "200 200 True"
+    assert Path(catalogs) == installed / "translations"  # the compiled .mo came along
+    assert german == "200 True True"

@@ -28,6 +28,7 @@ from notifier.api.openapi_common import (
     id_param,
     json_response,
 )
+from notifier.i18n import LOCALES
 from notifier.service.preferences import DIGEST_MODES
 
 Role = Literal["admin", "member"]
@@ -35,6 +36,10 @@ Email = Annotated[str, Field(json_schema_extra={"format": "email"})]
 ANY_OBJECT = {"type": "object"}
 PUBLIC: list[dict[str, list[str]]] = []
 E164 = "must be E.164, like +15551234567"
+#: The page languages (notifier/i18n.py); the service answers 422 for any other.
+LocaleName = Annotated[
+    str, Field(description="page language", json_schema_extra={"enum": list(LOCALES)})
+]
 
 
 # `= None` on a field that does not allow null: it may be left out, not sent as null (the
@@ -88,6 +93,7 @@ class User(Reply):
     tenant: str
     timezone: Annotated[str, Field(examples=["Europe/Paris"])]
     phone: Annotated[str | None, Field(description="E.164")]
+    locale: LocaleName
 
 
 class NewUser(Body):
@@ -117,6 +123,7 @@ class ProfilePatch(Body):
 
     timezone: TimeZone = None
     phone: Phone = None
+    locale: LocaleName = None  # type: ignore[assignment]
 
 
 class UserPage(Reply):
@@ -186,7 +193,7 @@ operation("get", "/api/v1/me", "Get the caller's profile", "users", responses={"
 operation(
     "patch",
     "/api/v1/me",
-    "Change the caller's timezone or phone",
+    "Change the caller's timezone, phone or page language (locale)",
     "users",
     body=ProfilePatch,
     responses={"200": User},

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, NotFound
 
 from notifier.extensions import db
@@ -20,10 +22,19 @@ def _is_api() -> bool:
 
 # What a page says for each 4xx; the default describes a request the page cannot use.
 _PAGE_MESSAGES = {
-    400: "The request could not be understood: a value in it is malformed.",
-    404: "There is nothing here, or it is not yours to see.",
-    405: "This page does not take that kind of request.",
-    413: "What was sent is too large.",
+    400: _l("The request could not be understood: a value in it is malformed."),
+    404: _l("There is nothing here, or it is not yours to see."),
+    405: _l("This page does not take that kind of request."),
+    413: _l("What was sent is too large."),
+}
+# The page's heading per status (Werkzeug's names, in the page's language).
+_PAGE_TITLES = {
+    400: _l("Bad Request"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    409: _l("Conflict"),
+    413: _l("Request Entity Too Large"),
 }
 
 
@@ -36,8 +47,8 @@ def _page_error(exc: HTTPException) -> Any:
         html = render_template(
             "error.html",
             status=status,
-            title=exc.name,
-            message=_PAGE_MESSAGES.get(status, "The request could not be handled."),
+            title=_PAGE_TITLES.get(status, exc.name),
+            message=_PAGE_MESSAGES.get(status) or gettext("The request could not be handled."),
         )
     except Exception:  # noqa: BLE001 - the plain page is better than a 500 about a 4xx
         db.session.rollback()

@@ -27,7 +27,7 @@ def me() -> Any:
 @bp.patch("/me")
 @api_auth()
 def update_me() -> Any:
-    """Change the caller's timezone or phone (E.164); email and role cannot change here."""
+    """Change the caller's timezone, phone (E.164) or locale; email and role cannot change here."""
     patch = parse(ProfilePatch, "invalid profile")
     return jsonify(user_dict(accounts.update_profile(g.user, patch.model_dump(exclude_unset=True))))
 

@@ -7,7 +7,8 @@ Everything user-supplied is escaped in the HTML part; only absolute http(s) URLs
 ("#rrggbb") and ``logo_url`` (https) of the tenant's branding, ``manage_url`` (a
 "Manage notifications" link) and ``unsubscribe_url``, which becomes ``List-Unsubscribe`` with
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058: a mail client POSTs it) and
-an "Unsubscribe" link in both parts.
+an "Unsubscribe" link in both parts. ``locale`` picks the language of the mail's own words
+(the notification's title and body stay as sent).
 
 A templated notification (CONTRACT §10) brings its own ``subject`` and ``html``: the HTML is
 the message inside this same layout (the template autoescaped every variable in it), and the
@@ -40,6 +41,7 @@ from notifier.channels.base import (
     io_timeout,
 )
 from notifier.channels.email_text import html_to_text
+from notifier.i18n import translations
 
 TIMEOUT = 10.0
 TLS_MODES = ("none", "starttls", "ssl")
@@ -73,22 +75,32 @@ def _paragraphs(text: str) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in text.splitlines())
 
 
+def _t(job: DeliveryJob, message: str, **names: Any) -> str:
+    """Translate one of the mail's own sentences into the recipient's language."""
+    return translations(job.extra.get("locale")).gettext(message) % names
+
+
+def _nt(job: DeliveryJob, singular: str, plural: str, num: int) -> str:
+    """Translate a counted sentence (``%(num)d``) into the recipient's language."""
+    return translations(job.extra.get("locale")).ngettext(singular, plural, num) % {"num": num}
+
+
 def subject_for(job: DeliveryJob) -> str:
     """Return the subject: the title, or the count for a digest."""
     if job.is_digest:
-        return f"{len(job.items)} new notifications"
+        return _nt(job, "%(num)d new notification", "%(num)d new notifications", len(job.items))
     item = job.items[0] if job.items else {}
-    return _one_line(item.get("subject") or item.get("title")) or "New notification"
+    return _one_line(item.get("subject") or item.get("title")) or _t(job, "New notification")
 
 
 def _footer_lines(job: DeliveryJob) -> list[str]:
     lines = []
     if tenant := _one_line(job.extra.get("tenant_name")):
-        lines.append(f"You get this email from {tenant} through Notifier.")
+        lines.append(_t(job, "You get this email from %(tenant)s through Notifier.", tenant=tenant))
     if manage := _link(job.extra.get("manage_url")):
-        lines.append(f"Manage notifications: {manage}")
+        lines.append(_t(job, "Manage notifications: %(url)s", url=manage))
     if unsubscribe := _link(job.extra.get("unsubscribe_url")):
-        lines.append(f"Unsubscribe from these emails: {unsubscribe}")
+        lines.append(_t(job, "Unsubscribe from these emails: %(url)s", url=unsubscribe))
     return lines
 
 
@@ -101,7 +113,16 @@ def render_text(job: DeliveryJob) -> str:
 
 def _render_text_body(job: DeliveryJob) -> str:
     if job.is_digest:
-        lines = [f"You have {len(job.items)} new notifications:", ""]
+        count = len(job.items)
+        lines = [
+            _nt(
+                job,
+                "You have %(num)d new notification:",
+                "You have %(num)d new notifications:",
+                count,
+            ),
+            "",
+        ]
         for item in job.items:
             url = _link(item.get("url"))
             title = _one_line(item.get("title"))
@@ -114,7 +135,7 @@ def _render_text_body(job: DeliveryJob) -> str:
     if item.get("body"):
         parts.append(str(item["body"]))
     if url := _link(item.get("url")):
-        parts.append(f"View: {url}")
+        parts.append(_t(job, "View: %(url)s", url=url))
     return "\n\n".join(parts) + "\n"
 
 
@@ -140,17 +161,22 @@ def render_html(job: DeliveryJob) -> str:
         if item.get("body"):
             content += Markup("\n<p>{}</p>").format(_paragraphs(str(item["body"])))
         if url := _link(item.get("url")):
-            content += Markup('\n<p><a href="{}">View notification</a></p>').format(url)
+            view = _t(job, "View notification")
+            content += Markup('\n<p><a href="{}">{}</a></p>').format(url, view)
     header = _header(job)
     tenant = _one_line(job.extra.get("tenant_name"))
     links = []
     if manage := _link(job.extra.get("manage_url")):
-        links.append(Markup('<a href="{}">Manage notifications</a>').format(manage))
+        label = _t(job, "Manage notifications")
+        links.append(Markup('<a href="{}">{}</a>').format(manage, label))
     if unsubscribe := _link(job.extra.get("unsubscribe_url")):
-        links.append(Markup('<a href="{}">Unsubscribe from these emails</a>').format(unsubscribe))
+        label = _t(job, "Unsubscribe from these emails")
+        links.append(Markup('<a href="{}">{}</a>').format(unsubscribe, label))
     footer = Markup("")
     if tenant or links:
-        sent_by = Markup("You get this email from {} through Notifier.").format(tenant or "us")
+        sent_by = escape(
+            _t(job, "You get this email from %(tenant)s through Notifier.", tenant=tenant or "us")
+        )
         footer = Markup('<p style="{}">{}<br>\n{}</p>\n').format(
             _FOOTER_STYLE, sent_by, Markup(" · ").join(links)
         )

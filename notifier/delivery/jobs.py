@@ -177,10 +177,12 @@ def email_extra(user: User, items: list[dict[str, Any]]) -> dict[str, Any]:
     message goes out with the tenant's name only.
     """
     tenant = user.tenant
+    # The locale picks the language of the mail's own words (subject of a digest, footer).
     extra: dict[str, Any] = {
         "tenant_name": tenant.name,
         "brand_color": tenant.brand_color,
         "logo_url": tenant.logo_url,
+        "locale": user.locale or "en",
     }
     base = (current_app.config.get("NOTIFIER_BASE_URL") or "").rstrip("/")
     if base:

@@ -16,13 +16,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from notifier.bus.control import Credential
 from notifier.extensions import db
+from notifier.i18n import LOCALES
 from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
 from notifier.service import sessions, token_cache
 from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.errors import Conflict, NotFound, ValidationError
 from notifier.service.preferences import valid_timezone
 
-PROFILE_FIELDS = ("timezone", "phone")
+PROFILE_FIELDS = ("timezone", "phone", "locale")
 READONLY_PROFILE_FIELDS = ("id", "email", "role", "tenant")
 E164_RE = re.compile(r"\A\+[1-9][0-9]{6,14}\Z")
 TOKEN_PREFIX = "ntf_"  # noqa: S105 - a public prefix, not a secret
@@ -81,7 +82,7 @@ def get_or_create_tenant(name: str) -> Tenant:
 
 
 def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    """Check timezone and phone fields; collect messages in ``errors``."""
+    """Check timezone, phone and locale fields; collect messages in ``errors``."""
     out: dict[str, Any] = {}
     if "timezone" in doc:
         if not valid_timezone(doc["timezone"]):
@@ -95,6 +96,10 @@ def validate_profile(doc: dict[str, Any], errors: dict[str, str]) -> dict[str, A
             errors["phone"] = "must be E.164, like +15551234567"
         else:
             out["phone"] = phone
+    if "locale" in doc:
+        if doc["locale"] not in LOCALES:
+            errors["locale"] = f"unsupported locale; one of {', '.join(LOCALES)}"
+        out["locale"] = doc["locale"]
     return out
 
 
@@ -110,7 +115,7 @@ def list_users(tenant_id: int, *, limit: int, before: int | None) -> tuple[list[
 
 
 def update_profile(user: User, doc: dict[str, Any]) -> User:
-    """Change the caller's timezone and phone; 422 for read-only or unknown fields."""
+    """Change the caller's timezone, phone and locale; 422 for read-only or unknown fields."""
     errors: dict[str, str] = {}
     for key in doc:
         if key in READONLY_PROFILE_FIELDS:

@@ -85,6 +85,7 @@ def user_dict(u: User) -> dict[str, Any]:
         "tenant": u.tenant.name,
         "timezone": u.timezone,
         "phone": u.phone,
+        "locale": u.locale or "en",
     }
 
 

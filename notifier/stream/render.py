@@ -27,7 +27,8 @@ SSE_KINDS = ("json", "html")  # kinds written as SSE; others (the WebSocket) fra
 class Renderer(Protocol):
     """What a stream needs to write its events (one instance may serve every connection)."""
 
-    #: The cache key and the hub's connection label ("json", "html").
+    #: The hub's connection label ("json", "html"), and the cache key unless the renderer
+    #: has a ``cache_key`` (the HTML renderer of each page language has its own).
     kind: str
     #: True when update messages must carry their rows (replays then load them per page).
     needs_rows: bool
@@ -102,4 +103,4 @@ def encoded(message: Message, renderer: Renderer) -> bytes:
     """
     if message.cursor == 0 and message.event == "ping" and renderer.kind in SSE_KINDS:
         return CACHE.get(message, "json", JSON.message)
-    return CACHE.get(message, renderer.kind, renderer.message)
+    return CACHE.get(message, getattr(renderer, "cache_key", renderer.kind), renderer.message)

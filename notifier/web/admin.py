@@ -24,6 +24,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -125,7 +126,7 @@ def _page(form: SendForm, *, preview: str | None = None, status: int = 200) -> A
     tid = current_user.tenant_id
     html = render_template(
         "admin/index.html",
-        page_title="Admin",
+        page_title=gettext("Admin"),
         active="admin",
         stats=collect(current_app, tid),
         form=form,
@@ -211,9 +212,9 @@ def _recipients(form: SendForm) -> list[int]:
     emails = form.recipient_emails()
     problem = None
     if not emails:
-        problem = "Enter at least one email."
+        problem = gettext("Enter at least one email.")
     elif form.audience.data == "user" and len(emails) > 1:
-        problem = "One email only, or choose “Several users”."
+        problem = gettext("One email only, or choose “Several users”.")
     ids, unknown = [], []
     for email in emails if problem is None else []:
         try:
@@ -221,7 +222,7 @@ def _recipients(form: SendForm) -> list[int]:
         except ValidationError:
             unknown.append(email)
     if unknown:
-        problem = "No user in your tenant with: " + ", ".join(unknown[:10])
+        problem = gettext("No user in your tenant with: %(emails)s", emails=", ".join(unknown[:10]))
     if problem:
         form.emails.errors = [*form.emails.errors, problem]
         raise ValidationError(problem)
@@ -245,9 +246,10 @@ def admin_send() -> Any:
         if htmx.is_htmx():
             return render_template("admin/_send_form.html", form=form), 422
         return _page(form, status=422)
-    text = f"Sent to {len(ids)} {'person' if len(ids) == 1 else 'people'}."
+    text = ngettext("Sent to %(num)d person.", "Sent to %(num)d people.", len(ids))
     if result.errors:
-        text += " Not delivered: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+        failed = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+        text += " " + gettext("Not delivered: %(errors)s", errors=failed)
     if not htmx.is_htmx():
         flash(text, "success")
         return redirect(url_for("web.admin"))
@@ -285,5 +287,5 @@ def admin_retry(delivery_id: int) -> Any:
             deliveries.dead_letters(current_user.tenant_id), "title", "last_error"
         )
         return render_template("admin/_dead_letters.html", dead=dead, retried=delivery_id)
-    flash(f"Delivery {delivery_id} queued for retry.", "success")
+    flash(gettext("Delivery %(id)s queued for retry.", id=delivery_id), "success")
     return redirect(url_for("web.admin"))

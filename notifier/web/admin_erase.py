@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from notifier.auth import admin_required
@@ -30,7 +31,7 @@ def _target(user_id: int) -> User:
 def _confirm_page(user: User, *, error: str | None = None, status: int = 200) -> Any:
     html = render_template(
         "admin/erase_confirm.html",
-        page_title="Erase a user · Admin",
+        page_title=gettext("Erase a user") + " · " + gettext("Admin"),
         active="admin",
         section="users",
         u=user,
@@ -61,11 +62,15 @@ def admin_user_erase(user_id: int) -> Any:
         abort(400)
     typed = (request.form.get("confirm") or "").strip().lower()
     if typed != user.email.lower():
-        return _confirm_page(user, error="Type the user's email exactly to erase them.", status=422)
+        error = gettext("Type the user's email exactly to erase them.")
+        return _confirm_page(user, error=error, status=422)
     email = user.email
     privacy.erase_user(user, current_user._get_current_object())
     flash(
-        f"{email} was erased: every row about them is gone; the audit log keeps the fact.",
+        gettext(
+            "%(email)s was erased: every row about them is gone; the audit log keeps the fact.",
+            email=email,
+        ),
         "success",
     )
     return redirect(url_for("web.admin_users"))

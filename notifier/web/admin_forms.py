@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -11,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from notifier.service.preferences import TYPE_RE
 
-TYPES_HINT = "Comma-separated types, e.g. deploy, billing. Empty: every type."
+TYPES_HINT = _l("Comma-separated types, e.g. deploy, billing. Empty: every type.")
 TYPES_RE = r"\A\s*(?:[A-Za-z0-9_.:-]{1,64}\s*(?:,\s*|\Z))*\Z"
 
 
@@ -22,30 +23,30 @@ class ActionForm(FlaskForm):
 class NewUserForm(FlaskForm):
     """Create a user of the admin's tenant."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[Optional(), Length(min=8, max=200)],
-        description="At least 8 characters. Leave empty to generate one, shown once.",
+        description=_l("At least 8 characters. Leave empty to generate one, shown once."),
     )
     role = SelectField(
-        "Role",
+        _l("Role"),
         default="member",
-        choices=[SelectChoice("member", "Member"), SelectChoice("admin", "Admin")],
+        choices=[SelectChoice("member", _l("Member")), SelectChoice("admin", _l("Admin"))],
     )
 
 
 class ResetPasswordForm(FlaskForm):
     """Set a user's password; empty generates one."""
 
-    password = PasswordField("New password", validators=[Optional(), Length(min=8, max=200)])
+    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8, max=200)])
 
 
 class NewTokenForm(FlaskForm):
     """Create an API token for a user of the tenant."""
 
-    user_id = SelectField("For", coerce=int, choices=[], validate_choice=True)
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    user_id = SelectField(_l("For"), coerce=int, choices=[], validate_choice=True)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
 
 
 def split_types(raw: str | None) -> list[str] | None:
@@ -62,9 +63,9 @@ class NewWebhookForm(FlaskForm):
         kwargs.setdefault("prefix", "hook")
         super().__init__(*args, **kwargs)
 
-    url = StringField("URL", validators=[DataRequired(), Length(max=2048)])
+    url = StringField(_l("URL"), validators=[DataRequired(), Length(max=2048)])
     types = StringField(
-        "Types",
+        _l("Types"),
         validators=[Optional(), Length(max=4000), Regexp(TYPES_RE, message=TYPES_HINT)],
         description=TYPES_HINT,
     )
@@ -79,18 +80,20 @@ class NewIntegrationForm(FlaskForm):
         super().__init__(*args, **kwargs)
 
     kind = SelectField(
-        "Service",
+        _l("Service"),
         default="slack",
         choices=[SelectChoice("slack", "Slack"), SelectChoice("discord", "Discord")],
     )
     url = StringField(
-        "Incoming webhook URL",
+        _l("Incoming webhook URL"),
         validators=[DataRequired(), Length(max=2048)],
-        description="From Slack (Apps → Incoming Webhooks) or Discord (Channel → Integrations "
-        "→ Webhooks). It is a secret: only its end is shown afterwards.",
+        description=_l(
+            "From Slack (Apps → Incoming Webhooks) or Discord (Channel → Integrations "
+            "→ Webhooks). It is a secret: only its end is shown afterwards."
+        ),
     )
     types = StringField(
-        "Types",
+        _l("Types"),
         validators=[Optional(), Length(max=4000), Regexp(TYPES_RE, message=TYPES_HINT)],
         description=TYPES_HINT,
     )

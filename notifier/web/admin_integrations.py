@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from notifier.auth import admin_required
@@ -46,7 +47,7 @@ def _page(
 ) -> Any:
     html = render_template(
         "admin/integrations.html",
-        page_title="Webhooks and chat · Admin",
+        page_title=gettext("Webhooks and chat") + " · " + gettext("Admin"),
         active="admin",
         section="integrations",
         hook_form=hook_form or NewWebhookForm(formdata=None),
@@ -100,9 +101,9 @@ def admin_webhook_create() -> Any:
                 field.errors = [*field.errors, message]
         return _page(hook_form=form, status=422)
     shown = {
-        "label": f"Webhook {row.url} added.",
+        "label": gettext("Webhook %(url)s added.", url=row.url),
         "secret": row.secret,
-        "what": "Its signing secret (shown once)",
+        "what": gettext("Its signing secret (shown once)"),
     }
     return _page(secret=shown, status=201)
 
@@ -127,7 +128,12 @@ def admin_chat_create() -> Any:
             if field is not None:
                 field.errors = [*field.errors, message]
         return _page(chat_form=form, status=422)
-    flash(f"{row.kind.capitalize()} integration {url_hint(row.url)} added.", "success")
+    flash(
+        gettext(
+            "%(kind)s integration %(url)s added.", kind=row.kind.capitalize(), url=url_hint(row.url)
+        ),
+        "success",
+    )
     return redirect(url_for("web.admin_integrations"))
 
 
@@ -145,7 +151,7 @@ def admin_webhook_delete(webhook_id: int) -> Any:
         webhooks.delete_webhook(current_user.tenant_id, webhook_id)
     except NotFound:
         abort(404)
-    return _done("Webhook removed.")
+    return _done(gettext("Webhook removed."))
 
 
 @bp.post("/admin/chat/<int:integration_id>/delete")
@@ -157,7 +163,7 @@ def admin_chat_delete(integration_id: int) -> Any:
         integrations.delete(current_user.tenant_id, integration_id)
     except NotFound:
         abort(404)
-    return _done("Integration removed.")
+    return _done(gettext("Integration removed."))
 
 
 @bp.post("/admin/webhooks/<int:webhook_id>/test")
@@ -180,7 +186,9 @@ def _test(kind: Kind, target_id: int) -> Any:
         row = tenant_admin.send_test(current_user.tenant_id, kind, target_id, sender=current_user)
     except NotFound:
         abort(404)
-    return _done(f"Test message queued (delivery {row.id}); its status shows below.")
+    return _done(
+        gettext("Test message queued (delivery %(id)s); its status shows below.", id=row.id)
+    )
 
 
 def _done(message: str) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from notifier.auth import admin_required
@@ -26,7 +27,7 @@ def admin_scheduled() -> Any:
     failed, more_failed = scheduled.list_for(tid, status="failed", limit=PAGE)
     html = render_template(
         "admin/scheduled.html",
-        page_title="Scheduled · Admin",
+        page_title=gettext("Scheduled") + " · " + gettext("Admin"),
         active="admin",
         section="scheduled",
         pending=[scheduled.scheduled_dict(r) for r in pending],
@@ -45,9 +46,12 @@ def _act(fn: Callable[[int, int], None], sid: int, done: str) -> Any:
     except NotFound:
         abort(404)
     except Conflict as exc:
-        flash(f"Scheduled send {sid}: nothing done, {exc.message}.", "error")
+        flash(
+            gettext("Scheduled send %(id)s: nothing done, %(reason)s.", id=sid, reason=exc.message),
+            "error",
+        )
         return redirect(url_for("web.admin_scheduled"))
-    flash(f"Scheduled send {sid} {done}.", "success")
+    flash(done % {"id": sid}, "success")
     return redirect(url_for("web.admin_scheduled"))
 
 
@@ -55,18 +59,19 @@ def _act(fn: Callable[[int, int], None], sid: int, done: str) -> Any:
 @admin_required
 def admin_scheduled_cancel(scheduled_id: int) -> Any:
     """Cancel a send before it goes out."""
-    return _act(scheduled.cancel, scheduled_id, "cancelled")
+    return _act(scheduled.cancel, scheduled_id, gettext("Scheduled send %(id)s cancelled."))
 
 
 @bp.post("/admin/scheduled/<int:scheduled_id>/retry")
 @admin_required
 def admin_scheduled_retry(scheduled_id: int) -> Any:
     """Queue a failed send again, due now."""
-    return _act(scheduled.retry, scheduled_id, "queued again; it goes out within seconds")
+    done = gettext("Scheduled send %(id)s queued again; it goes out within seconds.")
+    return _act(scheduled.retry, scheduled_id, done)
 
 
 @bp.post("/admin/scheduled/<int:scheduled_id>/dismiss")
 @admin_required
 def admin_scheduled_dismiss(scheduled_id: int) -> Any:
     """Take a failed send off the list without sending it."""
-    return _act(scheduled.dismiss, scheduled_id, "dismissed")
+    return _act(scheduled.dismiss, scheduled_id, gettext("Scheduled send %(id)s dismissed."))

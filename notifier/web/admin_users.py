@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from notifier.auth import admin_required
@@ -33,7 +34,7 @@ def _users_page(
     tid = current_user.tenant_id
     html = render_template(
         "admin/users.html",
-        page_title="Users · Admin",
+        page_title=gettext("Users") + " · " + gettext("Admin"),
         active="admin",
         section="users",
         users=tenant_admin.users(tid),
@@ -68,9 +69,9 @@ def admin_user_create() -> Any:
     except (ValidationError, Conflict) as exc:
         _field_errors(form, exc)
         return _users_page(form, status=422)
-    shown = {"label": f"Created {made.email}."}
+    shown = {"label": gettext("Created %(email)s.", email=made.email)}
     if generated:
-        shown |= {"secret": generated, "what": "Their password (shown once)"}
+        shown |= {"secret": generated, "what": gettext("Their password (shown once)")}
     return _users_page(shown=shown, status=201)
 
 
@@ -109,7 +110,9 @@ def _set_active(user_id: int, active: bool) -> Any:
         abort(404)
     except Conflict as exc:
         abort(409, description=exc.message)
-    return _row(user_id, f"{target.email} {'reactivated' if active else 'deactivated'}.")
+    if active:
+        return _row(user_id, gettext("%(email)s reactivated.", email=target.email))
+    return _row(user_id, gettext("%(email)s deactivated.", email=target.email))
 
 
 @bp.post("/admin/users/<int:user_id>/password")
@@ -122,14 +125,16 @@ def admin_user_password(user_id: int) -> Any:
     except NotFound:
         abort(404)
     if not form.validate_on_submit():
-        flash("Password not changed: at least 8 characters, or leave it empty.", "error")
+        flash(gettext("Password not changed: at least 8 characters, or leave it empty."), "error")
         return redirect(url_for("web.admin_users"))
     _, generated = tenant_admin.reset_password(
         current_user.tenant_id, user_id, form.password.data or None
     )
-    shown = {"label": f"Password of {target.email} changed; their sign-ins ended."}
+    shown = {
+        "label": gettext("Password of %(email)s changed; their sign-ins ended.", email=target.email)
+    }
     if generated:
-        shown |= {"secret": generated, "what": "The new password (shown once)"}
+        shown |= {"secret": generated, "what": gettext("The new password (shown once)")}
     return _users_page(shown=shown)
 
 
@@ -144,7 +149,7 @@ def _tokens_page(
     _user_choices(form)
     html = render_template(
         "admin/tokens.html",
-        page_title="API tokens · Admin",
+        page_title=gettext("API tokens") + " · " + gettext("Admin"),
         active="admin",
         section="tokens",
         tokens=tenant_admin.tokens(tid),
@@ -185,9 +190,11 @@ def admin_token_create() -> Any:
         _field_errors(form, exc)
         return _tokens_page(form, status=422)
     shown = {
-        "label": f"Token “{row.name}” created for {row.user.email}.",
+        "label": gettext(
+            "Token “%(name)s” created for %(email)s.", name=row.name, email=row.user.email
+        ),
         "secret": token,
-        "what": "The token (shown once; copy it now)",
+        "what": gettext("The token (shown once; copy it now)"),
     }
     return _tokens_page(shown=shown, status=201)
 
@@ -207,5 +214,5 @@ def admin_token_revoke(token_id: int) -> Any:
         return render_template(
             "admin/_token_row.html", t=row, email=email, action=ActionForm(formdata=None)
         )
-    flash(f"Token “{row.name}” revoked.", "success")
+    flash(gettext("Token “%(name)s” revoked.", name=row.name), "success")
     return redirect(url_for("web.admin_tokens"))

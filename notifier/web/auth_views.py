@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -40,7 +41,7 @@ def login() -> Any:
             sessions.start_session(user)
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("Wrong email or password.")
+        form.password.errors.append(gettext("Wrong email or password."))
         status = 401
     elif request.method == "POST":
         status = 400
@@ -59,5 +60,5 @@ def logout() -> Any:
     if form.validate_on_submit():
         sessions.end_session(current_user._get_current_object())
         logout_user()
-        flash("You are signed out.")
+        flash(gettext("You are signed out."))
     return redirect(url_for("web.login"))

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,13 +22,28 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from notifier.channels import REGISTRY, USER_CHANNELS
+from notifier.i18n import LANGUAGE_NAMES, LOCALES
 from notifier.models import PRIORITIES
 from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.preferences import DIGEST_MODES, TYPE_RE
 
-CHANNEL_LABELS = {ch: REGISTRY[ch].label for ch in USER_CHANNELS}
-DIGEST_LABELS = {"off": "Each one", "hourly": "Hourly digest", "daily": "Daily digest"}
-TIME_MESSAGE = "Use a time like 22:00."
+# Lazy strings: forms and labels are built once, translated when a page renders them.
+_CHANNEL_NAMES = {
+    "in_app": _l("In-app"),
+    "email": _l("Email"),
+    "push": _l("Push"),
+    "sms": _l("SMS"),
+    "chat": _l("Chat"),
+}
+CHANNEL_LABELS = {ch: _CHANNEL_NAMES.get(ch, REGISTRY[ch].label) for ch in USER_CHANNELS}
+DIGEST_LABELS = {"off": _l("Each one"), "hourly": _l("Hourly digest"), "daily": _l("Daily digest")}
+TIME_MESSAGE = _l("Use a time like 22:00.")
+PRIORITY_NAMES = {
+    "low": _l("Low"),
+    "normal": _l("Normal"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
 
 
 class EmailSyntax:
@@ -37,7 +53,7 @@ class EmailSyntax:
     created there could not sign in.
     """
 
-    message = "Invalid email address."
+    message = _l("Invalid email address.")
 
     def __call__(self, form: Any, field: Any) -> None:
         """Raise ValidationError when the field is not an email address."""
@@ -50,9 +66,9 @@ class EmailSyntax:
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), EmailSyntax(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
-    remember = BooleanField("Keep me signed in")
+    email = EmailField(_l("Email"), validators=[DataRequired(), EmailSyntax(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Keep me signed in"))
 
 
 @lru_cache(maxsize=1)
@@ -65,17 +81,24 @@ def timezone_choices() -> list[SelectChoice]:
 class PreferencesForm(FlaskForm):
     """Global channel switches and quiet hours; :func:`preferences_form` adds the matrix."""
 
-    ch_in_app = BooleanField("In-app")
-    ch_email = BooleanField("Email")
-    ch_push = BooleanField("Push")
-    ch_sms = BooleanField("SMS")
-    ch_chat = BooleanField("Chat")
-    quiet_enabled = BooleanField("Hold email, push and SMS during quiet hours")
-    quiet_start = TimeField("From", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
-    quiet_end = TimeField("Until", format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
-    quiet_timezone = SelectField("Time zone", choices=[], validate_choice=True)
+    ch_in_app = BooleanField(_CHANNEL_NAMES["in_app"])
+    ch_email = BooleanField(_CHANNEL_NAMES["email"])
+    ch_push = BooleanField(_CHANNEL_NAMES["push"])
+    ch_sms = BooleanField(_CHANNEL_NAMES["sms"])
+    ch_chat = BooleanField(_CHANNEL_NAMES["chat"])
+    quiet_enabled = BooleanField(_l("Hold email, push and SMS during quiet hours"))
+    quiet_start = TimeField(_l("From"), format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
+    quiet_end = TimeField(_l("Until"), format=["%H:%M", "%H:%M:%S"], validators=[Optional()])
+    quiet_timezone = SelectField(_l("Time zone"), choices=[], validate_choice=True)
     # The account's phone (E.164, checked by the service); SMS goes nowhere without one.
-    phone = StringField("Phone for SMS", validators=[Optional(), Length(max=20)])
+    phone = StringField(_l("Phone for SMS"), validators=[Optional(), Length(max=20)])
+    # The page language; each language is named in itself, so anyone can find their own.
+    locale = SelectField(
+        _l("Language"),
+        choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+        default="en",
+        validate_choice=True,
+    )
 
     # Filled in by preferences_form(): [(type, [(channel, field name)], digest field name)].
     matrix: list[tuple[str, list[tuple[str, str]], str]] = []
@@ -84,7 +107,7 @@ class PreferencesForm(FlaskForm):
         """Validate the fields, then require both times while quiet hours are on."""
         ok = super().validate(extra_validators)
         if self.ch_sms.data and not (self.phone.data or "").strip():
-            self.phone.errors = [*self.phone.errors, "Add a phone number to get SMS."]
+            self.phone.errors = [*self.phone.errors, _l("Add a phone number to get SMS.")]
             ok = False
         if self.quiet_enabled.data:
             for field in (self.quiet_start, self.quiet_end):
@@ -102,10 +125,12 @@ def preferences_form(types: list[str], saved_zone: str = "UTC", **kwargs: Any) -
         cells = []
         for ch in USER_CHANNELS:
             name = f"m{i}_{ch}"
-            attrs[name] = BooleanField(f"{t}: {CHANNEL_LABELS[ch]}")
+            attrs[name] = BooleanField(
+                _l("%(type)s: %(channel)s", type=t, channel=CHANNEL_LABELS[ch])
+            )
             cells.append((ch, name))
         attrs[f"d{i}"] = SelectField(
-            f"Email digest for {t}",
+            _l("Email digest for %(type)s", type=t),
             choices=[SelectChoice(m, DIGEST_LABELS[m]) for m in DIGEST_MODES],
             default="off",  # a disabled choice (email not set up) is never posted
         )
@@ -130,37 +155,39 @@ class SendForm(FlaskForm):
     """Compose a notification: recipients, content and priority."""
 
     audience = RadioField(
-        "Send to",
+        _l("Send to"),
         default="user",
         choices=[
-            SelectChoice("user", "One user"),
-            SelectChoice("users", "Several users"),
-            SelectChoice("tenant", "Everyone in my tenant"),
+            SelectChoice("user", _l("One user")),
+            SelectChoice("users", _l("Several users")),
+            SelectChoice("tenant", _l("Everyone in my tenant")),
         ],
     )
     emails = TextAreaField(
-        "Recipients",
+        _l("Recipients"),
         validators=[Length(max=20000)],
-        description="Emails, separated by commas or new lines.",
+        description=_l("Emails, separated by commas or new lines."),
     )
     type = StringField(
-        "Type",
+        _l("Type"),
         default="system",
         validators=[
             DataRequired(),
-            Regexp(TYPE_RE.pattern, message="Letters, digits and _.:- only."),
+            Regexp(TYPE_RE.pattern, message=_l("Letters, digits and _.:- only.")),
             Length(max=64),
         ],
     )
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField("Body", validators=[Optional(), Length(max=10000)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Body"), validators=[Optional(), Length(max=10000)])
     priority = SelectField(
-        "Priority", default="normal", choices=[SelectChoice(p, p.capitalize()) for p in PRIORITIES]
+        _l("Priority"),
+        default="normal",
+        choices=[SelectChoice(p, PRIORITY_NAMES.get(p, p.capitalize())) for p in PRIORITIES],
     )
     url = StringField(
-        "Link",
+        _l("Link"),
         validators=[Optional(), Length(max=2048)],
-        description="https://… or a path on this site like /reports/42.",
+        description=_l("https://… or a path on this site like /reports/42."),
     )
 
     def recipient_emails(self) -> list[str]:

@@ -29,9 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, render_template
+from jinja2.ext import _make_new_ngettext
 from markupsafe import Markup
 from werkzeug.routing import MapAdapter
 
+from notifier import i18n
 from notifier.bus.base import Message
 from notifier.models import Notification
 from notifier.service.inbox import ROWS_MAX
@@ -50,7 +52,13 @@ MAX_PATCH = ROWS_MAX
 #: The bell, the badge and the title count unread notifications (not unseen ones): an item
 #: stays counted until it is read, however often it was shown (README "The inbox").
 BELL_COUNTS = "unread"
-PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
+#: English; the partials translate them (``_(n.priority_label)``) in the page's language.
+PRIORITY_LABELS = {
+    "low": i18n.N_("Low"),
+    "normal": i18n.N_("Normal"),
+    "high": i18n.N_("High"),
+    "urgent": i18n.N_("Urgent"),
+}
 
 
 def item_view(obj: Notification | dict[str, Any], group_count: int = 0) -> dict[str, Any]:
@@ -145,17 +153,44 @@ def update_fragment(
     return UPDATE, html
 
 
+def _cached_gettext(translate: Callable[[str], str]) -> Callable[..., Markup]:
+    """Jinja's newstyle ``gettext`` over one catalog, remembering the plain (no-variable) ones.
+
+    The stream renders every message's item with some 25 strings, most without variables;
+    remembering their escaped translation keeps the render near its cost before translation.
+    Only for the autoescaped .html partials the stream renders (as Jinja's own, the result
+    is Markup and the variables are escaped into it).
+    """
+    plain: dict[str, Markup] = {}
+
+    def gettext(message: str, **variables: Any) -> Markup:
+        if variables:
+            return Markup(translate(message)) % variables  # noqa: S704 - the catalog is ours
+        hit = plain.get(message)
+        if hit is None:
+            hit = plain[message] = Markup(translate(message)) % {}  # noqa: S704
+        return hit
+
+    return gettext
+
+
 class Fragments:
     """Render what the stream sends, once per message per process, without any request.
 
     Templates render straight from the app's Jinja environment; ``url_for`` is a
     :class:`~werkzeug.routing.MapAdapter` bound once to the app's URL map, configured as
     Flask binds one outside a request (SERVER_NAME, APPLICATION_ROOT, PREFERRED_URL_SCHEME),
-    so links are the same relative paths the pages render.
+    so links are the same relative paths the pages render. One instance per page language:
+    the templates' ``_``/``gettext``/``ngettext`` come from that language's catalog, loaded
+    once here (Flask-Babel's own would need an app context and look the catalog up per call).
     """
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, locale: str = "en") -> None:
         cfg = app.config
+        catalog = i18n.translations(locale)
+        gettext = _cached_gettext(catalog.gettext)
+        self.words: dict[str, Callable[..., str]] = {"_": gettext, "gettext": gettext}
+        self.words["ngettext"] = _make_new_ngettext(catalog.ngettext)
         self.env = app.jinja_env
         self.logger = app.logger
         self.urls: MapAdapter = app.url_map.bind(
@@ -169,8 +204,9 @@ class Fragments:
         return self.urls.build(endpoint, values)
 
     def render(self, template: str, **context: Any) -> str:
-        """Render a partial with this object's ``url_for``."""
-        return self.env.get_template(template).render(url_for=self.url_for, **context)
+        """Render a partial with this object's ``url_for``, in this object's language."""
+        tpl = self.env.get_template(template)
+        return tpl.render(url_for=self.url_for, **self.words, **context)
 
     def render_message(self, message: Message) -> list[tuple[str, str]]:
         """Return the (SSE event, HTML) pairs for one bus message (the stream calls this)."""

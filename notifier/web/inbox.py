@@ -6,6 +6,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -28,6 +30,42 @@ ACTION_DONE = {
     "unarchive": "moved to the inbox",
     "delete": "deleted",
 }
+#: The page's sentences per action: whole sentences, so a language can order its words.
+ONE_DONE = {
+    "read": _l("Notification marked read."),
+    "unread": _l("Notification marked unread."),
+    "seen": _l("Notification marked seen."),
+    "archive": _l("Notification archived."),
+    "unarchive": _l("Notification moved to the inbox."),
+    "delete": _l("Notification deleted."),
+}
+
+
+def many_done(action: str, count: int) -> str:
+    """Return "3 notifications archived." (in the page's language) for a bulk action."""
+    if action == "read":
+        return ngettext(
+            "%(num)d notification marked read.", "%(num)d notifications marked read.", count
+        )
+    if action == "unread":
+        return ngettext(
+            "%(num)d notification marked unread.", "%(num)d notifications marked unread.", count
+        )
+    if action == "seen":
+        return ngettext(
+            "%(num)d notification marked seen.", "%(num)d notifications marked seen.", count
+        )
+    if action == "archive":
+        return ngettext("%(num)d notification archived.", "%(num)d notifications archived.", count)
+    if action == "unarchive":
+        return ngettext(
+            "%(num)d notification moved to the inbox.",
+            "%(num)d notifications moved to the inbox.",
+            count,
+        )
+    return ngettext("%(num)d notification deleted.", "%(num)d notifications deleted.", count)
+
+
 DENSITY_COOKIE = "notifier_density"
 
 
@@ -112,7 +150,7 @@ def index() -> Any:
     html = render_template(
         "inbox/index.html",
         types=known_types(current_user.id),
-        page_title="Notifications",
+        page_title=gettext("Notifications"),
         active="inbox",
         main_class="has-toast-rail",
         **ctx,
@@ -144,11 +182,11 @@ def _item_action(nid: int, action: str) -> Any:
     except NotFound:
         abort(404)
     if not htmx.is_htmx():
-        flash(f"Notification {ACTION_DONE[action]}.", "success")
+        flash(str(ONE_DONE[action]), "success")
         return _back()
     badge = fragments.badge_oob(inbox.stats(current_user.id))
     if action == "delete":
-        return badge + _status_oob("Notification deleted.")
+        return badge + _status_oob(gettext("Notification deleted."))
     return render_kept_item(n) + badge
 
 
@@ -202,7 +240,7 @@ def open_notification(nid: int) -> Any:
 def read_all() -> Any:
     """Mark every notification read; htmx gets the re-rendered list."""
     changed = inbox.read_all(current_user)
-    text = f"{changed} notification{'s' if changed != 1 else ''} marked read."
+    text = many_done("read", changed)
     if not htmx.is_htmx():
         flash(text, "success")
         return _back()
@@ -229,13 +267,13 @@ def bulk() -> Any:
     if action not in ACTION_DONE:
         abort(400)
     if not ids:
-        text = "Select notifications first."
+        text = gettext("Select notifications first.")
         if not htmx.is_htmx():
             flash(text, "error")
             return _back()
         return _status_oob(text)
     updated, missing = inbox.bulk(current_user, action, ids)
-    text = f"{updated} notification{'s' if updated != 1 else ''} {ACTION_DONE[action]}."
+    text = many_done(action, updated)
     if not htmx.is_htmx():
         flash(text, "success")
         return _back()

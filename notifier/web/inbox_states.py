@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, flash, request
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
+from notifier.i18n import format_local
 from notifier.service import NotFound, ValidationError, inbox, states
 from notifier.web import bp, fragments, htmx
 from notifier.web.inbox import DENSITY_COOKIE, _back, _form_ids, _status_oob
@@ -45,7 +47,11 @@ def archive(nid: int) -> Any:
         changed = states.archive(current_user, _ids(nid))
     except NotFound:
         abort(404)
-    return _gone("Archived." if len(changed) < 2 else f"{len(changed)} notifications archived.")
+    if len(changed) < 2:
+        return _gone(gettext("Archived."))
+    return _gone(
+        ngettext("%(num)d notification archived.", "%(num)d notifications archived.", len(changed))
+    )
 
 
 @bp.post("/notifications/<int:nid>/unarchive")
@@ -56,7 +62,7 @@ def unarchive(nid: int) -> Any:
         states.unarchive(current_user, _ids(nid))
     except NotFound:
         abort(404)
-    return _gone("Moved to the inbox.")
+    return _gone(gettext("Moved to the inbox."))
 
 
 def _snooze_until() -> datetime | None:
@@ -81,7 +87,7 @@ def snooze(nid: int) -> Any:
     except NotFound:
         abort(404)
     except ValidationError:
-        text = "Pick a time after now and within 30 days."
+        text = gettext("Pick a time after now and within 30 days.")
         if not htmx.is_htmx():
             flash(text, "error")
             return _back()
@@ -89,7 +95,9 @@ def snooze(nid: int) -> Any:
         resp.headers["HX-Reswap"] = "none"  # keep the item where it is
         return resp
     local = states.to_local(until, current_user) if until else None
-    return _gone(f"Snoozed until {local:%a %d %b, %H:%M}." if local else "Snoozed.")
+    if local is None:
+        return _gone(gettext("Snoozed."))
+    return _gone(gettext("Snoozed until %(time)s.", time=format_local(local, "EEE dd MMM, HH:mm")))
 
 
 @bp.post("/notifications/seen")
@@ -106,7 +114,9 @@ def seen() -> Any:
 def archive_read() -> Any:
     """Archive every read notification; htmx gets the re-rendered list."""
     changed = states.archive_all(current_user, "read")
-    text = f"{changed} read notification{'s' if changed != 1 else ''} archived."
+    text = ngettext(
+        "%(num)d read notification archived.", "%(num)d read notifications archived.", changed
+    )
     if not htmx.is_htmx():
         flash(text, "success")
         return _back()

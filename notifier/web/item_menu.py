@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from notifier.channels import USER_CHANNELS
@@ -14,7 +16,7 @@ from notifier.service import preferences as prefs_svc
 from notifier.service.content import safe_url
 from notifier.web import bp, fragments, htmx
 
-CHANNEL_NAMES = {"in_app": "In-app", "email": "Email", "push": "Push", "sms": "SMS"}
+CHANNEL_NAMES = {"in_app": _l("In-app"), "email": _l("Email"), "push": _l("Push"), "sms": _l("SMS")}
 SCOPES = ("channel", "type")
 
 
@@ -31,7 +33,7 @@ def click_action(nid: int, action_id: str) -> Any:
     if not htmx.is_htmx():
         if link:
             return redirect(link)
-        flash(f"{action['label']}: done.", "success")
+        flash(gettext("%(action)s: done.", action=action["label"]), "success")
         return redirect(url_for("web.index", _anchor=f"n-{nid}"))
     resp = current_app.make_response(
         fragments.render_item(n) + fragments.badge_oob(inbox.stats(current_user.id))
@@ -41,62 +43,97 @@ def click_action(nid: int, action_id: str) -> Any:
     return resp
 
 
+def _sentence(key: str, default: bool, **names: Any) -> str:
+    """Return one of the "why" sentences that end in who chose it (the default or the user)."""
+    if default:
+        text = {
+            "channel_on": gettext("%(channel)s notifications were on (the default)."),
+            "channel_off": gettext("%(channel)s notifications were off (the default)."),
+            "type_on": gettext("%(channel)s for %(type)s was on (the default)."),
+            "type_off": gettext("%(channel)s for %(type)s was off (the default)."),
+            "all_off": gettext("Off for all notifications (the default)."),
+            "one_off": gettext("Off for %(type)s (the default)."),
+        }[key]
+    else:
+        text = {
+            "channel_on": gettext("%(channel)s notifications were on (your setting)."),
+            "channel_off": gettext("%(channel)s notifications were off (your setting)."),
+            "type_on": gettext("%(channel)s for %(type)s was on (your setting)."),
+            "type_off": gettext("%(channel)s for %(type)s was off (your setting)."),
+            "all_off": gettext("Off for all notifications (your setting)."),
+            "one_off": gettext("Off for %(type)s (your setting)."),
+        }[key]
+    return text % names
+
+
+def _held(rule: str, step: dict[str, Any]) -> str:
+    """Return the sentence for a channel held by quiet hours, sent urgently or digested."""
+    if rule == "quiet_hours":
+        return gettext("Held for your quiet hours, until %(until)s.", until=step.get("until"))
+    if rule == "urgent":
+        return gettext("Sent at once: urgent notifications skip quiet hours.")
+    if step.get("mode") == "hourly":
+        return gettext("Goes out in your hourly digest.")
+    if step.get("mode") == "daily":
+        return gettext("Goes out in your daily digest.")
+    return gettext("Goes out in your %(mode)s digest.", mode=step.get("mode"))
+
+
 def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Turn the stored decision into sentences, each rule with its switch as it is now.
 
     ``inbox``: why it is in the inbox (the question asked); ``channels``: one line per other
-    channel, what happened there and why.
+    channel, what happened there and why. Whole sentences, so each language words them.
     """
     inbox_steps: list[dict[str, Any]] = []
     lines: dict[str, dict[str, Any]] = {}
+    sent = gettext("Sent.")
     for step in n.decision or ():
         rule, ch = step.get("rule"), str(step.get("channel", ""))
-        name = CHANNEL_NAMES.get(ch, ch)
-        by = " (the default)" if step.get("source") == "default" else " (your setting)"
+        name = str(CHANNEL_NAMES.get(ch, ch))
+        default = step.get("source") == "default"
         state = "on" if step.get("allowed") else "off"
         channel_switch = {
             "scope": "channel",
             "on": bool(prefs["channels"].get(ch)),
-            "label": f"{name} notifications",
+            "label": gettext("%(channel)s notifications", channel=name),
         }
         type_switch = {
             "scope": "type",
             "on": bool(prefs["types"].get(n.type, {}).get(ch, True)),
-            "label": f"{name} for {n.type}",
+            "label": gettext("%(channel)s for %(type)s", channel=name, type=n.type),
         }
         if ch == "in_app":
             if rule == "mandatory":
-                text = f"{n.type} is mandatory on this server: it always reaches the inbox."
+                text = gettext(
+                    "%(type)s is mandatory on this server: it always reaches the inbox.",
+                    type=n.type,
+                )
                 inbox_steps.append({"rule": rule, "channel": ch, "text": text, "switch": None})
             elif rule in ("channel", "type_channel"):
-                what = "notifications" if rule == "channel" else f"for {n.type}"
-                verb = "were" if rule == "channel" else "was"
+                key = f"{'channel' if rule == 'channel' else 'type'}_{state}"
                 inbox_steps.append(
                     {
                         "rule": rule,
                         "channel": ch,
-                        "text": f"{name} {what} {verb} {state}{by}.",
+                        "text": _sentence(key, default, channel=name, type=n.type),
                         "switch": channel_switch if rule == "channel" else type_switch,
                     }
                 )
             continue
         line = lines.setdefault(
-            ch, {"channel": ch, "name": name, "text": "Sent.", "switch": type_switch, "link": None}
+            ch, {"channel": ch, "name": name, "text": sent, "switch": type_switch, "link": None}
         )
         if rule == "channel" and not step.get("allowed"):
-            line.update(text=f"Off for all notifications{by}.", switch=channel_switch)
+            line.update(text=_sentence("all_off", default), switch=channel_switch)
         elif rule == "type_channel" and not step.get("allowed"):
-            line["text"] = f"Off for {n.type}{by}."
+            line["text"] = _sentence("one_off", default, type=n.type)
         elif rule == "unavailable":
-            line["text"] = f"Not sent: {step.get('reason')}."
+            line["text"] = gettext("Not sent: %(reason)s.", reason=step.get("reason"))
         elif rule in ("quiet_hours", "urgent", "digest"):
-            text = {
-                "quiet_hours": f"Held for your quiet hours, until {step.get('until')}.",
-                "urgent": "Sent at once: urgent notifications skip quiet hours.",
-                "digest": f"Goes out in your {step.get('mode')} digest.",
-            }[str(rule)]
+            text = _held(str(rule), step)
             # Quiet hours and a digest can both apply: say both.
-            line["text"] = text if line["text"] == "Sent." else f"{line['text']} {text}"
+            line["text"] = text if line["text"] == sent else f"{line['text']} {text}"
             if rule != "urgent":
                 anchor = "digest" if rule == "digest" else "quiet-hours"
                 line["link"] = url_for("web.preferences", _anchor=anchor)
@@ -113,8 +150,8 @@ def _why(nid: int, *, saved: bool = False, status: int = 200) -> Any:
         html = render_template("why/_panel.html", saved=saved, **ctx)
         return htmx.vary(current_app.make_response((html, status)))
     if saved:
-        flash("Saved. New notifications follow this setting.", "success")
-    page = render_template("why/page.html", page_title="Why am I seeing this?", **ctx)
+        flash(gettext("Saved. New notifications follow this setting."), "success")
+    page = render_template("why/page.html", page_title=gettext("Why am I seeing this?"), **ctx)
     return htmx.vary(current_app.make_response((page, status)))
 
 

@@ -6,9 +6,11 @@ from datetime import time, timedelta
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, refresh
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from notifier import i18n
 from notifier.channels import USER_CHANNELS, configured
 from notifier.extensions import db
 from notifier.models import Notification, utcnow
@@ -56,6 +58,7 @@ def _initial(form: PreferencesForm, prefs: dict[str, Any]) -> None:
     form.quiet_end.data = time.fromisoformat(qh.get("end") or "07:00")
     form.quiet_timezone.data = qh.get("timezone") or "UTC"
     form.phone.data = current_user.phone or ""
+    form.locale.data = i18n.supported(current_user.locale)
 
 
 def _document(form: PreferencesForm, stored: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +107,7 @@ def _attach_errors(form: PreferencesForm, exc: ValidationError) -> list[str]:
         "quiet_hours.start": "quiet_start",
         "quiet_hours.end": "quiet_end",
         "phone": "phone",
+        "locale": "locale",
     }
     for t, cells, digest in form.matrix:
         names[f"digest.{t}"] = digest
@@ -138,7 +142,10 @@ def _render(
         resp = current_app.make_response(
             (
                 render_template(
-                    "preferences/index.html", page_title="Preferences", active="preferences", **ctx
+                    "preferences/index.html",
+                    page_title=gettext("Preferences"),
+                    active="preferences",
+                    **ctx,
                 ),
                 status,
             )
@@ -146,13 +153,20 @@ def _render(
     return htmx.vary(resp)
 
 
-def _set_phone(raw: str | None) -> None:
-    """Put the form's phone on the user (E.164 or empty); ValidationError naming ``phone``."""
+def _set_profile(phone: str | None, locale: str | None) -> bool:
+    """Put the form's phone and language on the user; return True when the language changed.
+
+    The phone is E.164 or empty; ValidationError names ``phone`` or ``locale``.
+    """
     errors: dict[str, str] = {}
-    changes = accounts.validate_profile({"phone": (raw or "").strip() or None}, errors)
+    doc = {"phone": (phone or "").strip() or None, "locale": locale or "en"}
+    changes = accounts.validate_profile(doc, errors)
     if errors:
-        raise ValidationError("invalid phone", fields=errors)
+        raise ValidationError("invalid profile", fields=errors)
+    changed = changes["locale"] != current_user.locale
     current_user.phone = changes["phone"]
+    current_user.locale = changes["locale"]
+    return bool(changed)
 
 
 @bp.route("/preferences", methods=["GET", "POST"])
@@ -168,16 +182,28 @@ def preferences() -> Any:
     shown = clean_types(request.form.getlist("shown_types")) or _types(stored)
     form = preferences_form(shown, zone)
     if not form.validate_on_submit():
-        return _render(form, status=422, errors=["Please correct the fields marked below."])
+        return _render(
+            form, status=422, errors=[gettext("Please correct the fields marked below.")]
+        )
     try:
-        _set_phone(form.phone.data)
-        # The phone is set on the user first: it commits with the preferences, or not at all.
+        # A post without the select (an older page, a script) keeps the language it had.
+        kept = i18n.supported(current_user.locale)
+        locale = form.locale.data if "locale" in request.form else kept
+        relabel = _set_profile(form.phone.data, locale)
+        # The profile is set on the user first: it commits with the preferences, or not at all.
         prefs_svc.set_preferences(current_user, _document(form, stored), merge=True)
     except ValidationError as exc:
         db.session.rollback()
         return _render(form, status=422, errors=_attach_errors(form, exc))
+    if relabel:
+        refresh()  # Babel chose this request's language before the change: choose again
+        if htmx.is_htmx():  # the whole page (nav, <html lang>) changes language: reload it
+            flash(gettext("Preferences saved."), "success")
+            resp = current_app.make_response(("", 204))
+            resp.headers["HX-Refresh"] = "true"
+            return resp
     if not htmx.is_htmx():
-        flash("Preferences saved.", "success")
+        flash(gettext("Preferences saved."), "success")
         return redirect(url_for("web.preferences"))  # PRG: a reload never re-posts
     stored = prefs_svc.get_preferences(current_user.id)
     saved = preferences_form(shown, stored["quiet_hours"]["timezone"], formdata=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
@@ -19,7 +21,7 @@ class RetentionForm(FlaskForm):
     """Days a tenant's notifications are kept; empty keeps them forever."""
 
     retention_days = IntegerField(
-        "Keep notifications for (days)",
+        _l("Keep notifications for (days)"),
         validators=[Optional(), NumberRange(min=1, max=retention.MAX_RETENTION_DAYS)],
     )
 
@@ -38,12 +40,12 @@ def admin_privacy() -> Any:
             except ValidationError as exc:  # the service's own bounds, should the form's drift
                 form.retention_days.errors = list(exc.fields.values())
             else:
-                flash("Retention saved.")
+                flash(gettext("Retention saved."))
                 return redirect(url_for("web.admin_privacy"))
         status = 422
     html = render_template(
         "admin/privacy.html",
-        page_title="Privacy",
+        page_title=gettext("Privacy"),
         active="admin",
         form=form,
         tenant=tenant,

@@ -13,12 +13,14 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from notifier import i18n
 from notifier.bus.base import Message
 from notifier.stream.wire import encode
 from notifier.web.fragments import Fragments
 
 Pairs = list[tuple[str, str]]
-EXTENSION = "notifier.html_renderer"
+EXTENSION = "notifier.html_renderer"  # the English one
+LOCALIZED = "notifier.html_renderers"  # every page language's, English included
 
 
 class FragmentSource(Protocol):
@@ -43,8 +45,10 @@ class HtmlRenderer:
     kind = "html"
     needs_rows = True
 
-    def __init__(self, fragments: FragmentSource) -> None:
+    def __init__(self, fragments: FragmentSource, locale: str = "en") -> None:
         self.fragments = fragments
+        # One cache entry per message and page language (the hub still sees kind "html").
+        self.cache_key = self.kind if locale == "en" else f"{self.kind}:{locale}"
 
     def _encode(self, pairs: Iterable[tuple[str, str]], cursor: int = 0) -> bytes:
         out = []
@@ -78,11 +82,19 @@ class HtmlRenderer:
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's one HTML renderer (its URL adapter is bound here, once)."""
-    app.extensions[EXTENSION] = HtmlRenderer(Fragments(app))
+    """Build the app's HTML renderers, one per page language (URL adapters bound once)."""
+    english = HtmlRenderer(Fragments(app))
+    app.extensions[EXTENSION] = english
+    app.extensions[LOCALIZED] = {
+        locale: english if locale == "en" else HtmlRenderer(Fragments(app, locale), locale)
+        for locale in i18n.LOCALES
+    }
 
 
-def html_renderer() -> HtmlRenderer:
-    """Return the current app's HTML renderer."""
-    renderer: HtmlRenderer = current_app.extensions[EXTENSION]
-    return renderer
+def html_renderer(locale: str = "en") -> HtmlRenderer:
+    """Return the current app's HTML renderer for ``locale`` (English when unsupported)."""
+    if i18n.supported(locale) == "en":
+        renderer: HtmlRenderer = current_app.extensions[EXTENSION]
+        return renderer
+    renderers: dict[str, HtmlRenderer] = current_app.extensions[LOCALIZED]
+    return renderers[i18n.supported(locale)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from notifier import selftest
@@ -36,7 +37,7 @@ def admin_selftest() -> Any:
         if not 0 <= idle <= IDLE_MAX:
             raise ValueError
     except ValueError:
-        error = f"Hold for 0 to {IDLE_MAX} seconds."
+        error = gettext("Hold for 0 to %(max)s seconds.", max=IDLE_MAX)
         page = {"error": error, "idle_bound": raw, "url": public_url()}
         return render_template("admin/_selftest.html", **page), 422
     with selftest.temporary_token(current_user._get_current_object()) as token:

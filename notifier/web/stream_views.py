@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from notifier.auth import Unauthorized, session_credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import login_manager
+from notifier.i18n import page_lang
 from notifier.responses import error_response
 from notifier.service.errors import ValidationError
 from notifier.stream import open_stream
@@ -33,7 +34,8 @@ def html_stream() -> Any:
         return error_response(422, exc.message, code="validation_error", fields=exc.fields)
     try:
         # Opened with the login session: logout closes it (CONTRACT §8).
-        return open_stream(user, session_credential(user), html_renderer(), types)
+        renderer = html_renderer(page_lang())  # the language this page was rendered in
+        return open_stream(user, session_credential(user), renderer, types)
     except TooManyConnections as exc:
         return refusal(exc)
     except Unauthorized:  # signed out while this request was on its way

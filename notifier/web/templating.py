@@ -8,7 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from flask import Flask, current_app, g, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 
 from notifier.service import events, inbox
@@ -88,9 +90,18 @@ def iso_filter(value: Any) -> str:
 
 
 def when_filter(value: Any) -> str:
-    """Format a time for people (static/js turns it into "5 min ago" in the reader's zone)."""
+    """Format a time for people (static/js turns it into "5 min ago" in the reader's zone).
+
+    In the page's language ("2 Dec 2026, 10:00 UTC", "02.12.2026, 10:00 UTC"); English, the
+    stream's case outside a request, stays a plain strftime (no Babel lookup per item).
+    """
     dt = to_datetime(value)
-    return f"{dt.day} {dt:%b %Y, %H:%M} UTC" if dt else ""
+    if dt is None:
+        return ""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return f"{dt.day} {dt:%b %Y, %H:%M} UTC"
+    return f"{format_date(dt, 'medium', locale=locale)}, {dt:%H:%M} UTC"
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template
+from flask_babel import gettext
 
 from notifier.extensions import csrf
 from notifier.service import NotFound
@@ -30,7 +31,7 @@ def unsubscribe(token: str) -> Any:
         types=types,
         email=user.email,
         done=not unsub.email_is_on(user, types),
-        page_title="Unsubscribe",
+        page_title=gettext("Unsubscribe"),
     )
 
 
@@ -48,5 +49,5 @@ def unsubscribe_post(token: str) -> Any:
         types=types,
         email=user.email,
         done=True,
-        page_title="Unsubscribed",
+        page_title=gettext("Unsubscribed"),
     )

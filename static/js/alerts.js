@@ -14,6 +14,23 @@
 (function () {
   "use strict";
 
+  // The page's language: <html data-strings> maps these English strings to it (absent in
+  // English). "%(n)s"-style names are filled from `names`.
+  var STRINGS = (function () {
+    try {
+      return JSON.parse(document.documentElement.getAttribute("data-strings") || "{}");
+    } catch (e) {
+      return {};
+    }
+  })();
+  function t(text, names) {
+    var out = STRINGS[text] || text;
+    Object.keys(names || {}).forEach(function (key) {
+      out = out.split("%(" + key + ")s").join(String(names[key]));
+    });
+    return out;
+  }
+
   var KEY = "notifier.desktopAlerts";
   var SOUND = "notifier.desktopSound";
   var FLUSH_MS = 2000;
@@ -51,7 +68,7 @@
     var link = li.querySelector(".item-title a");
     return {
       id: li.id.slice(2),
-      title: title ? title.textContent.trim() : "New notification",
+      title: title ? title.textContent.trim() : t("New notification"),
       body: body ? body.textContent.trim() : "",
       href: link ? link.getAttribute("href") : null
     };
@@ -174,11 +191,11 @@
     }
     if (!supported()) {
       toggle.disabled = true;
-      say("This browser cannot show desktop alerts.");
+      say(t("This browser cannot show desktop alerts."));
     } else if (window.Notification.permission === "denied") {
-      say("Alerts are blocked for this site in the browser's settings.");
+      say(t("Alerts are blocked for this site in the browser's settings."));
     } else if (toggle.checked) {
-      say("On: shown while this tab is in the background.");
+      say(t("On: shown while this tab is in the background."));
     } else {
       say("");
     }
@@ -207,7 +224,7 @@
         if (ok) {
           registerPush().then(function (pushed) {
             if (pushed) {
-              say("On, also with this tab closed (Web Push).");
+              say(t("On, also with this tab closed (Web Push)."));
             }
           });
         }

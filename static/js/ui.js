@@ -5,6 +5,23 @@
 (function () {
   "use strict";
 
+  // The page's language: <html data-strings> maps these English strings to it (absent in
+  // English). "%(n)s"-style names are filled from `names`.
+  var STRINGS = (function () {
+    try {
+      return JSON.parse(document.documentElement.getAttribute("data-strings") || "{}");
+    } catch (e) {
+      return {};
+    }
+  })();
+  function t(text, names) {
+    var out = STRINGS[text] || text;
+    Object.keys(names || {}).forEach(function (key) {
+      out = out.split("%(" + key + ")s").join(String(names[key]));
+    });
+    return out;
+  }
+
   var body = document.body;
   var TOAST_MS = 6000;
   var MAX_TOASTS = 3; // more would cover the list; the newest few are what matters
@@ -34,11 +51,11 @@
   var connLabel = document.getElementById("conn-label");
   var connRetry = document.getElementById("conn-retry");
   var LABELS = {
-    connecting: "Connecting…",
-    live: "Live",
-    reconnecting: "Reconnecting…",
-    offline: "Offline",
-    closed: "Offline"
+    connecting: t("Connecting…"),
+    live: t("Live"),
+    reconnecting: t("Reconnecting…"),
+    offline: t("Offline"),
+    closed: t("Offline")
   };
   document.addEventListener("notifier:status", function (event) {
     if (!conn) {
@@ -47,14 +64,14 @@
     var info = event.detail;
     var label = LABELS[info.state] || info.state;
     if (info.state === "reconnecting" && info.delay) {
-      label = "Reconnecting in " + Math.max(1, Math.round(info.delay / 1000)) + " s";
+      label = t("Reconnecting in %(n)s s", { n: Math.max(1, Math.round(info.delay / 1000)) });
     }
     conn.dataset.state = info.state;
     if (connLabel.textContent !== label) {
       connLabel.textContent = label;
     }
     connRetry.hidden = info.state === "live" || info.state === "connecting";
-    connRetry.textContent = info.state === "offline" ? "Reconnect" : "Retry now";
+    connRetry.textContent = info.state === "offline" ? t("Reconnect") : t("Retry now");
   });
   if (connRetry) {
     connRetry.addEventListener("click", function () {
@@ -143,12 +160,12 @@
   }
   body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
-    errorToast(status === 404 ? "That notification no longer exists." :
-      status === 400 ? "Your session changed. Reload the page and try again." :
-        "Something went wrong (" + status + "). Please try again.");
+    errorToast(status === 404 ? t("That notification no longer exists.") :
+      status === 400 ? t("Your session changed. Reload the page and try again.") :
+        t("Something went wrong (%(status)s). Please try again.", { status: status }));
   });
   body.addEventListener("htmx:sendError", function () {
-    errorToast("No connection to the server. Your change was not saved.");
+    errorToast(t("No connection to the server. Your change was not saved."));
   });
 
   // --- select many --------------------------------------------------------------------------
@@ -168,7 +185,7 @@
     var selectAll = document.getElementById("select-all");
     selectAll.checked = n > 0 && n === all.length;
     selectAll.indeterminate = n > 0 && n < all.length;
-    document.getElementById("selected-count").textContent = n ? n + " selected" : "";
+    document.getElementById("selected-count").textContent = n ? t("%(n)s selected", { n: n }) : "";
     Array.prototype.forEach.call(bulk.querySelectorAll("[data-needs-selection]"), function (b) {
       b.disabled = n === 0;
     });
@@ -222,9 +239,11 @@
   });
 
   // --- times in the reader's zone -------------------------------------------------------------
+  // Times in the page's language (its <html lang>), in the reader's own time zone.
+  var pageLang = document.documentElement.lang || undefined;
   var relative = window.Intl && Intl.RelativeTimeFormat ?
-    new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
-  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+    new Intl.RelativeTimeFormat(pageLang, { numeric: "auto" }) : null;
+  var full = new Intl.DateTimeFormat(pageLang, { dateStyle: "medium", timeStyle: "short" });
   function describe(date) {
     var seconds = (date.getTime() - Date.now()) / 1000;
     var abs = Math.abs(seconds);
@@ -232,7 +251,7 @@
       return full.format(date);
     }
     if (abs < 45) {
-      return "just now";
+      return t("just now");
     }
     if (abs < 3600) {
       return relative.format(Math.round(seconds / 60), "minute");
