@@ -39,6 +39,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 WAIT_TIMEOUT = 5.0
+#: How long the SMTP server process may take to answer a command (generous: a loaded CI box).
+ACK_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -159,7 +161,7 @@ class SmtpServer(_Recording):
         done = self._acks[ident] = threading.Event()
         self._proc.stdin.write(json.dumps({"op": op, "id": ident, **fields}) + "\n")
         self._proc.stdin.flush()
-        if not done.wait(WAIT_TIMEOUT):
+        if not done.wait(ACK_TIMEOUT):
             raise AssertionError(f"SMTP receiver did not answer {op!r}")
 
     @property
