@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from notifier.bus import Hub, RedisBroker, close_message
+from tests.fixtures_receivers import free_port
 from tests.fixtures_redis import RedisServer
 from tests.test_bus_contract import DEADLINE, msg, receive, wait_until
 
@@ -237,8 +238,8 @@ def test_stop_ends_the_listener_and_closes_its_connection(
 
 UNPATCHED = """
 import sys
-from notifier.bus import Hub, RedisBroker
-broker = RedisBroker(Hub(), sys.argv[1], instance="unpatched")
+from notifier.bus import Hub, make_broker
+broker = make_broker(sys.argv[1], Hub(), "unpatched")
 try:
     broker.start()
 except RuntimeError as exc:
@@ -247,11 +248,14 @@ except RuntimeError as exc:
 """
 
 
-def test_start_refuses_a_process_without_gevent_patching(redis_url: str) -> None:
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_start_refuses_a_process_without_gevent_patching(redis_url: str, kind: str) -> None:
     # One blocking read would freeze every stream of such a process; refuse, and say why.
+    # The cluster broker refuses before it contacts a node, so a closed port will do.
+    url = redis_url if kind == "redis" else f"redis+cluster://127.0.0.1:{free_port()}"
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-c", UNPATCHED, redis_url],
+        [sys.executable, "-c", UNPATCHED, url],
         cwd=root,
         capture_output=True,
         text=True,
