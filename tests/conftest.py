@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+
+from gevent import monkey
+
+# The test process runs gevent-patched, as app.py and gunicorn's gevent workers do, so the code
+# under test (the Redis brokers refuse anything else) meets the same cooperative sockets,
+# threads and subprocesses. This is the earliest hook a checkout has: pytest's entry-point
+# plugins (schemathesis via urllib3, anyio) already imported ssl, and urllib3 holds ssl's
+# unpatched SSLContext; no test makes a TLS connection from this process, so the warning is
+# silenced for exactly that case. Servers that need real OS threads (aiosmtpd's asyncio loop)
+# run in subprocesses: tests/fixtures_receivers.py.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Monkey-patching ssl after ssl", monkey.MonkeyPatchWarning)
+    monkey.patch_all()
+
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,7 +1,9 @@
 """Provide real SMTP and HTTP receivers for tests that deliver through external channels.
 
 A pytest plugin (``pytest_plugins = ["tests.fixtures_receivers"]``). Both servers listen on
-127.0.0.1 on a port the OS picks, run in a background thread and record what crossed the wire.
+127.0.0.1 on a port the OS picks and record what crossed the wire: the HTTP one in a
+background thread (a greenlet: the test process is gevent-patched, see conftest.py), the SMTP
+one in a subprocess of its own (tests/smtp_child.py).
 
 ``smtp_server`` (:class:`SmtpServer`): aiosmtpd without TLS; ``config()`` gives matching
 NOTIFIER_SMTP_* settings. ``messages`` holds :class:`ReceivedMail`; ``fail("451 4.3.0 Later",
@@ -18,23 +20,27 @@ that sends from another thread or greenlet calls ``wait_for(n)``.
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import itertools
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 WAIT_TIMEOUT = 5.0
+#: How long the SMTP server process may take to answer a command (generous: a loaded CI box).
+ACK_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -74,49 +80,107 @@ class ReceivedMail:
     message: EmailMessage
 
 
-class _AnyPortController(Controller):
-    """Controller bound to port 0: learn the real port before aiosmtpd's start-up probe."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 class SmtpServer(_Recording):
-    """A real SMTP server on 127.0.0.1 that records what it receives."""
+    """A real SMTP server on 127.0.0.1 that records what it receives.
+
+    aiosmtpd runs in its own process (tests/smtp_child.py): its asyncio thread would be a
+    greenlet in this gevent-patched one. A reader greenlet turns the child's event lines into
+    the records below; every read of them first round-trips a ``sync``, so what the server
+    did before a synchronous send returned is there when the test looks.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.host = "127.0.0.1"
         self.port = 0  # Known once started.
-        self._failure: tuple[str, str, int | None] | None = None
-        self.credentials: tuple[str, str] | None = None
-        self.logins: list[tuple[str, str]] = []
-        self._freeze: tuple[str, ...] | None = None  # None: not frozen; (): every recipient.
-        self.frozen_now = 0
+        self._logins: list[tuple[str, str]] = []
+        self.frozen_count = 0
         self.max_frozen = 0
-        self._controller = _AnyPortController(
-            self,
-            hostname=self.host,
-            port=0,
-            authenticator=self._authenticate,
-            auth_require_tls=False,  # Plain-text AUTH is fine on loopback in tests.
-        )
+        self._acks: dict[int, threading.Event] = {}
+        self._ids = itertools.count(1)
+        self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start listening."""
-        self._controller.start()
-        self.port = int(self._controller.port)
+        """Start the server process and wait until it listens."""
+        self._proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("smtp_child.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        ready = json.loads(self._proc.stdout.readline() or "{}")
+        if ready.get("event") != "ready":
+            self._proc.kill()
+            raise RuntimeError(f"SMTP receiver did not start (exit {self._proc.wait()})")
+        self.port = int(ready["port"])
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def stop(self) -> None:
-        """Stop listening and end the server thread."""
-        self._controller.stop()
+        """Stop the server process (closing its stdin ends it) and the reader."""
+        if self._proc is None:
+            return
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            event = json.loads(line)
+            kind = event["event"]
+            if kind == "mail":
+                raw = base64.b64decode(event["raw"])
+                # SMTP lines end in CRLF; parse with LF so tests compare text as it was written.
+                message = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
+                assert isinstance(message, EmailMessage)
+                self._record(ReceivedMail(event["mail_from"], event["rcpt_tos"], raw, message))
+            elif kind == "login":
+                with self._cond:
+                    self._logins.append((event["user"], event["password"]))
+            elif kind == "frozen":
+                with self._cond:
+                    self.frozen_count = int(event["now"])
+                    self.max_frozen = max(self.max_frozen, self.frozen_count)
+                    self._cond.notify_all()
+            elif kind == "ack":
+                self._acks.pop(int(event["id"])).set()
+
+    def _call(self, op: str, **fields: Any) -> None:
+        """Send one command and wait until the server applied it (and reported all before)."""
+        assert self._proc is not None and self._proc.stdin is not None
+        ident = next(self._ids)
+        done = self._acks[ident] = threading.Event()
+        self._proc.stdin.write(json.dumps({"op": op, "id": ident, **fields}) + "\n")
+        self._proc.stdin.flush()
+        if not done.wait(ACK_TIMEOUT):
+            raise AssertionError(f"SMTP receiver did not answer {op!r}")
 
     @property
     def messages(self) -> list[ReceivedMail]:
         """Return the messages received so far, oldest first."""
+        self._call("sync")
         return list(self._items)
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        """Return the (user, password) pairs of every AUTH attempt so far."""
+        self._call("sync")
+        return list(self._logins)
+
+    @property
+    def frozen_now(self) -> int:
+        """Return how many sessions the server holds frozen right now."""
+        self._call("sync")
+        return self.frozen_count
 
     def fail(
         self, reply: str, at: Literal["rcpt", "data"] = "data", times: int | None = None
@@ -125,78 +189,25 @@ class SmtpServer(_Recording):
 
         ``times`` limits it to the next N attempts, after which mail is accepted again.
         """
-        self._failure = (reply, at, times)
-
-    async def handle_RCPT(
-        self, server: Any, session: Session, envelope: Envelope, address: str, options: list
-    ) -> str:
-        """aiosmtpd hook: accept the recipient unless told to refuse RCPT."""
-        if refusal := self._take_failure("rcpt"):
-            return refusal
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        self._call("fail", reply=reply, at=at, times=times)
 
     def freeze(self, *recipients: str) -> None:
         """Answer nothing after DATA for mail to ``recipients`` (every mail when none given)."""
-        with self._cond:
-            self._freeze = tuple(recipients)
+        self._call("freeze", recipients=list(recipients))
 
     def thaw(self) -> None:
         """Answer again; held sessions whose client is still there go on."""
-        with self._cond:
-            self._freeze = None
+        self._call("thaw")
 
     def wait_frozen(self, count: int, timeout: float = WAIT_TIMEOUT) -> None:
         """Block until ``count`` sessions are held frozen at the same time."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self.frozen_now >= count, timeout):
-                raise AssertionError(f"expected {count} frozen sessions, got {self.frozen_now}")
-
-    def _frozen_for(self, envelope: Envelope) -> bool:
-        with self._cond:
-            held = self._freeze
-        return held is not None and (not held or bool(set(held) & set(envelope.rcpt_tos)))
-
-    async def _hold(self, envelope: Envelope) -> None:
-        """Keep the session waiting while frozen; the client giving up cancels this task."""
-        with self._cond:
-            self.frozen_now += 1
-            self.max_frozen = max(self.max_frozen, self.frozen_now)
-            self._cond.notify_all()
-        try:
-            while self._frozen_for(envelope):
-                await asyncio.sleep(0.02)  # The server's own idle loop, not a test's wait.
-        finally:
-            with self._cond:
-                self.frozen_now -= 1
-                self._cond.notify_all()
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        """aiosmtpd hook: record the message unless told to refuse DATA (or frozen)."""
-        if self._frozen_for(envelope):
-            await self._hold(envelope)
-        if refusal := self._take_failure("data"):
-            return refusal
-        raw = bytes(envelope.original_content or envelope.content or b"")
-        # SMTP lines end in CRLF; parse with LF so tests compare text the way it was written.
-        message = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), raw, message)
-        self._record(mail)
-        return "250 Message accepted"
-
-    def _take_failure(self, stage: str) -> str | None:
-        with self._cond:
-            if self._failure is None or self._failure[1] != stage:
-                return None
-            reply, at, times = self._failure
-            if times is not None:
-                self._failure = (reply, at, times - 1) if times > 1 else None
-            return reply
+            if not self._cond.wait_for(lambda: self.frozen_count >= count, timeout):
+                raise AssertionError(f"expected {count} frozen sessions, got {self.frozen_count}")
 
     def require_login(self, user: str, password: str) -> None:
         """Accept AUTH only with these credentials (any are accepted otherwise)."""
-        self.credentials = (user, password)
+        self._call("require_login", user=user, password=password)
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """Return NOTIFIER_SMTP_* settings pointing at this server, plus ``overrides``."""
@@ -207,15 +218,6 @@ class SmtpServer(_Recording):
             "NOTIFIER_SMTP_FROM": "Notifier <notifier@example.test>",
             **overrides,
         }
-
-    def _authenticate(
-        self, server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        if not isinstance(data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        pair = (data.login.decode(), data.password.decode())
-        self.logins.append(pair)
-        return AuthResult(success=self.credentials in (None, pair), handled=False)
 
 
 @pytest.fixture

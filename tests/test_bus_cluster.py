@@ -1,7 +1,7 @@
 """The Redis Cluster bus in-process: selection, seeds, slot migration, CLI publishes (issue 13.7).
 
-The cluster is real (tests/fixtures_redis_cluster.py); the test process is not monkey-patched
-and waits cooperatively, so the shard readers run (as in tests/test_bus_contract.py).
+The cluster is real (tests/fixtures_redis_cluster.py); the test process is gevent-patched
+(conftest.py) and waits cooperatively, so the shard readers run (as in test_bus_contract.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Check the guarantees of notifier/bus/base.py against both brokers with one suite.
 
-The redis variant runs a real redis-server (tests/fixtures_redis.py). The test process is not
-monkey-patched: the Redis listener offloads its socket reads to gevent's thread pool, and the
-tests wait cooperatively (Subscription.get, gevent.sleep), so the listener greenlet runs.
+The redis variant runs a real redis-server (tests/fixtures_redis.py). The test process is
+gevent-patched (conftest.py), as the server is, and the tests wait cooperatively
+(Subscription.get, gevent.sleep), so the listener greenlet runs.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """Check what only the Redis broker does, against a real redis-server.
 
-Two brokers on two hubs stand for two processes. This pytest process is not monkey-patched,
-so the listener offloads its socket reads to gevent's thread pool; one test runs a
-monkey-patched subprocess to cover the production path. Waits poll cooperatively with a
-generous deadline; nothing asserts on elapsed time.
+Two brokers on two hubs stand for two processes. This pytest process is gevent-patched
+(conftest.py), as the server is; one test runs an un-patched subprocess, which start()
+refuses. Waits poll cooperatively with a generous deadline; nothing asserts on elapsed time.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -21,6 +19,7 @@ import pytest
 import redis
 
 from notifier.bus import Hub, RedisBroker, close_message
+from tests.fixtures_receivers import free_port
 from tests.fixtures_redis import RedisServer
 from tests.test_bus_contract import DEADLINE, msg, receive, wait_until
 
@@ -237,36 +236,31 @@ def test_stop_ends_the_listener_and_closes_its_connection(
     broker.stop()  # idempotent
 
 
-PATCHED = """
-import json, sys
-from gevent import monkey
-monkey.patch_all()
-from notifier.bus import Hub, Message, RedisBroker
-hub = Hub()
-broker = RedisBroker(hub, sys.argv[1], instance="patched")
-broker.start()
-sub = hub.subscribe(1, 1)
-published = broker.publish([Message(1, 1, 7, "notification", {"n": 7})])
-got = sub.get(timeout=30)
-broker.stop()
-print(json.dumps({"published": published, "cursor": got and got.cursor,
-                  "offloaded": broker._offload, "running": broker.running}))
+UNPATCHED = """
+import sys
+from notifier.bus import Hub, make_broker
+broker = make_broker(sys.argv[1], Hub(), "unpatched")
+try:
+    broker.start()
+except RuntimeError as exc:
+    print(exc)
+    sys.exit(3)
 """
 
 
-def test_listener_in_a_monkey_patched_process(redis_url: str) -> None:
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_start_refuses_a_process_without_gevent_patching(redis_url: str, kind: str) -> None:
+    # One blocking read would freeze every stream of such a process; refuse, and say why.
+    # The cluster broker refuses before it contacts a node, so a closed port will do.
+    url = redis_url if kind == "redis" else f"redis+cluster://127.0.0.1:{free_port()}"
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-c", PATCHED, redis_url],
+        [sys.executable, "-c", UNPATCHED, url],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {
-        "published": True,
-        "cursor": 7,
-        "offloaded": False,
-        "running": False,
-    }
+    assert done.returncode == 3, done.stderr
+    assert "not gevent-patched" in done.stdout
+    assert "monkey.patch_all()" in done.stdout

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gevent import monkey
+
 if TYPE_CHECKING:  # hub.py imports Message from here; a runtime import would be circular
     from notifier.bus.hub import Hub
 
@@ -134,3 +136,16 @@ class Broker(ABC):
     def online(self, user_id: int) -> bool:
         """Return True when the user has a live stream here (or, shared, on any process)."""
         return self.hub.user_count(user_id) > 0
+
+
+def require_patched(what: str) -> None:
+    """Raise RuntimeError unless gevent has monkey-patched the socket module.
+
+    A Redis-backed broker reads its sockets in greenlets; with the standard library's
+    blocking sockets one read would stop the whole gevent loop, and every stream with it.
+    """
+    if not monkey.is_module_patched("socket"):
+        raise RuntimeError(
+            f"{what}: sockets are not gevent-patched; call gevent.monkey.patch_all() before "
+            "anything else imports socket (app.py and gunicorn -k gevent do)"
+        )

@@ -23,7 +23,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from notifier.bus.base import Broker, Message, decode_batch
+from notifier.bus.base import Broker, Message, decode_batch, require_patched
 from notifier.bus.cluster_publish import Publisher
 from notifier.bus.cluster_shard import Shard
 from notifier.bus.cluster_slots import ERRORS, Node, SlotMap, SlotUncovered, parse_cluster_url
@@ -107,9 +107,13 @@ class ClusterBroker(Broker):
         return self._started
 
     def start(self) -> None:
-        """Load the slot map (RuntimeError if no node answers), then follow the hub."""
+        """Load the slot map (RuntimeError if no node answers), then follow the hub.
+
+        Raises RuntimeError in a process whose sockets gevent has not patched.
+        """
         if self._started:
             return
+        require_patched("redis cluster bus")
         try:
             self.slots.refresh()
         except ERRORS as exc:

@@ -3,7 +3,7 @@
 The shard holds the per-user channels of the local users whose hash slot that primary
 serves. It talks RESP on a bare redis-py ``Connection`` (no PubSub object, no silent
 re-subscribe) and waits for data with ``gevent.socket.wait_read`` on the socket's file
-descriptor, which is cooperative whether or not the process is monkey-patched.
+descriptor (the process is monkey-patched: ClusterBroker.start() insists).
 
 Acknowledgements: an SSUBSCRIBE that a stream waits for (its user's first local stream)
 sets that waiter's event; any other acknowledgement (a re-subscription after the connection

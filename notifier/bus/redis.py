@@ -4,12 +4,12 @@ Each process holds ONE pub/sub connection and ONE listener greenlet however many
 serves. Publishers never deliver locally: their own listener receives their PUBLISH like
 every other process's does (one code path, one order).
 
-Threads and greenlets: the listener is always a gevent greenlet, so hub.deliver(), replay
-requests and on_reconnect hooks run on the loop that owns the subscription queues. Patched
-(app.py, gunicorn -k gevent), it reads redis-py's cooperative sockets directly; un-patched
-(pytest, CLI), each blocking pub/sub call runs in gevent's thread pool (bus/offload.py),
-decided in start(), so patch first. publish() runs in the caller's greenlet. Start the
-broker after forking (in the gunicorn worker), never before.
+Greenlets: the listener is a gevent greenlet reading redis-py's sockets, so hub.deliver(),
+replay requests and on_reconnect hooks run on the loop that owns the subscription queues.
+That needs cooperative sockets: start() refuses a process that gevent has not monkey-patched
+(app.py, gunicorn -k gevent and tests/conftest.py patch first), where one blocking read
+would freeze every stream. publish() runs in the caller's greenlet. Start the broker after
+forking (in the gunicorn worker), never before.
 
 Reconnects: redis-py's own pub/sub retry is off (it would re-subscribe silently), so every
 lost connection surfaces here: back off ``backoff_base`` doubling to ``backoff_cap``
@@ -36,15 +36,14 @@ from redis.client import PubSub
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from notifier.bus.base import Broker, Message, decode_batch, encode_batch
+from notifier.bus.base import Broker, Message, decode_batch, encode_batch, require_patched
 from notifier.bus.hub import Hub
-from notifier.bus.offload import call_blocking, sockets_patched
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # messages per PUBLISH: keeps one payload, and one listener wake-up, bounded
-READ_TIMEOUT = 0.2  # one blocking read; also how long stop() may wait in an un-patched process
-DRAIN = 100  # payloads read per wake-up, so un-patched mode pays one thread hop per burst
+READ_TIMEOUT = 0.2  # one wait for data: how often the listener checks liveness and stop()
+DRAIN = 100  # payloads read per wake-up before yielding to other greenlets
 PING_PAYLOAD = "notifier-liveness"
 _ERRORS = (RedisError, OSError)  # redis' Connection/TimeoutError, and raw socket failures
 
@@ -87,7 +86,7 @@ class RedisBroker(Broker):
         self.ping_interval = ping_interval
         self.reconnects = self.publish_failures = self.skipped_payloads = 0
         self.on_reconnect: list[Callable[[], None]] = []
-        self._available = self._offload = False
+        self._available = False
         self._stop = Event()
         self._listener: gevent.Greenlet[[], None] | None = None
         self._pubsub: PubSub | None = None
@@ -199,15 +198,18 @@ class RedisBroker(Broker):
         return self._listener is not None and not self._listener.dead
 
     def start(self) -> None:
-        """Subscribe, await the acknowledgement (else RuntimeError), then spawn the listener."""
+        """Subscribe, await the acknowledgement (else RuntimeError), then spawn the listener.
+
+        Raises RuntimeError in a process whose sockets gevent has not patched.
+        """
         if self._listener is not None:
             return
-        self._offload = not sockets_patched()
+        require_patched("redis bus")
         self._stop.clear()
         deadline = time.monotonic() + self.subscribe_timeout
         while True:
             try:
-                self._pubsub = call_blocking(self._offload, self._subscribe, deadline)
+                self._pubsub = self._subscribe(deadline)
                 break
             except _ERRORS as exc:
                 if time.monotonic() >= deadline:
@@ -224,9 +226,6 @@ class RedisBroker(Broker):
         self._stop.set()
         listener, self._listener = self._listener, None
         if listener is not None:
-            if self._offload:
-                # A pool thread cannot be interrupted; its read ends within READ_TIMEOUT.
-                listener.join(timeout=self.subscribe_timeout + 6)
             listener.kill(block=True, timeout=2)
         if self._pubsub is not None:
             self._close(self._pubsub)
@@ -250,7 +249,7 @@ class RedisBroker(Broker):
             raise
 
     def _read(self, pubsub: PubSub) -> list[bytes]:
-        """Wait up to READ_TIMEOUT for payloads and drain what is buffered (blocking)."""
+        """Wait up to READ_TIMEOUT for payloads (cooperatively) and drain what is buffered."""
         now = time.monotonic()
         if self._ping_sent is not None:
             if now - self._ping_sent > self.ping_interval:
@@ -282,7 +281,7 @@ class RedisBroker(Broker):
                 delay = min(delay * 2, self.backoff_cap)
                 try:
                     deadline = time.monotonic() + self.subscribe_timeout
-                    pubsub = call_blocking(self._offload, self._subscribe, deadline)
+                    pubsub = self._subscribe(deadline)
                 except Exception as exc:
                     log.warning("redis bus: reconnect to %s failed: %s", _redact(self.url), exc)
                     continue
@@ -297,7 +296,7 @@ class RedisBroker(Broker):
                     except Exception:
                         log.exception("redis bus: on_reconnect hook %r failed", hook)
             try:
-                payloads = call_blocking(self._offload, self._read, pubsub)
+                payloads = self._read(pubsub)
             except Exception as exc:
                 log.warning("redis bus: pub/sub connection lost (%s); reconnecting", exc)
                 self._pubsub = None
