@@ -1,6 +1,6 @@
 """The per-user event log: cursors taken in the writer's transaction, published after commit.
 
-Cursor allocation locks the user's ``event_cursors`` row (``UPDATE … RETURNING``), so two
+Cursor allocation locks the user's ``event_cursors`` row (an upsert ``… RETURNING``), so two
 transactions writing for the same user commit in cursor order: a reader that has seen cursor
 N can never later find a committed N-1. Rows are locked in user-id order to rule out deadlocks
 between concurrent fan-outs on PostgreSQL.
@@ -9,10 +9,12 @@ between concurrent fan-outs on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from notifier.bus.base import Message
 from notifier.extensions import db, state
@@ -28,33 +30,28 @@ def _chunks(seq: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
 
 
 def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
-    """Advance each user's cursor by one inside the current transaction; return new values."""
+    """Advance each user's cursor by one inside the current transaction; return new values.
+
+    One upsert per chunk: ``INSERT … ON CONFLICT (user_id) DO UPDATE SET value = value + 1
+    RETURNING``. A user created outside create_user() has no row yet; two transactions
+    writing its first events both insert, and the second one waits on the first's row and
+    then takes the next value instead of failing on the primary key. The VALUES list is in
+    user-id order and PostgreSQL takes the row locks in that order, which rules out
+    deadlocks between concurrent fan-outs.
+    """
     out: dict[int, int] = {}
     ordered = sorted(set(user_ids))
-    is_pg = db.engine.dialect.name == "postgresql"
+    dialect_insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, EventCursor.__table__)
+    ins = dialect_insert(table)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.user_id], set_={"value": table.c.value + 1}
+    ).returning(table.c.user_id, table.c.value)
     for chunk in _chunks(ordered):
-        if is_pg:
-            db.session.execute(
-                select(EventCursor.user_id)
-                .where(EventCursor.user_id.in_(chunk))
-                .order_by(EventCursor.user_id)
-                .with_for_update()
-            ).all()
-        rows = db.session.execute(
-            update(EventCursor)
-            .where(EventCursor.user_id.in_(chunk))
-            .values(value=EventCursor.value + 1)
-            .returning(EventCursor.user_id, EventCursor.value)
-            # No ORM object holds a cursor row; "evaluate" would scan the whole identity map
-            # (every recipient User a fan-out loaded) on each chunk: 9 % of a resume storm.
-            .execution_options(synchronize_session=False)
-        ).all()
-        out.update({uid: int(val) for uid, val in rows})
-    missing = [u for u in ordered if u not in out]
-    if missing:
-        # A user created outside create_user(): start its log now.
-        db.session.execute(insert(EventCursor), [{"user_id": u, "value": 1} for u in missing])
-        out.update({u: 1 for u in missing})
+        # Core on the table: no ORM object holds a cursor row, and session synchronisation
+        # would scan the whole identity map (every recipient a fan-out loaded): 9 % of a storm.
+        rows = db.session.execute(stmt, [{"user_id": u, "value": 1} for u in chunk]).all()
+        out.update({int(uid): int(val) for uid, val in rows})
     return out
 
 
