@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -60,6 +60,15 @@ def stats_for(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     return stats.for_users(user_ids)
 
 
+_EVENTS = cast(Table, Event.__table__)
+#: The events INSERT answers each row's user and the inbox counts that go with the event:
+#: a separate stats query cost one more statement per write. Its snapshot is taken after
+#: allocate_cursors() locked the cursor rows, so it sees every earlier writer of that user.
+_INSERT_EVENTS = insert(_EVENTS).returning(
+    _EVENTS.c.user_id, stats.packed(literal_column("events.user_id"))
+)
+
+
 def append(
     entries: Sequence[tuple[int, int, str, dict[str, Any]]],
 ) -> list[Message]:
@@ -73,8 +82,9 @@ def append(
     if len(cursors) != len(entries):
         raise ValueError("append() takes one event per user per transaction")
     now = utcnow()
-    db.session.execute(
-        insert(Event),
+    db.session.flush()  # the counts must see the caller's pending ORM changes
+    rows = db.session.execute(
+        _INSERT_EVENTS,
         [
             {
                 "user_id": uid,
@@ -85,9 +95,8 @@ def append(
             }
             for uid, _tid, kind, payload in entries
         ],
-    )
-    db.session.flush()
-    stats = stats_for([e[0] for e in entries])
+    ).all()
+    counts = {int(uid): stats.unpack(packed) for uid, packed in rows}
     return [
         Message(
             user_id=uid,
@@ -95,7 +104,7 @@ def append(
             cursor=cursors[uid],
             event=kind,
             data=payload,
-            stats=stats[uid],
+            stats=counts[uid],
         )
         for uid, tid, kind, payload in entries
     ]
