@@ -76,7 +76,7 @@ def packed(user_id: ColumnElement[Any]) -> Any:
         func.count(case((and_(listed, N.seen_at.is_(None)), 1))),
         func.count(N.archived_at),
     ]
-    text = cast(counts[0], String)
+    text: ColumnElement[str] = cast(counts[0], String)
     for c in counts[1:]:
         text = text.concat(",").concat(cast(c, String))
     return select(text).where(N.user_id == user_id, N.deleted_at.is_(None)).scalar_subquery()
