@@ -22,7 +22,10 @@ CHUNK = 1000
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One user as the fan-out sees it: effective preferences and where to reach them."""
+    """One user as the fan-out sees it: effective preferences and where to reach them.
+
+    ``prefs`` is read-only: recipients without stored preferences share one document.
+    """
 
     id: int
     phone: str | None
@@ -85,11 +88,16 @@ def _load(
     statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
     found: dict[int, Recipient] = {}
     hooks = chat = False
+    defaults: dict[str, Any] | None = None  # most users never saved preferences
     for stmt in statements:
         for uid, phone, data, pushes, has_hooks, has_chat in db.session.execute(
             stmt.order_by(User.id)
         ):
-            found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
+            if data:
+                prefs = effective(data, mandatory)
+            else:
+                prefs = defaults = defaults or effective(None, mandatory)
+            found[uid] = Recipient(uid, phone, prefs, int(pushes or 0))
             hooks, chat = hooks or bool(has_hooks), chat or bool(has_chat)
     return found, (hooks, chat)
 
