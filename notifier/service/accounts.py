@@ -252,8 +252,8 @@ def token_row(token: str) -> ApiToken | None:
 def token_user(token: str) -> tuple[int, User] | None:
     """Return (token id, active user) of an unrevoked token; the token's row from the cache.
 
-    The hot path of every bearer request: one primary-key read of the user when the token is
-    cached (service/token_cache.py says when an entry is dropped), the full lookup otherwise.
+    The hot path of every bearer request: no query when the token and its user are cached
+    (service/token_cache.py says when an entry is dropped), the full lookup otherwise.
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
@@ -263,9 +263,10 @@ def token_user(token: str) -> tuple[int, User] | None:
         row = token_row(token)
         if row is None:
             return None
-        token_cache.current().remember(digest, row.id, row.user_id, row.last_used_at)
+        entry = token_cache.current().remember(digest, row.id, row.user_id, row.last_used_at)
+        entry.user = token_cache.snapshot(row.user)
         return row.id, row.user
-    user = db.session.get(User, entry.user_id, options=NO_TENANT)
+    user = token_cache.user_of(entry)
     if user is None or not user.active:
         return None
     now = utcnow()

@@ -51,7 +51,7 @@ def _copy(value: Any) -> Any:
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = _copy(base)
+    out: dict[str, Any] = _copy(base)
     for key, value in patch.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
