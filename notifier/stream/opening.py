@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from notifier.extensions import db
 from notifier.models import EventCursor
-from notifier.service import inbox
+from notifier.service import inbox, stats
 
 
 @dataclass
@@ -48,13 +48,19 @@ def parse_cursor(raw: str) -> int | None:
 
 
 def opening_for(user_id: int, raw: str | None) -> Opening:
-    """Decide where a new stream starts; reads the cursor row (and stats) in this session."""
-    row = db.session.execute(
-        select(EventCursor.value, EventCursor.pruned_through).where(EventCursor.user_id == user_id)
-    ).first()
+    """Decide where a new stream starts; reads the cursor row (and stats) in this session.
+
+    A fresh stream (no cursor) reads its cursor and its inbox counts in one statement: the
+    counts ride on the cursor row as the packed subquery of service/stats.py.
+    """
+    cols = [EventCursor.value, EventCursor.pruned_through]
+    if raw is None:
+        cols.append(stats.packed(EventCursor.user_id))
+    row = db.session.execute(select(*cols).where(EventCursor.user_id == user_id)).first()
     current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
     if raw is None:
-        return Opening(current, recent=inbox.recent_unread(user_id), stats=inbox.stats(user_id))
+        counts = stats.unpack(row[2]) if row else inbox.stats(user_id)
+        return Opening(current, recent=inbox.recent_unread(user_id), stats=counts)
     cursor = parse_cursor(raw)
     if cursor is None:
         reason = "invalid_cursor"
