@@ -60,7 +60,7 @@ def for_users(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def packed(user_id: ColumnElement[Any]) -> Any:
+def packed(user_id: Any) -> Any:
     """Return a scalar subquery of a user's counts as one string "total,unread,unseen,archived".
 
     ``user_id`` is the outer statement's column, named literally (``literal_column``): an

@@ -59,7 +59,9 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
     row = db.session.execute(select(*cols).where(EventCursor.user_id == user_id)).first()
     current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
     if raw is None:
-        counts = stats.unpack(row[2]) if row else inbox.stats(user_id)
+        counts = (
+            stats.unpack(None if row[2] is None else str(row[2])) if row else inbox.stats(user_id)
+        )
         return Opening(current, recent=inbox.recent_unread(user_id), stats=counts)
     cursor = parse_cursor(raw)
     if cursor is None:
