@@ -29,6 +29,19 @@ def _chunks(seq: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
         yield seq[i : i + size]
 
 
+def _upsert_cursors(dialect_insert: Any) -> Any:
+    table = cast(Table, EventCursor.__table__)
+    return (
+        dialect_insert(table)
+        .on_conflict_do_update(index_elements=[table.c.user_id], set_={"value": table.c.value + 1})
+        .returning(table.c.user_id, table.c.value)
+    )
+
+
+#: By "is PostgreSQL"; built once, so each keeps its memoized cache key.
+_UPSERT_CURSORS = {True: _upsert_cursors(pg_insert), False: _upsert_cursors(sqlite_insert)}
+
+
 def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
     """Advance each user's cursor by one inside the current transaction; return new values.
 
@@ -41,12 +54,7 @@ def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
     """
     out: dict[int, int] = {}
     ordered = sorted(set(user_ids))
-    dialect_insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    table = cast(Table, EventCursor.__table__)
-    ins = dialect_insert(table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.user_id], set_={"value": table.c.value + 1}
-    ).returning(table.c.user_id, table.c.value)
+    stmt = _UPSERT_CURSORS[db.engine.dialect.name == "postgresql"]
     for chunk in _chunks(ordered):
         # Core on the table: no ORM object holds a cursor row, and session synchronisation
         # would scan the whole identity map (every recipient a fan-out loaded): 9 % of a storm.

@@ -35,6 +35,7 @@ from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, User
 from notifier.service import inbox, sessions, token_cache
+from notifier.service import stats as stats_mod
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
 from notifier.stream.opening import Opening, opening_for, requested_cursor
@@ -217,17 +218,22 @@ class Stream:
         """Read one page of the log after ``after``; stats too when it is the last page."""
         sub = self.sub
         with self.app.app_context():  # short: the session is removed when it pops
+            # The inbox counts ride on every row as an uncorrelated subquery, which the
+            # database evaluates once: a page with events needs no separate stats query.
             rows = db.session.execute(
-                select(Event.cursor, Event.kind, Event.payload)
+                select(Event.cursor, Event.kind, Event.payload, stats_mod.packed(sub.user_id))
                 .where(Event.user_id == sub.user_id, Event.cursor > after)
                 .order_by(Event.cursor)
                 .limit(PAGE)
             ).all()
-            stats = inbox.stats(sub.user_id) if len(rows) < PAGE else None
-            changed = self._rows(rows) if self.renderer.needs_rows else {}
+            stats = None
+            if len(rows) < PAGE:
+                stats = stats_mod.unpack(rows[0][3]) if rows else inbox.stats(sub.user_id)
+            events = [(c, k, p) for c, k, p, _ in rows]
+            changed = self._rows(events) if self.renderer.needs_rows else {}
         messages = [
             Message(sub.user_id, sub.tenant_id, int(c), k, p, rows=changed.get(int(c)))
-            for c, k, p in rows
+            for c, k, p in events
         ]
         return messages, stats
 
