@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from notifier.extensions import db
-from tests.factories import World, send
+from tests.factories import World, make_world, send
 from tests.sse_client import Tab, names
 from tests.test_notify_sql import counting
 
@@ -30,6 +30,18 @@ def tabs() -> Iterator[list[Tab]]:
         tab.close()
 
 
+@pytest.fixture
+def world(any_app: Flask) -> World:
+    """The test world on SQLite and on PostgreSQL (the statements differ per dialect)."""
+    return make_world()
+
+
+@pytest.fixture
+def client(any_app: Flask) -> FlaskClient:
+    """A test client of the app on either database."""
+    return any_app.test_client()
+
+
 def warm(client: FlaskClient, world: World) -> None:
     """Cache alice's token and user snapshot, as any earlier request of hers does."""
     for _ in range(2):
@@ -38,7 +50,7 @@ def warm(client: FlaskClient, world: World) -> None:
 
 
 def test_a_fresh_stream_costs_two_statements(
-    app: Flask, client: FlaskClient, world: World, tabs: list[Tab]
+    client: FlaskClient, world: World, tabs: list[Tab]
 ) -> None:
     send(world.alice, "old")
     warm(client, world)
@@ -52,7 +64,7 @@ def test_a_fresh_stream_costs_two_statements(
 
 
 def test_a_resume_costs_two_statements_and_carries_the_stats(
-    app: Flask, client: FlaskClient, world: World, tabs: list[Tab]
+    client: FlaskClient, world: World, tabs: list[Tab]
 ) -> None:
     for i in range(3):
         send(world.alice, f"n{i}")

@@ -81,6 +81,11 @@ class TokenCache:
         entry = self._by_id.get(token_id)
         return entry is not None and entry.user_id == user_id and entry.fresh
 
+    def live_entry(self, token_id: int, user_id: int) -> Entry | None:
+        """Return the fresh entry of ``token_id`` of ``user_id`` (None: ask the database)."""
+        entry = self._by_id.get(token_id)
+        return entry if entry is not None and entry.user_id == user_id and entry.fresh else None
+
     def remember(
         self, digest: str, token_id: int, user_id: int, last_used_at: datetime | None
     ) -> Entry:

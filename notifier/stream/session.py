@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from gevent.queue import Empty
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from notifier import metrics
 from notifier.auth import Unauthorized
@@ -113,6 +113,15 @@ def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types =
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     stream.types = types
     return stream
+
+
+#: One page of a user's log with the inbox counts on each row, built once.
+_PAGE = (
+    select(Event.cursor, Event.kind, Event.payload, stats_mod.packed(bindparam("user_id")))
+    .where(Event.user_id == bindparam("user_id"), Event.cursor > bindparam("after"))
+    .order_by(Event.cursor)
+    .limit(PAGE)
+)
 
 
 def _cached_live(user_id: int, credential: Credential) -> bool:
@@ -220,12 +229,7 @@ class Stream:
         with self.app.app_context():  # short: the session is removed when it pops
             # The inbox counts ride on every row as an uncorrelated subquery, which the
             # database evaluates once: a page with events needs no separate stats query.
-            rows = db.session.execute(
-                select(Event.cursor, Event.kind, Event.payload, stats_mod.packed(sub.user_id))
-                .where(Event.user_id == sub.user_id, Event.cursor > after)
-                .order_by(Event.cursor)
-                .limit(PAGE)
-            ).all()
+            rows = db.session.execute(_PAGE, {"user_id": sub.user_id, "after": after}).all()
             stats = None
             if len(rows) < PAGE:
                 stats = stats_mod.unpack(rows[0][3]) if rows else inbox.stats(sub.user_id)
