@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from gevent.queue import Empty
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from notifier import metrics
 from notifier.auth import Unauthorized
@@ -45,6 +46,7 @@ from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
 DRAIN = 100  # queued messages written as one chunk when a burst is waiting
+POOL_WAITS = 15  # pool timeouts a replay sits through before the stream gives up
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -224,6 +226,21 @@ class Stream:
             return sessions.credential_live(self.sub.user_id, credential)
 
     def _load(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
+        """Read one page of the log, waiting through a full pool as long as before.
+
+        A request answers a full pool with 503 after NOTIFIER_DB_POOL_TIMEOUT (db_busy.py);
+        a stream has already answered 200, and a replay that gave up would end it with its
+        events unsent, so it waits POOL_WAITS timeouts (30 s at the 2 s default) for its turn.
+        """
+        for attempt in range(POOL_WAITS):
+            try:
+                return self._load_page(after)
+            except PoolTimeout:
+                if attempt == POOL_WAITS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _load_page(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
         """Read one page of the log after ``after``; stats too when it is the last page."""
         sub = self.sub
         with self.app.app_context():  # short: the session is removed when it pops
