@@ -20,8 +20,8 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 from gevent.queue import Empty
@@ -46,7 +46,8 @@ from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
 DRAIN = 100  # queued messages written as one chunk when a burst is waiting
-POOL_WAITS = 15  # pool timeouts a replay sits through before the stream gives up
+POOL_WAITS = 15  # pool timeouts a stream's read sits through before the stream gives up
+T = TypeVar("T")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -124,6 +125,22 @@ _PAGE = (
     .order_by(Event.cursor)
     .limit(PAGE)
 )
+
+
+def _patient(read: Callable[[], T]) -> T:
+    """Run a stream's database read, sitting through up to POOL_WAITS pool timeouts.
+
+    A request answers a full pool with 503 after NOTIFIER_DB_POOL_TIMEOUT (db_busy.py); a
+    stream has already answered 200, and a read that gave up would end it with its events
+    unsent (the bus reconnect makes every stream replay at once), so it waits its turn as
+    long as SQLAlchemy's 30 s default let it before.
+    """
+    for _ in range(POOL_WAITS - 1):
+        try:
+            return read()
+        except PoolTimeout:
+            continue
+    return read()
 
 
 def _cached_live(user_id: int, credential: Credential) -> bool:
@@ -222,23 +239,15 @@ class Stream:
         credential = self.sub.credential
         if credential is None:
             return True
+        return _patient(lambda: self._check_credential(credential))
+
+    def _check_credential(self, credential: Credential) -> bool:
         with self.app.app_context():
             return sessions.credential_live(self.sub.user_id, credential)
 
     def _load(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
-        """Read one page of the log, waiting through a full pool as long as before.
-
-        A request answers a full pool with 503 after NOTIFIER_DB_POOL_TIMEOUT (db_busy.py);
-        a stream has already answered 200, and a replay that gave up would end it with its
-        events unsent, so it waits POOL_WAITS timeouts (30 s at the 2 s default) for its turn.
-        """
-        for attempt in range(POOL_WAITS):
-            try:
-                return self._load_page(after)
-            except PoolTimeout:
-                if attempt == POOL_WAITS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        """Read one page of the log, waiting through a full pool (see :func:`_patient`)."""
+        return _patient(lambda: self._load_page(after))
 
     def _load_page(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
         """Read one page of the log after ``after``; stats too when it is the last page."""
