@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from notifier import config as config_mod
 from notifier import (
+    db_busy,
     db_retry,
     i18n,
     metrics_http,
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     metrics_http.init_app(app)  # first before_request hook, so every request is timed
     db.init_app(app)
     db_retry.init_app(app)
+    db_busy.init_app(app)
     migrate.init_app(app, db, directory=str(data_dir("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

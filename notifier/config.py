@@ -136,6 +136,9 @@ class Config:
     NOTIFIER_DB_MAX_OVERFLOW = 10
     # Seconds after which a pooled connection is replaced (below firewall/PgBouncer idle cuts).
     NOTIFIER_DB_POOL_RECYCLE = 1800
+    # Seconds a request waits for a free pooled connection before it answers 503 with
+    # Retry-After (SQLAlchemy's 30 s default held requests that long and then answered 500).
+    NOTIFIER_DB_POOL_TIMEOUT = 2
     # A request whose connection died before it wrote or committed anything is run once more,
     # after waiting up to this many seconds for the database to accept connections (0: never).
     NOTIFIER_DB_RETRY_WAIT = 5

@@ -49,6 +49,7 @@ def engine_options(cfg: dict[str, Any], url: str) -> dict[str, Any]:
         opts["pool_size"] = int(cfg.get("NOTIFIER_DB_POOL_SIZE", 5))
         opts["max_overflow"] = int(cfg.get("NOTIFIER_DB_MAX_OVERFLOW", 10))
         opts["pool_recycle"] = int(cfg.get("NOTIFIER_DB_POOL_RECYCLE", 1800))
+        opts["pool_timeout"] = int(cfg.get("NOTIFIER_DB_POOL_TIMEOUT", 2))
     return {**opts, **(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
 
 

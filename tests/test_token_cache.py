@@ -15,8 +15,8 @@ from flask import Flask
 from sqlalchemy import event
 
 from notifier.extensions import db, state
-from notifier.models import ApiToken
-from notifier.service import accounts, token_cache
+from notifier.models import ApiToken, User
+from notifier.service import accounts, tenant_admin, token_cache
 from tests.conftest import make_app
 from tests.factories import bearer, make_user
 from tests.test_bus_contract import wait_until
@@ -97,3 +97,70 @@ def test_a_revocation_in_one_process_empties_the_cache_of_the_other(
     assert wait_until(lambda: not cache.parent_live(ident, uid))
     assert there.get(ME, headers=bearer(token)).status_code == 401
     assert there.get(ME, headers=bearer(other)).status_code == 200
+
+
+def test_a_repeated_bearer_request_does_not_query_the_user_either(app: Flask) -> None:
+    user = make_user("alice@example.com")
+    token = accounts.create_token(user)
+    db.session.remove()  # as in a server: the request's session starts empty
+    client = app.test_client()
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    assert client.get(ME, headers=bearer(token)).status_code == 200  # the snapshot is taken
+    db.session.remove()
+    seen: list[dict] = []
+    again = statements_of(app, lambda: seen.append(client.get(ME, headers=bearer(token)).json))
+    assert not [s for s in again if "FROM users" in s], again
+    assert seen[0]["email"] == "alice@example.com"
+
+
+def test_a_profile_change_shows_on_the_next_request_at_once(app: Flask) -> None:
+    user = make_user("alice@example.com")
+    token = accounts.create_token(user)
+    db.session.remove()
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get(ME, headers=bearer(token)).json["timezone"] == "UTC"
+    db.session.remove()
+    patched = client.patch(ME, json={"timezone": "Europe/Berlin"}, headers=bearer(token))
+    assert patched.status_code == 200
+    db.session.remove()
+    assert client.get(ME, headers=bearer(token)).json["timezone"] == "Europe/Berlin"
+
+
+def test_a_deactivated_user_is_refused_at_once(app: Flask) -> None:
+    admin = make_user("admin@example.com", role="admin")
+    user = make_user("alice@example.com")
+    token, uid = accounts.create_token(user), user.id
+    admin_token, admin_id = accounts.create_token(admin), admin.id
+    db.session.remove()
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get(ME, headers=bearer(token)).status_code == 200
+    db.session.remove()
+    actor = db.session.get(User, admin_id)
+    tenant_admin.set_active(actor.tenant_id, uid, False, actor=actor)
+    db.session.remove()
+    assert client.get(ME, headers=bearer(token)).status_code == 401
+    assert client.get(ME, headers=bearer(admin_token)).status_code == 200
+
+
+@pytest.mark.redis
+def test_a_deactivation_in_one_process_reaches_the_other_cache(
+    two_processes: tuple[Flask, Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(token_cache, "TTL", 3600.0)  # only the close message may drop it
+    first, second = two_processes
+    with first.app_context():
+        admin = make_user("admin@example.com", role="admin")
+        user = make_user("alice@example.com")
+        token, uid, admin_id = accounts.create_token(user), user.id, admin.id
+    there = second.test_client()
+    for _ in range(2):
+        assert there.get(ME, headers=bearer(token)).status_code == 200  # user snapshot there
+    cache = token_cache.for_hub(state(second).hub)
+    with first.app_context():
+        actor = db.session.get(User, admin_id)
+        tenant_admin.set_active(actor.tenant_id, uid, False, actor=actor)
+        ident = db.session.query(ApiToken.id).filter_by(user_id=uid).scalar()
+    assert wait_until(lambda: not cache.parent_live(ident, uid))
+    assert there.get(ME, headers=bearer(token)).status_code == 401

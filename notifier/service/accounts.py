@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from notifier.bus.control import Credential
@@ -33,6 +33,8 @@ FAST_HASH_METHOD = "pbkdf2:sha256:1000"  # NOTIFIER_TESTING_FAST_HASH only
 # by default is needed only by the few views that show its name (then it loads lazily).
 # py-spy: the joined load was a fifth of a stream connect's samples.
 NO_TENANT = (lazyload(User.tenant),)
+# A token row with its user, without the user's tenant (a stream open needs only tenant_id).
+TOKEN_USER_NO_TENANT = (joinedload(ApiToken.user).lazyload(User.tenant),)
 # One dummy hash per method, made like real ones: an unknown email then costs a wrong password.
 _dummy_hashes: dict[str, str] = {}
 
@@ -257,8 +259,8 @@ def token_row(token: str) -> ApiToken | None:
 def token_user(token: str) -> tuple[int, User] | None:
     """Return (token id, active user) of an unrevoked token; the token's row from the cache.
 
-    The hot path of every bearer request: one primary-key read of the user when the token is
-    cached (service/token_cache.py says when an entry is dropped), the full lookup otherwise.
+    The hot path of every bearer request: no query when the token and its user are cached
+    (service/token_cache.py says when an entry is dropped), the full lookup otherwise.
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
@@ -268,9 +270,10 @@ def token_user(token: str) -> tuple[int, User] | None:
         row = token_row(token)
         if row is None:
             return None
-        token_cache.current().remember(digest, row.id, row.user_id, row.last_used_at)
+        entry = token_cache.current().remember(digest, row.id, row.user_id, row.last_used_at)
+        entry.user = token_cache.snapshot(row.user)
         return row.id, row.user
-    user = db.session.get(User, entry.user_id, options=NO_TENANT)
+    user = token_cache.user_of(entry)
     if user is None or not user.active:
         return None
     now = utcnow()
@@ -326,16 +329,21 @@ def stream_token_claims(token: str) -> tuple[User, Credential] | None:
         return None
     user_id = data["u"]
     if isinstance(data.get("t"), int):
-        if not token_cache.current().parent_live(data["t"], user_id):
-            row = db.session.get(ApiToken, data["t"])
+        entry = token_cache.current().live_entry(data["t"], user_id)
+        if entry is None:
+            row = db.session.get(ApiToken, data["t"], options=TOKEN_USER_NO_TENANT)
             if row is None or row.user_id != user_id or row.revoked_at is not None:
                 return None
-            token_cache.current().remember(row.token_hash, row.id, row.user_id, row.last_used_at)
-        parent: Credential = ("token", data["t"])
-    elif isinstance(data.get("s"), int):
+            entry = token_cache.current().remember(
+                row.token_hash, row.id, row.user_id, row.last_used_at
+            )
+            entry.user = token_cache.snapshot(row.user)  # loaded with the token row
+        user = token_cache.user_of(entry)  # the snapshot, or the identity map: no query
+        return (user, ("token", data["t"])) if user is not None and user.active else None
+    if isinstance(data.get("s"), int):
         if not sessions.session_live(data["s"], user_id):
             return None
-        parent = ("session", data["s"])
+        parent: Credential = ("session", data["s"])
     elif data.get("e") == user_id:  # minted by an embedded inbox (service/embed.py)
         parent = ("embed", user_id)
     else:

@@ -401,13 +401,16 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
 
 def _insert_inbox(rows: list[dict[str, Any]], now: datetime) -> list[int]:
     """Insert the inbox rows with batched INSERT … RETURNING; return their ids in order."""
-    table = cast(Table, Notification.__table__)
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for i in range(0, len(rows), CHUNK):
         chunk = [{**row, "created_at": now} for row in rows[i : i + CHUNK]]
-        ids.extend(int(r[0]) for r in db.session.execute(stmt, chunk))
+        ids.extend(int(r[0]) for r in db.session.execute(_INSERT_INBOX, chunk))
     return ids
+
+
+_INBOX = cast(Table, Notification.__table__)
+#: Built once: a reused statement keeps its memoized cache key (no rebuild, no re-hash).
+_INSERT_INBOX = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
 
 
 def publish(messages: Sequence[Message]) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 
 from notifier.extensions import db
 from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
@@ -23,7 +23,10 @@ CHUNK = 1000
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One user as the fan-out sees it: effective preferences and where to reach them."""
+    """One user as the fan-out sees it: effective preferences and where to reach them.
+
+    ``prefs`` is read-only: recipients without stored preferences share one document.
+    """
 
     id: int
     phone: str | None
@@ -64,7 +67,7 @@ class Audience:
         return [r.id for r in self.recipients]
 
 
-def _recipient_query(tenant_id: int) -> Select[Any]:
+def _recipient_query(tenant_id: Any) -> Select[Any]:
     push_count = (
         select(func.count())
         .where(PushSubscription.user_id == User.id)
@@ -91,23 +94,47 @@ def _recipient_query(tenant_id: int) -> Select[Any]:
     ).outerjoin(Preference, Preference.user_id == User.id)
 
 
+#: The one-recipient form (a targeted publish), built once: a statement object reused
+#: keeps its memoized cache key, so SQLAlchemy neither rebuilds nor re-hashes it per POST.
+_ONE = (
+    _recipient_query(bindparam("tenant_id"))
+    .where(
+        User.tenant_id == bindparam("tenant_id"),
+        User.active.is_(True),
+        User.id == bindparam("user_id"),
+    )
+    .order_by(User.id)
+)
+
+
 def _load(
-    tenant_id: int, where: Sequence[ColumnElement[bool]], chunks: list[list[int]] | None
+    tenant_id: int,
+    where: Sequence[ColumnElement[bool]],
+    chunks: list[list[int]] | None,
+    one: int | None = None,
 ) -> tuple[dict[int, Recipient], tuple[bool, bool, bool, bool]]:
     """Run the recipient query (per chunk of ids); return rows by id and the tenant's flags.
 
     The flags: (has webhooks, has chat integrations, has templates, has workflows).
+    ``one``: the active user of that id only, through the prebuilt statement.
     """
     mandatory = mandatory_types()
-    base = _recipient_query(tenant_id).where(*where)
-    statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
+    if one is not None:
+        runs: list[Any] = [db.session.execute(_ONE, {"tenant_id": tenant_id, "user_id": one})]
+    else:
+        base = _recipient_query(tenant_id).where(*where)
+        statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
+        runs = [db.session.execute(stmt.order_by(User.id)) for stmt in statements]
     found: dict[int, Recipient] = {}
     hooks = chat = tpl = flows = False
-    for stmt in statements:
-        for uid, phone, data, pushes, has_hooks, has_chat, has_tpl, has_flows in db.session.execute(
-            stmt.order_by(User.id)
-        ):
-            found[uid] = Recipient(uid, phone, effective(data, mandatory), int(pushes or 0))
+    defaults: dict[str, Any] | None = None  # most users never saved preferences
+    for result in runs:
+        for uid, phone, data, pushes, has_hooks, has_chat, has_tpl, has_flows in result:
+            if data:
+                prefs = effective(data, mandatory)
+            else:
+                prefs = defaults = defaults or effective(None, mandatory)
+            found[uid] = Recipient(uid, phone, prefs, int(pushes or 0))
             hooks, chat = hooks or bool(has_hooks), chat or bool(has_chat)
             tpl = tpl or bool(has_tpl)
             flows = flows or bool(has_flows)
@@ -174,15 +201,16 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
             )
         return _finish(tenant_id, [found[i] for i in wanted], flags)
     if spec.get("user_id") is not None:
-        field_name, cond = "user_id", User.id == int(spec["user_id"])
+        field_name = "user_id"
+        found, flags = _load(tenant_id, mine, None, one=int(spec["user_id"]))
     elif spec.get("email") is not None:
         field_name, cond = "email", User.email == str(spec["email"]).strip().lower()
+        found, flags = _load(tenant_id, [*mine, cond], None)
     else:
         raise ValidationError(
             "a recipient is required",
             fields={"user_id": "give user_id, email, user_ids or tenant: true"},
         )
-    found, flags = _load(tenant_id, [*mine, cond], None)
     if not found:
         raise ValidationError(
             "unknown recipient", code="unknown_recipient", fields={field_name: "unknown recipient"}

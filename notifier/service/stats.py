@@ -15,8 +15,9 @@ missed path would drift for good, while the aggregate can never disagree with th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
 
 from notifier.extensions import db
 from notifier.models import Notification
@@ -57,6 +58,42 @@ def for_users(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
                 "archived": int(archived),
             }
     return out
+
+
+def packed(user_id: Any) -> Any:
+    """Return a scalar subquery of a user's counts as one string "total,unread,unseen,archived".
+
+    ``user_id`` is the outer statement's column, named literally (``literal_column``): an
+    INSERT's RETURNING does not correlate the way a SELECT does.
+
+    One string so that a single index scan answers all four where a statement can hold only
+    a scalar (an INSERT's RETURNING); :func:`unpack` reads it. Same conditions as for_users().
+    """
+    listed = and_(N.archived_at.is_(None), N.snoozed_until.is_(None))
+    counts = [
+        func.count(case((listed, 1))),
+        func.count(case((and_(listed, N.read_at.is_(None)), 1))),
+        func.count(case((and_(listed, N.seen_at.is_(None)), 1))),
+        func.count(N.archived_at),
+    ]
+    text: ColumnElement[str] = cast(counts[0], String)
+    for c in counts[1:]:
+        text = text.concat(",").concat(cast(c, String))
+    return select(text).where(N.user_id == user_id, N.deleted_at.is_(None)).scalar_subquery()
+
+
+def unpack(value: str | None) -> dict[str, int]:
+    """Return the counts :func:`packed` answered."""
+    if not value:
+        return empty()
+    total, unread, unseen, archived = (int(v) for v in value.split(","))
+    return {
+        "total": total,
+        "unread": unread,
+        "read": total - unread,
+        "unseen": unseen,
+        "archived": archived,
+    }
 
 
 def for_user(user_id: int) -> dict[str, int]:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from notifier.extensions import db
 from notifier.models import EventCursor
-from notifier.service import inbox
+from notifier.service import inbox, stats
 
 
 @dataclass
@@ -47,14 +47,28 @@ def parse_cursor(raw: str) -> int | None:
     return None
 
 
+_WHERE = EventCursor.user_id == bindparam("user_id")
+#: Built once (the packed subquery alone was 9 % of a stream open's samples to construct).
+_CURSOR = select(EventCursor.value, EventCursor.pruned_through).where(_WHERE)
+_CURSOR_AND_STATS = select(
+    EventCursor.value, EventCursor.pruned_through, stats.packed(EventCursor.user_id)
+).where(_WHERE)
+
+
 def opening_for(user_id: int, raw: str | None) -> Opening:
-    """Decide where a new stream starts; reads the cursor row (and stats) in this session."""
-    row = db.session.execute(
-        select(EventCursor.value, EventCursor.pruned_through).where(EventCursor.user_id == user_id)
-    ).first()
+    """Decide where a new stream starts; reads the cursor row (and stats) in this session.
+
+    A fresh stream (no cursor) reads its cursor and its inbox counts in one statement: the
+    counts ride on the cursor row as the packed subquery of service/stats.py.
+    """
+    stmt = _CURSOR_AND_STATS if raw is None else _CURSOR
+    row = db.session.execute(stmt, {"user_id": user_id}).first()
     current, pruned = (int(row[0]), int(row[1] or 0)) if row else (0, 0)
     if raw is None:
-        return Opening(current, recent=inbox.recent_unread(user_id), stats=inbox.stats(user_id))
+        counts = (
+            stats.unpack(None if row[2] is None else str(row[2])) if row else inbox.stats(user_id)
+        )
+        return Opening(current, recent=inbox.recent_unread(user_id), stats=counts)
     cursor = parse_cursor(raw)
     if cursor is None:
         reason = "invalid_cursor"

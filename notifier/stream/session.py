@@ -20,12 +20,13 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 from gevent.queue import Empty
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from notifier import metrics
 from notifier.auth import Unauthorized
@@ -35,6 +36,7 @@ from notifier.bus.hub import Hub, Subscription
 from notifier.extensions import db, state
 from notifier.models import Event, User
 from notifier.service import activity, inbox, sessions, token_cache
+from notifier.service import stats as stats_mod
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
 from notifier.stream.opening import Opening, opening_for, requested_cursor
@@ -44,6 +46,8 @@ from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
 DRAIN = 100  # queued messages written as one chunk when a burst is waiting
+POOL_WAITS = 15  # pool timeouts a stream's read sits through before the stream gives up
+T = TypeVar("T")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -113,6 +117,31 @@ def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types =
     stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
     stream.types = types
     return stream
+
+
+#: One page of a user's log with the inbox counts on each row, built once.
+_PAGE = (
+    select(Event.cursor, Event.kind, Event.payload, stats_mod.packed(bindparam("user_id")))
+    .where(Event.user_id == bindparam("user_id"), Event.cursor > bindparam("after"))
+    .order_by(Event.cursor)
+    .limit(PAGE)
+)
+
+
+def _patient(read: Callable[[], T]) -> T:
+    """Run a stream's database read, sitting through up to POOL_WAITS pool timeouts.
+
+    A request answers a full pool with 503 after NOTIFIER_DB_POOL_TIMEOUT (db_busy.py); a
+    stream has already answered 200, and a read that gave up would end it with its events
+    unsent (the bus reconnect makes every stream replay at once), so it waits its turn as
+    long as SQLAlchemy's 30 s default let it before.
+    """
+    for _ in range(POOL_WAITS - 1):
+        try:
+            return read()
+        except PoolTimeout:
+            continue
+    return read()
 
 
 def _cached_live(user_id: int, credential: Credential) -> bool:
@@ -211,24 +240,31 @@ class Stream:
         credential = self.sub.credential
         if credential is None:
             return True
+        return _patient(lambda: self._check_credential(credential))
+
+    def _check_credential(self, credential: Credential) -> bool:
         with self.app.app_context():
             return sessions.credential_live(self.sub.user_id, credential)
 
     def _load(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
+        """Read one page of the log, waiting through a full pool (see :func:`_patient`)."""
+        return _patient(lambda: self._load_page(after))
+
+    def _load_page(self, after: int) -> tuple[list[Message], dict[str, int] | None]:
         """Read one page of the log after ``after``; stats too when it is the last page."""
         sub = self.sub
         with self.app.app_context():  # short: the session is removed when it pops
-            rows = db.session.execute(
-                select(Event.cursor, Event.kind, Event.payload)
-                .where(Event.user_id == sub.user_id, Event.cursor > after)
-                .order_by(Event.cursor)
-                .limit(PAGE)
-            ).all()
-            stats = inbox.stats(sub.user_id) if len(rows) < PAGE else None
-            changed = self._rows(rows) if self.renderer.needs_rows else {}
+            # The inbox counts ride on every row as an uncorrelated subquery, which the
+            # database evaluates once: a page with events needs no separate stats query.
+            rows = db.session.execute(_PAGE, {"user_id": sub.user_id, "after": after}).all()
+            stats = None
+            if len(rows) < PAGE:
+                stats = stats_mod.unpack(rows[0][3]) if rows else inbox.stats(sub.user_id)
+            events = [(c, k, p) for c, k, p, _ in rows]
+            changed = self._rows(events) if self.renderer.needs_rows else {}
         messages = [
             Message(sub.user_id, sub.tenant_id, int(c), k, p, rows=changed.get(int(c)))
-            for c, k, p in rows
+            for c, k, p in events
         ]
         return messages, stats
 

@@ -1,0 +1,80 @@
+"""How many SQL statements opening a stream costs (issue 10: leaner stream connects).
+
+With the bearer token and its user cached (service/token_cache.py), a fresh stream reads its
+cursor with the inbox counts (one statement) and the recent unread list; a resume reads its
+cursor and then one page of the log that carries the counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from notifier.extensions import db
+from tests.factories import World, make_world, send
+from tests.sse_client import Tab, names
+from tests.test_notify_sql import counting
+
+URL = "/api/v1/notifications/stream"
+
+
+@pytest.fixture
+def tabs() -> Iterator[list[Tab]]:
+    """Close every Tab a test opens."""
+    opened: list[Tab] = []
+    yield opened
+    for tab in opened:
+        tab.close()
+
+
+@pytest.fixture
+def world(any_app: Flask) -> World:
+    """The test world on SQLite and on PostgreSQL (the statements differ per dialect)."""
+    return make_world()
+
+
+@pytest.fixture
+def client(any_app: Flask) -> FlaskClient:
+    """A test client of the app on either database."""
+    return any_app.test_client()
+
+
+def warm(client: FlaskClient, world: World) -> None:
+    """Cache alice's token and user snapshot, as any earlier request of hers does."""
+    for _ in range(2):
+        assert client.get("/api/v1/me", headers=world.alice_h).status_code == 200
+    db.session.remove()
+
+
+def test_a_fresh_stream_costs_two_statements(
+    client: FlaskClient, world: World, tabs: list[Tab]
+) -> None:
+    send(world.alice, "old")
+    warm(client, world)
+    with counting() as c:
+        tab = Tab(client, URL, headers=world.alice_h)
+        tabs.append(tab)
+        first = tab.read()
+    assert names(first) == ["connected", "recent", "stats"]
+    assert first[2].json()["unread"] == 1
+    assert (len(c.statements), c.commits) == (2, 0), c.statements
+
+
+def test_a_resume_costs_two_statements_and_carries_the_stats(
+    client: FlaskClient, world: World, tabs: list[Tab]
+) -> None:
+    for i in range(3):
+        send(world.alice, f"n{i}")
+    warm(client, world)
+    with counting() as c:
+        tab = Tab(client, URL, headers={**world.alice_h, "Last-Event-ID": "1"})
+        tabs.append(tab)
+        got = tab.read()
+        while "stats" not in names(got):
+            got += tab.read()
+    assert names(got) == ["connected", "notification", "notification", "stats"]
+    assert got[-1].json()["total"] == 3
+    assert (len(c.statements), c.commits) == (2, 0), c.statements
