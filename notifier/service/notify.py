@@ -17,11 +17,12 @@ from flask import current_app
 from sqlalchemy import Table, insert
 
 from notifier.bus.base import Message
-from notifier.channels import REGISTRY, configured
+from notifier.channels import REGISTRY
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
 from notifier.models_flows import Workflow, WorkflowRun
 from notifier.service import events, integrations, templates, why, workflows
+from notifier.service.notify_runs import plan_run
 from notifier.service.notify_text import (
     apply_inbox_text,
     chat_payload,
@@ -36,6 +37,7 @@ from notifier.service.recipients import (
     Webhook,
     load,
     resolve_recipients,
+    unreachable,
     webhooks,
 )
 from notifier.service.serialize import CONTENT_FIELDS, notification_payload
@@ -192,7 +194,20 @@ def plan(
         if flow is None:
             _plan_deliveries(out, r, allowed, cfg, content, text)
         else:
-            _plan_run(out, r, allowed, cfg, flow, text)
+            run = plan_run(
+                r,
+                allowed,
+                cfg,
+                flow,
+                out.fields,
+                text,
+                tenant_id=out.tenant_id,
+                now=out.now,
+                channels=out.result.channels,
+                errors=out.result.errors,
+            )
+            if run is not None:
+                out.runs.append(run)
     if "in_app" in wanted:
         if out.inbox:
             out.result.channels["in_app"] = True
@@ -222,7 +237,7 @@ def _plan_deliveries(
         if not ok:
             out.result.errors.setdefault(ch, "disabled by preferences")
             continue
-        problem = _unreachable(ch, cfg, r)
+        problem = unreachable(ch, cfg, r)
         if problem:
             out.result.errors.setdefault(ch, problem)
             continue
@@ -240,57 +255,6 @@ def _plan_deliveries(
         out.result.channels[ch] = True
 
 
-def _plan_run(
-    out: Plan,
-    r: Recipient,
-    allowed: dict[str, bool],
-    cfg: Mapping[str, Any],
-    flow: Workflow,
-    text: dict[str, dict[str, str]],
-) -> None:
-    """Turn r's external channels into one workflow run row; answer as deliveries would.
-
-    The run holds a copy of the steps and each channel's payload, so editing the workflow
-    later changes only later runs; preferences are checked again when a step runs.
-    """
-    channels = list(dict.fromkeys(s["channel"] for s in flow.steps if s.get("channel")))
-    if not any(ch in allowed for ch in channels):
-        return  # The publish names none of the workflow's channels: nothing to run.
-    for ch in allowed:
-        if ch != "in_app" and ch not in channels and not REGISTRY[ch].tenant_posts:
-            out.result.errors.setdefault(ch, "not a step of this type's workflow")
-    for ch in channels:
-        if ch == "in_app" or ch not in allowed:
-            continue
-        problem = None if allowed[ch] else "disabled by preferences"
-        problem = problem or _unreachable(ch, cfg, r)
-        if problem:
-            out.result.errors.setdefault(ch, problem)
-        else:
-            out.result.channels[ch] = True
-    payload = {
-        "content": {ch: payload_for(out.fields, ch, text) for ch in channels if ch != "in_app"},
-        "wanted": list(allowed),
-        "throttle": flow.throttle,
-        "optimize": bool(flow.optimize_send_time),
-    }
-    out.runs.append(
-        {
-            "tenant_id": out.tenant_id,
-            "workflow_id": flow.id,
-            "user_id": r.id,
-            "notification_id": None,
-            "type": flow.type,
-            "steps": flow.steps,
-            "position": 0,
-            "status": "running",
-            "payload": payload,
-            "due_at": out.now,
-            "created_at": out.now,
-        }
-    )
-
-
 def _decision(
     r: Recipient,
     content: Mapping[str, Any],
@@ -300,19 +264,8 @@ def _decision(
 ) -> list[dict[str, Any]]:
     """Return the rule path that let this item into r's inbox ("Why am I seeing this?")."""
     quiet = None if content["priority"] == "urgent" else quiet_until(r.prefs, now)
-    unavailable = {ch: _unreachable(ch, cfg, r) for ch in allowed if ch != "in_app"}
+    unavailable = {ch: unreachable(ch, cfg, r) for ch in allowed if ch != "in_app"}
     return why.decide(r.prefs, content["type"], content["priority"], allowed, quiet, unavailable)
-
-
-def _unreachable(ch: str, cfg: Mapping[str, Any], r: Recipient) -> str | None:
-    """Say why ``ch`` cannot reach ``r`` (server not set up, no address), or None."""
-    if not configured(ch, cfg):
-        return f"{ch} channel is not configured"
-    if ch == "sms" and not r.phone:
-        return "recipient has no phone number"
-    if ch == "push" and not r.push_subscriptions:
-        return "recipient has no push subscription"
-    return None
 
 
 def _delivery(

@@ -6,12 +6,13 @@ whether the tenant has webhook endpoints), so the fan-out reads no row twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 
+from notifier.channels import configured
 from notifier.extensions import db
 from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
 from notifier.models_flows import Template, Workflow
@@ -221,3 +222,14 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
 def resolve_recipients(tenant_id: int, spec: dict[str, Any]) -> list[int]:
     """Return the user ids :func:`audience` resolves ``spec`` to."""
     return audience(tenant_id, spec).ids
+
+
+def unreachable(ch: str, cfg: Mapping[str, Any], r: Recipient) -> str | None:
+    """Say why ``ch`` cannot reach ``r`` (server not set up, no address), or None."""
+    if not configured(ch, cfg):
+        return f"{ch} channel is not configured"
+    if ch == "sms" and not r.phone:
+        return "recipient has no phone number"
+    if ch == "push" and not r.push_subscriptions:
+        return "recipient has no push subscription"
+    return None

@@ -39,7 +39,6 @@ from notifier.models import Delivery, Notification, User, utcnow
 from notifier.models_flows import WorkflowRun, WorkflowStep
 from notifier.service import active_hours, recipients
 from notifier.service.failures import MAX_REASON, describe
-from notifier.service.notify import _unreachable
 from notifier.service.preferences import (
     channel_allowed,
     digest_mode,
@@ -167,7 +166,7 @@ class _Step:
             if not channel_allowed(r.prefs, run.type, ch, mandatory_types()):
                 problem = "disabled by preferences"
             else:
-                problem = _unreachable(ch, current_app.config, r)
+                problem = recipients.unreachable(ch, current_app.config, r)
         if problem is not None or r is None:
             note("skipped", problem)
             return None
