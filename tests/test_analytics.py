@@ -219,6 +219,14 @@ def test_bad_arguments_are_422_naming_the_field(
     assert list(body["fields"]) == [field]
 
 
+def test_a_since_in_the_future_without_until_is_an_empty_window(app: Flask, world: World) -> None:
+    resp = app.test_client().get(
+        "/api/v1/analytics", query_string={"since": "2999-01-01T00:00:00Z"}, headers=world.admin_h
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["rows"] == []
+
+
 def test_postgres_gives_the_same_numbers(postgres_url: str, smtp_server: SmtpServer) -> None:
     app = make_app(postgres_url, **smtp_server.config())
     with app.app_context():

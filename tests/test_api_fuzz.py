@@ -23,7 +23,8 @@ Decisions, because the examples of one item share its app's state:
   private address (422 naming ``url``) and a snooze ``until`` outside (now, now + 30 days]
   (422 naming ``until``, CONTRACT §9).
 * A template whose text is not valid Jinja (422 naming the field with "line N: …") or whose
-  variants share a name: Jinja's grammar and "names differ" are rules no schema can state.
+  variants share a name: Jinja's grammar and "names differ" are rules no schema can state;
+  nor can it state "since before until" across two analytics query parameters.
   Only those, exactly, are not counted as "valid request rejected" (see ``state_answer``).
 """
 
@@ -111,6 +112,8 @@ def state_answer(case: Any, response: Any) -> bool:
         return bool(reasons) and all(
             r.startswith("line ") or r == "each variant needs its own name" for r in reasons
         )
+    if label == "GET /api/v1/analytics":
+        return error.get("fields") == {"since": "must not be after until"}
     return False
 
 

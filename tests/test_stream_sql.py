@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from notifier.extensions import db
+from notifier.service import activity
 from tests.factories import World, make_world, send
 from tests.sse_client import Tab, names
 from tests.test_notify_sql import counting
@@ -42,10 +43,16 @@ def client(any_app: Flask) -> FlaskClient:
     return any_app.test_client()
 
 
-def warm(client: FlaskClient, world: World) -> None:
-    """Cache alice's token and user snapshot, as any earlier request of hers does."""
+def warm(client: FlaskClient, world: World, *, connected: bool = True) -> None:
+    """Cache alice's token and user snapshot, as any earlier request of hers does.
+
+    ``connected``: she already opened a stream this hour, so this opening records no
+    activity (send-time optimisation learns one connect per user per hour and process).
+    """
     for _ in range(2):
         assert client.get("/api/v1/me", headers=world.alice_h).status_code == 200
+    if connected:
+        assert activity.connected(client.application, world.alice.id)
     db.session.remove()
 
 
@@ -78,3 +85,20 @@ def test_a_resume_costs_two_statements_and_carries_the_stats(
     assert names(got) == ["connected", "notification", "notification", "stats"]
     assert got[-1].json()["total"] == 3
     assert (len(c.statements), c.commits) == (2, 0), c.statements
+
+
+def test_the_first_stream_of_the_hour_also_records_one_connect(
+    client: FlaskClient, world: World, tabs: list[Tab]
+) -> None:
+    warm(client, world, connected=False)
+    with counting() as c:
+        tab = Tab(client, URL, headers=world.alice_h)
+        tabs.append(tab)
+        assert names(tab.read()) == ["connected", "recent", "stats"]
+    upserts = [s for s in c.statements if "activity_hours" in s]
+    assert len(upserts) == 1 and (len(c.statements), c.commits) == (3, 1), c.statements
+    with counting() as again:
+        tab = Tab(client, URL, headers=world.alice_h)
+        tabs.append(tab)
+        tab.read()
+    assert not [s for s in again.statements if "activity_hours" in s]

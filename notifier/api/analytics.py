@@ -38,12 +38,13 @@ def query_args(tenant_id: int) -> analytics.Query:
     ntype = args.get("type") or None
     if ntype is not None and not TYPE_RE.fullmatch(ntype):
         errors["type"] = "must be 1-64 letters, digits or _ . : -"
-    if not errors:
-        since, until = analytics.window(since, until)
-        if since > until:
-            errors["since"] = "must not be after until"
+    # Only a window the caller wrote both ends of can be backwards; a since in the future
+    # with no until is a window that has nothing in it yet, not a mistake.
+    if since is not None and until is not None and since > until:
+        errors["since"] = "must not be after until"
     if errors:
         raise ValidationError("bad analytics arguments", fields=errors)
+    since, until = analytics.window(since, until)
     return analytics.Query(tenant_id, since, until, by=(by,), type=ntype, channel=channel)
 
 

@@ -50,8 +50,8 @@ class Query:
 
 
 def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """Fill in the default window (the last DEFAULT_DAYS days up to now)."""
-    until = until or utcnow()
+    """Fill in the default window (the last DEFAULT_DAYS days up to now, or up to since)."""
+    until = until or (max(utcnow(), since) if since else utcnow())
     return since or until - timedelta(days=DEFAULT_DAYS), until
 
 
