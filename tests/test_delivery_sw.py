@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -60,16 +61,20 @@ def test_service_worker_shows_a_pushed_notification(live_server: Any, browser: A
                 "ServiceWorker.deliverPushMessage",
                 {"origin": origin, "registrationId": registration_id, "data": json.dumps(data)},
             )
-        shown = page.wait_for_function(
-            """async () => {
-                const reg = await navigator.serviceWorker.ready;
-                const list = await reg.getNotifications();
-                return list.length === 2 && list.map(n => (
-                    {title: n.title, body: n.body, tag: n.tag, data: n.data}
-                ));
-            }""",
-            polling=50,
-        ).json_value()
+        # Poll with evaluate: an async predicate given to wait_for_function returns a Promise,
+        # which is truthy at once, so that wait could end before the notifications exist.
+        shown: list[dict[str, object]] = []
+        deadline = time.monotonic() + 15
+        while len(shown) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+            shown = page.evaluate(
+                """async () => {
+                    const reg = await navigator.serviceWorker.ready;
+                    const list = await reg.getNotifications();
+                    return list.map(n => ({title: n.title, body: n.body, tag: n.tag,
+                                           data: n.data}));
+                }"""
+            )
     finally:
         context.close()
     assert sorted(shown, key=lambda n: n["tag"]) == [
