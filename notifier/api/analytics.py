@@ -7,28 +7,18 @@ from typing import Any
 from flask import g, jsonify, request
 
 from notifier.api import bp
+from notifier.api.inbox_args import time_arg
 from notifier.auth import api_auth
 from notifier.service import active_hours, analytics
-from notifier.service.content import parse_time
 from notifier.service.errors import ValidationError
 from notifier.service.preferences import TYPE_RE
-
-
-def _time(name: str, errors: dict[str, str]) -> Any:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    parsed = parse_time(raw)
-    if parsed is None:
-        errors[name] = "must be an ISO 8601 time in the years 1970 to 9999"
-    return parsed
 
 
 def query_args(tenant_id: int) -> analytics.Query:
     """Read since, until, by, type and channel; one 422 naming every bad one."""
     args = request.args
     errors: dict[str, str] = {}
-    since, until = _time("since", errors), _time("until", errors)
+    since, until = time_arg("since", errors), time_arg("until", errors)
     by = args.get("by") or "type"
     if by not in analytics.BY:
         errors["by"] = "must be one of " + ", ".join(analytics.BY)

@@ -13,7 +13,8 @@ from notifier.service.errors import ValidationError
 MAX_Q = 200
 
 
-def _time(name: str, errors: dict[str, str]) -> datetime | None:
+def time_arg(name: str, errors: dict[str, str]) -> datetime | None:
+    """Read query parameter ``name`` as an ISO 8601 time; a bad one goes into ``errors``."""
     raw = request.args.get(name)
     if not raw:
         return None
@@ -35,7 +36,7 @@ def list_filters() -> search.Filters:
         priority = search.parse_priority(args.get("priority"))
     except ValidationError as exc:
         errors.update(exc.fields)
-    since, until = _time("since", errors), _time("until", errors)
+    since, until = time_arg("since", errors), time_arg("until", errors)
     q = args.get("q") or ""
     if len(q) > MAX_Q:
         errors["q"] = f"at most {MAX_Q} characters"

@@ -14,22 +14,12 @@
 (function () {
   "use strict";
 
-  // The page's language: <html data-strings> maps these English strings to it (absent in
-  // English). "%(n)s"-style names are filled from `names`.
-  var STRINGS = (function () {
-    try {
-      return JSON.parse(document.documentElement.getAttribute("data-strings") || "{}");
-    } catch (e) {
-      return {};
-    }
-  })();
-  function t(text, names) {
-    var out = STRINGS[text] || text;
-    Object.keys(names || {}).forEach(function (key) {
-      out = out.split("%(" + key + ")s").join(String(names[key]));
-    });
-    return out;
-  }
+  // The page's language: ui.js's translator (it loads first; English when it is missing).
+  var t =
+    window.notifierT ||
+    function (text) {
+      return text;
+    };
 
   var KEY = "notifier.desktopAlerts";
   var SOUND = "notifier.desktopSound";

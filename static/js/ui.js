@@ -21,6 +21,8 @@
     });
     return out;
   }
+  // alerts.js (deferred, so it runs after this file) translates with the same function.
+  window.notifierT = t;
 
   var body = document.body;
   var TOAST_MS = 6000;
