@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from notifier.delivery import tick
-from notifier.delivery.claim import window_start
+from notifier.delivery.digest_claim import window_start
 from notifier.extensions import db
 from notifier.models import Delivery, utcnow
 from notifier.service import notify as notify_svc

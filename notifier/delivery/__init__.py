@@ -42,14 +42,8 @@ from flask import Flask
 
 from notifier import metrics_delivery
 from notifier.channels import Channel, build_channels
-from notifier.delivery.claim import (
-    LEASE,
-    Claim,
-    claim_digest,
-    claim_next,
-    digest_groups,
-    set_aside,
-)
+from notifier.delivery.claim import LEASE, Claim, claim_next, set_aside
+from notifier.delivery.digest_claim import claim_digest, digest_groups
 from notifier.delivery.jobs import Outcome, plan, send, unusable
 from notifier.delivery.outcome import Recorded, backoff, record, redact
 from notifier.delivery.pool import (

@@ -18,14 +18,13 @@ import json
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import JSON, ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Select, or_, select, update
 
 from notifier.extensions import db
-from notifier.models import Delivery, User
+from notifier.models import Delivery
 from notifier.service.failures import MAX_REASON, describe, printable
 
 log = logging.getLogger("notifier.delivery")
@@ -33,8 +32,6 @@ log = logging.getLogger("notifier.delivery")
 # The shortest lease (pool.lease_for lengthens it for a long send timeout); a crashed worker's
 # rows wait this long before another worker sends them.
 LEASE = timedelta(seconds=120)
-MAX_DIGEST_ITEMS = 100  # More items than this go out as a second digest message.
-DAILY_DIGEST_HOUR = 8  # Daily digests go out at 08:00 in the recipient's time zone.
 _SQLITE_CANDIDATES = 8  # Rows to try when another worker wins the first few.
 
 
@@ -85,16 +82,6 @@ class Claim:
         return self.rows[0].channel
 
 
-@dataclass(frozen=True, slots=True)
-class DigestGroup:
-    """Due digest rows of one user, channel and mode: those created before ``boundary``."""
-
-    user_id: int
-    channel: str
-    mode: str
-    boundary: datetime
-
-
 def claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     """Return the conditions of a row that may be claimed now: pending, due, not leased."""
     return (
@@ -119,84 +106,10 @@ def claim_next(
     )
     if skip:
         query = query.where(Delivery.channel.not_in(list(skip)))
-    return _claim(query, now, want=1, lease=lease)
+    return claim_query(query, now, want=1, lease=lease)
 
 
-def digest_groups(now: datetime, limit: int) -> list[DigestGroup]:
-    """Return up to ``limit`` groups of digest rows whose window has closed.
-
-    Hourly windows close on the hour for everyone; daily ones at DAILY_DIGEST_HOUR in each
-    recipient's time zone, so daily rows are grouped per zone (few distinct values).
-    """
-    not_daily = and_(Delivery.digest.is_not(None), Delivery.digest != "daily")
-    hourly = _groups(now, not_daily, window_start("hourly", now), limit)
-    zones = db.session.scalars(
-        select(User.timezone)
-        .distinct()
-        .join(Delivery, Delivery.user_id == User.id)
-        .where(*claimable(now), Delivery.digest == "daily")
-    ).all()
-    daily: list[DigestGroup] = []
-    for zone in zones:
-        if len(hourly) + len(daily) >= limit:
-            break
-        boundary = window_start("daily", now, zone)
-        condition = and_(Delivery.digest == "daily", User.timezone == zone)
-        daily += _groups(now, condition, boundary, limit - len(hourly) - len(daily))
-    db.session.rollback()  # End the read; PostgreSQL would otherwise keep a transaction open.
-    return hourly + daily
-
-
-def _groups(
-    now: datetime, condition: ColumnElement[bool], boundary: datetime, limit: int
-) -> list[DigestGroup]:
-    rows = db.session.execute(
-        select(Delivery.user_id, Delivery.channel, Delivery.digest)
-        .join(User, User.id == Delivery.user_id)
-        .where(*claimable(now), condition, Delivery.created_at < boundary)
-        .group_by(Delivery.user_id, Delivery.channel, Delivery.digest)
-        .order_by(Delivery.user_id, Delivery.channel, Delivery.digest)
-        .limit(limit)
-    ).all()
-    # The join on users drops rows without one: every user_id here is set.
-    return [DigestGroup(int(u or 0), str(c), str(m), boundary) for u, c, m in rows]
-
-
-def window_start(mode: str, now: datetime, timezone: str | None = None) -> datetime:
-    """Return when the current digest window opened (naive UTC); older rows are due.
-
-    Hourly windows start on the hour (UTC); daily windows at DAILY_DIGEST_HOUR local time.
-    """
-    if mode != "daily":
-        return now.replace(minute=0, second=0, microsecond=0)
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.replace(tzinfo=UTC).astimezone(zone)
-    start = local.replace(hour=DAILY_DIGEST_HOUR, minute=0, second=0, microsecond=0)
-    if start > local:
-        start -= timedelta(days=1)  # Wall-clock arithmetic: still 08:00 across a DST change.
-    return start.astimezone(UTC).replace(tzinfo=None)
-
-
-def claim_digest(group: DigestGroup, now: datetime, *, lease: timedelta = LEASE) -> Claim | None:
-    """Claim the group's rows from closed windows and commit; None when another worker won."""
-    query = (
-        select(Delivery.id)
-        .where(
-            *claimable(now),
-            Delivery.user_id == group.user_id,
-            Delivery.channel == group.channel,
-            Delivery.digest == group.mode,
-            Delivery.created_at < group.boundary,
-        )
-        .order_by(Delivery.id)
-    )
-    return _claim(query, now, want=MAX_DIGEST_ITEMS, lease=lease)
-
-
-def _claim(
+def claim_query(
     query: Select[Any], now: datetime, *, want: int, lease: timedelta = LEASE
 ) -> Claim | None:
     """Take the lease on up to ``want`` rows the query finds and commit, then copy them out.
