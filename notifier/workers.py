@@ -28,7 +28,7 @@ from flask import Flask
 from gevent.queue import Full
 from sqlalchemy import Table, bindparam, delete, func, select, update
 
-from notifier import delivery, metrics
+from notifier import delivery, node_stats
 from notifier.bus.base import Message
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, utcnow
@@ -163,7 +163,7 @@ def snooze_tick(app: Flask) -> int:
 def node_stats_tick(app: Flask) -> None:
     """Share this process's dashboard numbers and connected users for NODE_STATS_TTL seconds."""
     st = state(app)
-    st.broker.publish_node_stats(st.instance, metrics.local_stats(app), NODE_STATS_TTL)
+    st.broker.publish_node_stats(st.instance, node_stats.local_stats(app), NODE_STATS_TTL)
     # Workflows' `unless: connected` asks every process's presence (bus/base.py).
     st.broker.publish_presence(st.instance, st.hub.connected_user_ids(), NODE_STATS_TTL)
 

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from notifier import metrics
+from notifier import metrics, node_stats
 from notifier.bus.base import Message
 from notifier.extensions import db, state
 from tests.conftest import make_app
@@ -87,7 +87,7 @@ def test_stream_and_bus_activity_is_counted(app: Flask, client: FlaskClient, wor
 
 
 def test_local_stats_has_exactly_the_dashboard_keys(app: Flask, world: World) -> None:
-    stats = metrics.local_stats(app)
+    stats = node_stats.local_stats(app)
     assert set(stats) == KEYS
     assert stats["mode"] == "memory" and stats["redis_available"] is False
     assert stats["latency_p50_ms"] is None and stats["latency_p99_ms"] is None
@@ -96,7 +96,7 @@ def test_local_stats_has_exactly_the_dashboard_keys(app: Flask, world: World) ->
     subs = [hub.subscribe(world.alice.id, 1) for _ in range(2)] + [hub.subscribe(world.bob.id, 1)]
     hub.deliver([Message(world.alice.id, 1, 1, "notification", {}, published_at=0.0)])
     hub.unsubscribe(subs[0], "closed")
-    stats = metrics.local_stats(app)
+    stats = node_stats.local_stats(app)
     assert stats["connections"] == 2 and stats["users_online"] == 2
     assert stats["top_users"] == [
         {"user_id": world.alice.id, "connections": 1},
@@ -113,7 +113,7 @@ def test_local_stats_has_exactly_the_dashboard_keys(app: Flask, world: World) ->
     assert stats["connects_per_min"] == 3 and stats["disconnects_per_min"] == 1
     assert stats["broadcasts_per_sec"] == round(1 / 60, 2)
     assert stats["latency_p50_ms"] is not None and stats["latency_p50_ms"] > 0
-    assert [s["instance"] for s in metrics.cluster_stats(app)] == [state(app).instance]
+    assert [s["instance"] for s in node_stats.cluster_stats(app)] == [state(app).instance]
 
 
 def test_slow_drops_and_replays_are_counted_per_app(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_slow_drops_and_replays_are_counted_per_app(tmp_path: Path) -> None:
         hub.subscribe(7, 1)
         hub.deliver([Message(7, 1, i, "notification", {}) for i in (1, 2)])
         metrics.record_replayed(hub, 5)
-        stats = metrics.local_stats(app)
+        stats = node_stats.local_stats(app)
         assert (stats["slow_drops"], stats["replayed_events"]) == (1, 5)
         db.engine.dispose()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier import metrics, workers
+from notifier import metrics, node_stats, workers
 from notifier.extensions import db, state
 from tests.conftest import make_app
 
@@ -34,7 +34,7 @@ def test_two_apps_with_one_instance_name_keep_their_own_counts(
             with app.app_context():
                 workers.node_stats_tick(app)
         with apps[0].app_context():
-            shared = metrics.cluster_stats(apps[0])
+            shared = node_stats.cluster_stats(apps[0])
         assert sorted(s["instance"] for s in shared) == sorted(names)
         assert sum(int(s["connections"]) for s in shared) == 5
     finally:

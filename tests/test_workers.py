@@ -179,13 +179,13 @@ def test_scheduler_tick_releases_due_notifications(
 
 
 def test_node_stats_tick_shares_local_stats(app: Flask, world: World) -> None:
-    from notifier import metrics
+    from notifier import node_stats
 
-    assert metrics.cluster_stats(app)[0]["instance"] == state().instance
+    assert node_stats.cluster_stats(app)[0]["instance"] == state().instance
     workers.node_stats_tick(app)
     shared = state().broker.cluster_stats()
     assert [s["instance"] for s in shared] == [state().instance]
-    assert set(shared[0]) == set(metrics.local_stats(app))
+    assert set(shared[0]) == set(node_stats.local_stats(app))
 
 
 def test_ticks_survive_their_own_errors(

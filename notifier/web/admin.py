@@ -28,7 +28,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from notifier import metrics
+from notifier import node_stats
 from notifier.auth import admin_required
 from notifier.extensions import db, state
 from notifier.models import User, utcnow
@@ -68,7 +68,7 @@ def _weighted_age(instances: list[dict[str, Any]], total: int) -> float:
 def collect(app: Flask, tenant_id: int) -> dict[str, Any]:
     """Sum the per-process stats and name the top users of the admin's own tenant."""
     # Every process when Redis is on, else this one; connection figures of this tenant only.
-    instances = metrics.tenant_view(metrics.cluster_stats(app), tenant_id)
+    instances = node_stats.tenant_view(node_stats.cluster_stats(app), tenant_id)
     total = sum(int(i.get("connections") or 0) for i in instances)
     out: dict[str, Any] = {
         "instances": instances,
