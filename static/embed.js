@@ -17,26 +17,57 @@
   var script = document.currentScript;
   var BASE = script ? new URL(script.src, document.baseURI).origin : window.location.origin;
 
+  // Colours are variables on :host: theme="dark" or theme="auto" (follows the visitor's
+  // colour scheme) switch them; the default stays light because the host page, not the
+  // visitor's system, decides how its page looks. Hosts may also set the variables themselves.
+  var DARK = "--ni-fg: #e6e9ef; --ni-muted: #aab2c0; --ni-bg: #1b2029; --ni-border: #3a4250; " +
+    "--ni-rule: #2c333e; --ni-unread: #22304a; --ni-link: #8ab4ff; --ni-error: #ff8a80;";
   var CSS = [
-    ":host { position: relative; display: inline-block; font: 14px/1.4 system-ui, sans-serif; color: #1d2330; }",
+    ":host { --ni-fg: #1d2330; --ni-muted: #4a5262; --ni-bg: #fff; --ni-border: #c9ced8; --ni-rule: #eef0f4; --ni-unread: #f3f7ff; --ni-link: #1a56c4; --ni-error: #b00020; }",
+    ":host([theme=dark]) { " + DARK + " }",
+    "@media (prefers-color-scheme: dark) { :host([theme=auto]) { " + DARK + " } }",
+    ":host { position: relative; display: inline-block; font: 14px/1.4 system-ui, sans-serif; color: var(--ni-fg); }",
     "button { font: inherit; cursor: pointer; }",
-    ".bell { position: relative; border: 1px solid #c9ced8; background: #fff; border-radius: 999px; padding: 6px 10px; }",
+    ".bell { position: relative; display: inline-flex; align-items: center; justify-content: center; width: 36px; height: 36px; border: 1px solid var(--ni-border); background: var(--ni-bg); color: var(--ni-fg); border-radius: 999px; padding: 0; }",
+    ".bell svg { width: 20px; height: 20px; }",
     ".badge { position: absolute; top: -6px; right: -6px; min-width: 18px; padding: 0 5px; border-radius: 9px; background: #c62828; color: #fff; font-size: 12px; line-height: 18px; text-align: center; }",
     ".badge[hidden] { display: none; }",
-    ".pop { position: absolute; left: 0; z-index: 1000; width: 320px; max-width: calc(100vw - 16px); max-height: 420px; overflow: auto; margin-top: 6px; background: #fff; border: 1px solid #c9ced8; border-radius: 8px; box-shadow: 0 6px 24px rgba(0,0,0,.15); }",
+    ".pop { position: absolute; left: 0; z-index: 1000; width: 320px; max-width: calc(100vw - 16px); max-height: 420px; overflow: auto; margin-top: 6px; background: var(--ni-bg); border: 1px solid var(--ni-border); border-radius: 8px; box-shadow: 0 6px 24px rgba(0,0,0,.15); }",
     ".pop[hidden] { display: none; }",
     ":host([align=right]) .pop { left: auto; right: 0; }",
-    ".head { display: flex; justify-content: space-between; align-items: center; padding: 8px 10px; border-bottom: 1px solid #e3e6ec; font-weight: 600; }",
+    ".head { display: flex; justify-content: space-between; align-items: center; padding: 8px 10px; border-bottom: 1px solid var(--ni-rule); font-weight: 600; }",
     "ul { list-style: none; margin: 0; padding: 0; }",
-    "li { padding: 8px 10px; border-bottom: 1px solid #eef0f4; }",
-    "li.unread { background: #f3f7ff; }",
+    "li { padding: 8px 10px; border-bottom: 1px solid var(--ni-rule); }",
+    "li.unread { background: var(--ni-unread); }",
     "li .title { font-weight: 600; }",
-    "li .body { color: #4a5262; }",
-    "li .actions { margin-top: 4px; }",
-    ".link { border: 0; background: none; color: #1a56c4; padding: 0; }",
-    ".empty, .error { padding: 12px 10px; color: #4a5262; }",
-    ".error { color: #b00020; }"
+    "li .body { color: var(--ni-muted); }",
+    "li .actions { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-top: 4px; }",
+    ".link { border: 0; background: none; color: var(--ni-link); padding: 0; }",
+    "a.link { text-decoration: underline; }",
+    ".empty, .error { padding: 12px 10px; color: var(--ni-muted); }",
+    ".error { color: var(--ni-error); }"
   ].join("\n");
+
+  // A bell drawn as SVG: an emoji needs a colour-emoji font the visitor may not have.
+  var SVG = "http://www.w3.org/2000/svg";
+  function bellIcon() {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("fill", "none");
+    svg.setAttribute("stroke", "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("stroke-linecap", "round");
+    svg.setAttribute("stroke-linejoin", "round");
+    svg.setAttribute("aria-hidden", "true");
+    ["M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9", "M13.73 21a2 2 0 0 1-3.46 0"].forEach(
+      function (d) {
+        var path = document.createElementNS(SVG, "path");
+        path.setAttribute("d", d);
+        svg.appendChild(path);
+      }
+    );
+    return svg;
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -73,7 +104,8 @@
       } else {
         root.appendChild(el("style", "", CSS));
       }
-      this.bell = el("button", "bell", "\uD83D\uDD14");
+      this.bell = el("button", "bell");
+      this.bell.appendChild(bellIcon());
       this.bell.type = "button";
       this.bell.setAttribute("part", "bell");
       this.bell.setAttribute("aria-label", "Notifications");

@@ -3,13 +3,15 @@
 What matters for the restart tests is the upstream keep-alive pool (``keepalive 64``,
 ``keepalive_timeout 4s``, ``proxy_http_version 1.1``, ``Connection ""``): nginx reuses idle
 connections to gunicorn for the next request, whichever worker holds them, a draining one
-included. Plain HTTP on 127.0.0.1 (TLS and HTTP/2 are not what is tested here). A missing
-nginx fails the test (never skips): install the Debian package ``nginx``.
+included. The WebSocket location is read from docs/deployment.md itself (:func:`ws_location`).
+Plain HTTP on 127.0.0.1 (TLS and HTTP/2 are not what is tested here). A missing nginx fails
+the test (never skips): install the Debian package ``nginx``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +20,8 @@ import time
 from pathlib import Path
 
 from tests.fixtures_live import free_port
+
+DEPLOYMENT = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
 
 MISSING = "nginx is not on PATH; install the Debian/Ubuntu package `nginx`"
 
@@ -52,21 +56,26 @@ http {{
             proxy_read_timeout 1h;
             gzip off;
         }}
-        location = /api/v1/notifications/ws {{
-            proxy_pass http://notifier;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_read_timeout 1h;
-            proxy_buffering off;
-        }}
+{ws_location}
         location / {{
             proxy_pass http://notifier;
         }}
     }}
 }}
 """
+
+
+def ws_location() -> str:
+    """Return docs/deployment.md's WebSocket ``location`` block verbatim (tested as documented).
+
+    Taken from the document rather than copied, so a change to the documented block is what
+    tests/test_ws_redis.py runs behind nginx.
+    """
+    text = DEPLOYMENT.read_text()
+    found = re.search(r"^( *)location = /api/v1/notifications/ws \{\n.*?^\1\}$", text, re.M | re.S)
+    if found is None:
+        raise RuntimeError(f"no WebSocket location block in {DEPLOYMENT}")
+    return found.group(0)
 
 
 class NginxProxy:
@@ -89,7 +98,13 @@ class NginxProxy:
         # As root, nginx would switch its workers to "nobody", who cannot write the temp dirs.
         user = "user root;" if os.geteuid() == 0 else ""
         conf.write_text(
-            CONF.format(user=user, dir=self.directory, port=self.port, upstream=self.upstream_port)
+            CONF.format(
+                user=user,
+                dir=self.directory,
+                port=self.port,
+                upstream=self.upstream_port,
+                ws_location=ws_location(),
+            )
         )
         cmd = [exe, "-p", str(self.directory), "-c", str(conf), "-g", "daemon off;"]
         self.proc = subprocess.Popen(

@@ -9,12 +9,14 @@ an error; a page on an origin the tenant did not list is refused by CORS.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.fixtures_live import LiveServer, free_port, http_json
@@ -23,6 +25,9 @@ from tests.sse_client import bearer, publish, token_for
 pytestmark = pytest.mark.browser
 
 ALICE = "alice@example.com"
+# As tests/fixtures_browser.py has them (a plugin module: not imported, pytest rewrites it).
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 740}}
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Host shop</title></head>
 <body><h1>Host shop</h1>
 <script src="{base}/embed.js"></script>
@@ -121,8 +126,19 @@ def test_demo_page_for_admins_shows_the_widget(sessions, ui) -> None:
     expect(page.locator("#demo-inbox .bell")).to_be_visible()
     page.locator("#demo-inbox .bell").click()
     expect(page.locator("#demo-inbox [role=status], #demo-inbox li").first).to_be_visible()
-    ui.send("admin", title="Demo ping")
+    ui.send("admin", title="Demo ping", body="The widget shows it live.")
     expect(page.locator("#demo-inbox li .title").first).to_have_text("Demo ping")
+    for scheme in ("light", "dark"):  # axe-core reaches into the widget's open shadow root
+        page.emulate_media(color_scheme=scheme)
+        results = Axe().run(page)
+        assert results.violations_count == 0, f"{scheme}: {results.generate_report()}"
+    # The page with the popover open, at 1280 and 375 px, light and dark (test-artifacts/).
+    ARTIFACTS.mkdir(exist_ok=True)
+    for scheme, (label, size) in itertools.product(("light", "dark"), SIZES.items()):
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size(size)
+        name = f"embed-demo-{'dark-' if scheme == 'dark' else ''}{label}.png"
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True, caret="initial")
     assert admin.errors == []  # no CSP violation on our own page
     member = sessions("alice").page("/embed/demo")
     expect(member.locator("h1")).not_to_have_text("Embedded inbox")  # 404 for members

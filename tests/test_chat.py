@@ -351,3 +351,40 @@ def test_a_deleted_integration_sends_nothing(
         "the chat integration was deleted",
     )
     assert http_receiver.requests == []
+
+
+def test_with_a_workflow_chat_posts_once_at_publish_and_is_no_step(
+    chat_app: Flask, chat_client: FlaskClient, chat_world: World, http_receiver: HttpReceiver
+) -> None:
+    """A type with a workflow still posts to chat once per publish; a chat step is refused.
+
+    The steps run per recipient; a chat post is one per tenant integration, so it goes out
+    when the publish is accepted (docs/workflows.md says why) and the runs never repeat it.
+    """
+    add(chat_client, chat_world, "slack", http_receiver.url("/team"))
+    url = "/api/v1/workflows/deploy"
+    refused = chat_client.put(
+        url, json={"steps": [{"channel": "chat"}]}, headers=chat_world.admin_h
+    )
+    assert refused.status_code == 422
+    assert "steps.channel" in refused.get_json()["error"]["fields"]
+    steps = [{"channel": "in_app"}, {"wait": "PT10M", "unless": "read"}, {"channel": "email"}]
+    saved = chat_client.put(url, json={"steps": steps}, headers=chat_world.admin_h)
+    assert saved.status_code == 201, saved.get_json()
+
+    resp = chat_client.post(
+        "/api/v1/notifications",
+        json={
+            "tenant": True,
+            "type": "deploy",
+            "title": "To everyone",
+            "channels": ["in_app", "chat"],
+        },
+        headers=chat_world.admin_h,
+    )
+    assert resp.status_code == 201
+    assert resp.get_json()["result"]["channels"]["chat"] is True
+    tick(chat_app)
+
+    assert [r.path for r in http_receiver.requests] == ["/team"]  # one post, three recipients
+    assert http_receiver.requests[0].json()["text"] == "To everyone"

@@ -209,3 +209,32 @@ def test_gunicorn_gevent_worker_serves_the_socket_and_resumes(live_server_factor
         assert status == 200
     finally:
         ws.close()
+
+
+def test_erasing_the_user_closes_their_socket_and_no_other(live_server: LiveServer) -> None:
+    alice, bob = token_for(live_server, ALICE), token_for(live_server, "bob@example.com")
+    hers = WsClient(live_server.url, bearer(alice)).connect()
+    his = WsClient(live_server.url, bearer(bob)).connect()
+    try:
+        hers.until("stats")
+        his.until("stats")
+        status, body = http_json(
+            "DELETE", f"{live_server.url}/api/v1/me", {"password": "x"}, headers=bearer(alice)
+        )
+        assert status == 403 and body["error"]["code"] == "wrong_password"  # erases nothing
+        his.send({"op": "ping"})
+        assert his.until("pong")["event"] == "pong"
+        status, _ = http_json(
+            "DELETE",
+            f"{live_server.url}/api/v1/me",
+            {"password": "alice-demo-pass"},
+            headers=bearer(alice),
+        )
+        assert status == 204
+        assert hers.wait_closed() == 4401  # the credential is gone: do not reconnect
+        assert refused(live_server.url, bearer(alice))[0] == 401
+        his.send({"op": "ping"})
+        assert his.until("pong")["event"] == "pong"  # bob's socket stays open
+    finally:
+        hers.close()
+        his.close()

@@ -39,4 +39,5 @@ def embed_demo() -> Any:
         digest=embed.sign(secret, email),
         origins=origins,
         host=request.host_url.rstrip("/"),
+        section="embed",
     )
