@@ -2,7 +2,8 @@
 
 Each state is saved as test-artifacts/shot-<name>-<width>-<scheme>.png (git-ignored) to be
 looked at; the checks catch what a person would see at once: a page wider than the phone
-(sideways scrolling), and toasts or an open menu covering the list's controls.
+(sideways scrolling), a title squeezed into a narrow column, and toasts covering the list's
+controls.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def shoot(page: Page, name: str, problems: list[str]) -> None:
             )
             if overflow > 0:
                 problems.append(f"{name} at {width} px ({scheme}): {overflow} px too wide")
+            squeezed = page.evaluate(
+                """[...document.querySelectorAll('.item-title, h1, h2')]
+                   .filter(e => e.offsetParent && e.getBoundingClientRect().width < 120)
+                   .map(e => e.textContent.trim().slice(0, 30))"""
+            )
+            if squeezed and scheme == "light":
+                problems.append(f"{name} at {width} px: headings squeezed: {squeezed}")
             page.screenshot(
                 path=str(ARTIFACTS / f"shot-{name}-{width}-{scheme}.png"),
                 full_page=True,

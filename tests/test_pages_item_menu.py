@@ -105,6 +105,10 @@ def test_why_says_which_channels_this_server_could_not_use(
     assert "<strong>Email:</strong> Not sent: email channel is not configured." in html
     assert "<strong>Push:</strong> Off for comment (your setting)." in html
     assert "<strong>SMS:</strong> Off for all notifications (the default)." in html
+    # Chat posts to the tenant's Slack or Discord: the path knows it was allowed, not sent.
+    team = send(world.alice, "Deploy", channels=["in_app", "chat"])
+    html = client.get(f"/notifications/{team}/why", headers=HX).text
+    assert "<strong>Team chat:</strong> Allowed: posted to your team" in html
 
 
 def test_why_shows_the_workflow_steps_as_they_stand(

@@ -20,7 +20,13 @@ from notifier.service.why import workflow_path
 from notifier.service.workflows import parse_duration
 from notifier.web import bp, fragments, htmx
 
-CHANNEL_NAMES = {"in_app": _l("In-app"), "email": _l("Email"), "push": _l("Push"), "sms": _l("SMS")}
+CHANNEL_NAMES = {
+    "in_app": _l("In-app"),
+    "email": _l("Email"),
+    "push": _l("Push"),
+    "sms": _l("SMS"),
+    "chat": _l("Team chat"),
+}
 SCOPES = ("channel", "type")
 
 
@@ -185,8 +191,18 @@ def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str
                     }
                 )
             continue
+        # Chat posts once per tenant integration (Slack, Discord), which the plan does not
+        # name: "allowed", not "sent", is what the stored path knows.
+        first = gettext("Allowed: posted to your team's Slack or Discord, if one is connected.")
         line = lines.setdefault(
-            ch, {"channel": ch, "name": name, "text": sent, "switch": type_switch, "link": None}
+            ch,
+            {
+                "channel": ch,
+                "name": name,
+                "text": first if ch == "chat" else sent,
+                "switch": type_switch,
+                "link": None,
+            },
         )
         if rule == "channel" and not step.get("allowed"):
             line.update(text=_sentence("all_off", default), switch=channel_switch)
