@@ -41,12 +41,12 @@ def shoot(page: Page, name: str, problems: list[str]) -> None:
             if overflow > 0:
                 problems.append(f"{name} at {width} px ({scheme}): {overflow} px too wide")
             squeezed = page.evaluate(
-                """[...document.querySelectorAll('.item-title, h1, h2')]
-                   .filter(e => e.offsetParent && e.getBoundingClientRect().width < 120)
-                   .map(e => e.textContent.trim().slice(0, 30))"""
+                """[...document.querySelectorAll('.item-main')]
+                   .filter(e => e.offsetParent && e.getBoundingClientRect().width < 150)
+                   .map(e => e.querySelector('.item-title').textContent.trim().slice(0, 30))"""
             )
             if squeezed and scheme == "light":
-                problems.append(f"{name} at {width} px: headings squeezed: {squeezed}")
+                problems.append(f"{name} at {width} px: item text squeezed: {squeezed}")
             page.screenshot(
                 path=str(ARTIFACTS / f"shot-{name}-{width}-{scheme}.png"),
                 full_page=True,
