@@ -124,6 +124,25 @@ def test_search_narrows_the_list_and_the_back_button_restores_it(sessions, ui) -
     expect(page.locator("#notification-list > .item")).to_have_count(2)
     page.goto(ui.server.url + "/")
     expect(page.locator("#notification-list > .item")).to_have_count(8)
+    # A day range: a live item outside it is neither a row nor a toast, one inside is both.
+    page.goto(ui.server.url + "/?until=2020-01-31")
+    ui.wait_live(page)
+    expect(page.get_by_label("Until")).to_have_value("2020-01-31")
+    expect(page.locator("#notification-list > .item")).to_have_count(0)
+    ui.send("alice", title="After the range")
+    page.goto(ui.server.url + "/?since=2020-01-01")
+    ui.wait_live(page)
+    expect(page.locator("#notification-list > .item")).to_have_count(9)
+    ui.send("alice", title="Inside the range")
+    expect(item(page, "Inside the range")).to_have_count(1)
+    page.get_by_label("Until").fill("2020-01-31")  # applies on change, like every filter
+    expect(page).to_have_url(re.compile(r"until=2020-01-31"))
+    expect(page.locator("#notification-list > .item")).to_have_count(0)
+    before = page.title()
+    ui.send("alice", title="Outside the range")
+    expect(page).not_to_have_title(before)  # its event was applied: the unread count moved
+    expect(page.locator("#toasts .toast", has_text="Outside the range")).to_have_count(0)
+    expect(item(page, "Outside the range")).to_have_count(0)
     assert alice.errors == []
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask.testing import FlaskClient
 
@@ -130,3 +130,36 @@ def test_archive_read_archives_only_read_ones(
     resp = client.post("/notifications/archive-read", headers=HX)
     assert "1 read notification archived." in resp.text
     assert row(a).archived_at is not None and row(b).archived_at is None
+
+
+def test_from_and_until_days_filter_in_the_users_time_zone(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    # Alice lives in Tokyo (UTC+9): 1 Dec 20:00 UTC is already 2 Dec there.
+    world.alice.timezone = "Asia/Tokyo"
+    early, late, later = (
+        send(world.alice, "Early"),
+        send(world.alice, "Late"),
+        send(world.alice, "Later"),
+    )
+    at = {
+        early: datetime(2026, 11, 30, 12, 0),  # 30 Nov 21:00 in Tokyo
+        late: datetime(2026, 12, 1, 20, 0),  # 2 Dec 05:00 in Tokyo
+        later: datetime(2026, 12, 3, 16, 0),  # 4 Dec 01:00 in Tokyo
+    }
+    for nid, when in at.items():
+        row(nid).created_at = when
+    db.session.commit()
+    auth.login()
+    assert ids_in(client.get("/?since=2026-12-01").text) == [later, late]
+    assert ids_in(client.get("/?until=2026-12-01").text) == [early]
+    assert ids_in(client.get("/?since=2026-12-02&until=2026-12-03").text) == [late]
+    html = client.get("/?since=2026-12-05").text
+    assert ids_in(html) == [] and "Nothing matches these filters." in html
+    assert 'name="since" type="date" value="2026-12-05"' in html
+    # The list tells the page's script the same bounds in UTC, for live items.
+    assert 'data-since="2026-12-04T15:00:00Z"' in html
+    # A malformed or out-of-range day is dropped, not an error.
+    for bad in ("2026-13-01", "yesterday", "0001-01-01", "9999-12-31"):
+        resp = client.get(f"/?until={bad}")
+        assert resp.status_code == 200 and ids_in(resp.text) == [later, late, early], bad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
@@ -104,3 +105,51 @@ def test_why_says_which_channels_this_server_could_not_use(
     assert "<strong>Email:</strong> Not sent: email channel is not configured." in html
     assert "<strong>Push:</strong> Off for comment (your setting)." in html
     assert "<strong>SMS:</strong> Off for all notifications (the default)." in html
+    # Chat posts to the tenant's Slack or Discord: the path knows it was allowed, not sent.
+    team = send(world.alice, "Deploy", channels=["in_app", "chat"])
+    html = client.get(f"/notifications/{team}/why", headers=HX).text
+    assert "<strong>Team chat:</strong> Allowed: posted to your team" in html
+
+
+def test_why_shows_the_workflow_steps_as_they_stand(
+    world: World, client: FlaskClient, auth: AuthActions
+) -> None:
+    from sqlalchemy import update
+
+    from notifier.extensions import db
+    from notifier.models import utcnow
+    from notifier.models_flows import WorkflowRun
+    from notifier.service import workflow_runs
+
+    plain = send(world.alice, "Sent without a workflow")
+    steps = [{"channel": "in_app"}, {"wait": "PT1H30M", "unless": "read"}, {"channel": "email"}]
+    put = client.put("/api/v1/workflows/comment", headers=world.admin_h, json={"steps": steps})
+    assert put.status_code in (200, 201), put.get_json()
+    body = {"user_id": world.alice.id, "type": "comment", "title": "Build failed"}
+    resp = client.post("/api/v1/notifications", headers=world.admin_h, json=body)
+    nid = resp.get_json()["notification"]["id"]
+    workflow_runs.tick()
+    auth.login()
+    html = client.get(f"/notifications/{nid}/why", headers=HX).text
+    assert "Sent by the workflow for comment:" in html
+    assert "Step 1, In-app: done." in html
+    # The wait under way says when it ends, in alice's time zone (UTC here).
+    assert re.search(
+        r"Step 2, wait 1 h 30 min, ends the run if you read it in time: "
+        r"waiting until \w{3} \d\d \w{3}, \d\d:\d\d\.",
+        html,
+    )
+    assert "Step 3, Email: not yet." in html
+    assert "Sent by the workflow" not in client.get(f"/notifications/{plain}/why", headers=HX).text
+
+    # Read within the wait: when the wait is over, the panel says the run ended there.
+    client.post(f"/notifications/{nid}/read", headers=HX)
+    past = utcnow() - timedelta(seconds=1)
+    db.session.execute(update(WorkflowRun).values(due_at=past))
+    db.session.commit()
+    workflow_runs.tick()
+    html = client.get(f"/notifications/{nid}/why", headers=HX).text
+    assert (
+        "Step 2, wait 1 h 30 min, ends the run if you read it in time: done (read in time)." in html
+    )
+    assert "Step 3, Email: skipped (read in time)." in html

@@ -10,6 +10,9 @@ explain today's rules, not the ones that decided. Each step is a small dict::
 
 ``unavailable`` is an external channel the preferences allowed but this server could not use
 (not configured, no phone number, no push subscription): ``reason`` says which.
+
+A notification sent by a workflow also has the run's steps (``workflow_path``): those are read
+when asked, since a run goes on after the item was planned (a wait ends, an email is skipped).
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from notifier.extensions import db
+from notifier.models import Notification
+from notifier.models_flows import WorkflowRun
 from notifier.service.preferences import DEFAULTS, digest_mode, mandatory_types
 from notifier.service.serialize import iso
+from notifier.service.workflow_steps import run_steps
 
 EXTERNAL = ("email", "push", "sms")
 
@@ -74,3 +83,14 @@ def _channel_steps(pref: dict[str, Any], ntype: str, ch: str, ok: bool) -> list[
 def _source(value: bool, default: bool) -> str:
     # A stored switch equal to the default cannot be told apart from none: say "default".
     return "default" if value == default else "you"
+
+
+def workflow_path(n: Notification) -> list[dict[str, Any]]:
+    """Return the steps of the workflow run that sent ``n`` as they stand; [] without a run."""
+    run = db.session.scalar(
+        select(WorkflowRun)
+        .where(WorkflowRun.notification_id == n.id, WorkflowRun.user_id == n.user_id)
+        .order_by(WorkflowRun.id)
+        .limit(1)
+    )
+    return run_steps(run) if run is not None else []

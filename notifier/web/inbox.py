@@ -16,12 +16,12 @@ from notifier.extensions import db
 from notifier.models import Notification
 from notifier.service import NotFound, ServiceError, clean, inbox, search, states
 from notifier.service.content import safe_url
+from notifier.timefmt import iso
 from notifier.web import bp, fragments, htmx
+from notifier.web.inbox_filters import day_bounds, filter_args, page_filters, search_filters
 from notifier.web.templating import set_page_state
 
 PAGE_SIZE = 20
-#: The page's tabs (Inbox, Unread, Archived) and the other lists a URL may ask for.
-STATUSES = ("all", "unread", "archived", "read", "unseen", "snoozed")
 ACTION_DONE = {
     "read": "marked read",
     "unread": "marked unread",
@@ -77,35 +77,6 @@ def known_types(user_id: int) -> list[str]:
     return sorted({*current_app.config.get("NOTIFIER_TYPES", ()), *received})
 
 
-def _filters() -> dict[str, str]:
-    status = request.values.get("status", "all")
-    priority = request.values.get("priority", "")
-    return {
-        "status": status if status in STATUSES else "all",
-        "type": request.values.get("type", "").strip()[:64],
-        "tag": request.values.get("tag", "").strip().lstrip("#")[:50],
-        "priority": priority if priority in fragments.PRIORITY_LABELS else "",
-        "q": request.values.get("q", "").strip()[:200],
-    }
-
-
-def search_filters(f: dict[str, str]) -> search.Filters:
-    """Return the service filters of the page's filters (the page always groups)."""
-    return search.Filters(
-        status=f["status"],
-        type=f["type"] or None,
-        tag=f["tag"] or None,
-        priority=(f["priority"],) if f["priority"] else (),
-        q=f["q"] if not clean.bad_chars(f["q"]) else "",
-        group=True,
-    )
-
-
-def _filter_args(f: dict[str, str]) -> dict[str, str]:
-    """Return the non-default filters as query arguments (short, shareable URLs)."""
-    return {k: v for k, v in f.items() if v and not (k == "status" and v == "all")}
-
-
 def _page(f: dict[str, str], before: str | None = None) -> inbox.Page:
     try:
         cursor = inbox.parse_before(before)
@@ -128,7 +99,8 @@ def _list_context(f: dict[str, str], page: inbox.Page, csrf: str | None) -> dict
             for n in page.items
         ],
         "filters": f,
-        "filter_args": _filter_args(f),
+        "filter_args": filter_args(f),
+        "bounds": [iso(b) or "" for b in day_bounds(f)],
         "csrf": csrf,
         "density": "compact" if request.cookies.get(DENSITY_COOKIE) == "compact" else "comfortable",
     }
@@ -138,7 +110,7 @@ def _list_context(f: dict[str, str], page: inbox.Page, csrf: str | None) -> dict
 @login_required
 def index() -> Any:
     """Show the notification center; htmx gets the list or the next page alone."""
-    f = _filters()
+    f = page_filters()
     page = _page(f, request.args.get("before"))
     csrf = generate_csrf()
     ctx = _list_context(f, page, csrf)
@@ -244,7 +216,7 @@ def read_all() -> Any:
     if not htmx.is_htmx():
         flash(text, "success")
         return _back()
-    f = _filters()
+    f = page_filters()
     page = _page(f)
     html = render_template("inbox/_list.html", **_list_context(f, page, None))
     return html + fragments.badge_oob(_stats(page)) + _status_oob(text)

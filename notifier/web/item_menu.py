@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,13 +11,22 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from notifier.channels import USER_CHANNELS
+from notifier.i18n import format_local
 from notifier.models import Notification
-from notifier.service import NotFound, ValidationError, actions, inbox
+from notifier.service import NotFound, ValidationError, actions, inbox, states
 from notifier.service import preferences as prefs_svc
 from notifier.service.content import safe_url
+from notifier.service.why import workflow_path
+from notifier.service.workflows import parse_duration
 from notifier.web import bp, fragments, htmx
 
-CHANNEL_NAMES = {"in_app": _l("In-app"), "email": _l("Email"), "push": _l("Push"), "sms": _l("SMS")}
+CHANNEL_NAMES = {
+    "in_app": _l("In-app"),
+    "email": _l("Email"),
+    "push": _l("Push"),
+    "sms": _l("SMS"),
+    "chat": _l("Team chat"),
+}
 SCOPES = ("channel", "type")
 
 
@@ -79,6 +89,66 @@ def _held(rule: str, step: dict[str, Any]) -> str:
     return gettext("Goes out in your %(mode)s digest.", mode=step.get("mode"))
 
 
+def _duration(iso_text: Any) -> str:
+    """Return a workflow wait for people: "10 min", "1 h 30 min", "2 d"."""
+    try:
+        left = int(parse_duration(iso_text).total_seconds())
+    except (ValueError, TypeError):
+        return str(iso_text)
+    parts = []
+    for size, unit in ((86400, gettext("d")), (3600, gettext("h")), (60, gettext("min"))):
+        if left >= size:
+            parts.append(f"{left // size} {unit}")
+            left %= size
+    if left or not parts:
+        parts.append(f"{left} {gettext('s')}")
+    return " ".join(parts)
+
+
+def _local_time(iso_text: str) -> str:
+    """Return an ISO UTC time as the user reads it ("Wed 02 Dec, 18:00"); as given if not one."""
+    try:
+        utc = datetime.fromisoformat(iso_text.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return iso_text
+    return format_local(states.to_local(utc, current_user), "EEE dd MMM, HH:mm")
+
+
+def workflow_lines(n: Notification) -> list[str]:
+    """Return one sentence per step of the workflow run that sent ``n``, with how it stands."""
+    status_words = {
+        "sent": gettext("done"),
+        "pending": gettext("not yet"),
+        "skipped": gettext("skipped"),
+        "failed": gettext("failed"),
+        "dead": gettext("failed"),
+    }
+    unless_words = {
+        "read": gettext("ends the run if you read it in time"),
+        "seen": gettext("ends the run if you see it in time"),
+        "connected": gettext("ends the run if you are online"),
+    }
+    lines = []
+    for step in workflow_path(n):
+        status = status_words.get(str(step.get("status")), str(step.get("status")))
+        reason = str(step.get("reason") or "")
+        if reason.startswith("until "):  # a wait under way: its end, in the user's zone
+            status = gettext("waiting until %(time)s", time=_local_time(reason[6:]))
+        elif reason:
+            status = f"{status} ({reason})"
+        num = int(step["step"]) + 1
+        if "wait" in step:
+            what = gettext("wait %(time)s", time=_duration(step["wait"]))
+            if step.get("unless") in unless_words:
+                what = f"{what}, {unless_words[str(step['unless'])]}"
+        else:
+            ch = str(step.get("channel", ""))
+            what = str(CHANNEL_NAMES.get(ch, ch))
+        text = gettext("Step %(num)d, %(what)s: %(status)s.", num=num, what=what, status=status)
+        lines.append(text)
+    return lines
+
+
 def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Turn the stored decision into sentences, each rule with its switch as it is now.
 
@@ -121,8 +191,18 @@ def why_steps(n: Notification, prefs: dict[str, Any]) -> dict[str, list[dict[str
                     }
                 )
             continue
+        # Chat posts once per tenant integration (Slack, Discord), which the plan does not
+        # name: "allowed", not "sent", is what the stored path knows.
+        first = gettext("Allowed: posted to your team's Slack or Discord, if one is connected.")
         line = lines.setdefault(
-            ch, {"channel": ch, "name": name, "text": sent, "switch": type_switch, "link": None}
+            ch,
+            {
+                "channel": ch,
+                "name": name,
+                "text": first if ch == "chat" else sent,
+                "switch": type_switch,
+                "link": None,
+            },
         )
         if rule == "channel" and not step.get("allowed"):
             line.update(text=_sentence("all_off", default), switch=channel_switch)
@@ -145,7 +225,11 @@ def _why(nid: int, *, saved: bool = False, status: int = 200) -> Any:
         n = inbox.get(current_user, nid)
     except NotFound:
         abort(404)
-    ctx = {"n": n, "steps": why_steps(n, prefs_svc.get_preferences(current_user.id))}
+    ctx = {
+        "n": n,
+        "steps": why_steps(n, prefs_svc.get_preferences(current_user.id)),
+        "workflow": workflow_lines(n),
+    }
     if htmx.is_htmx():
         html = render_template("why/_panel.html", saved=saved, **ctx)
         return htmx.vary(current_app.make_response((html, status)))

@@ -310,6 +310,19 @@
     });
   }
 
+  function inRange(since, until, item) {
+    // The From/Until days, as the server turned them into UTC bounds (ISO, compared as times).
+    if (!since && !until) {
+      return true;
+    }
+    var stamp = item.querySelector("time[datetime]");
+    var at = stamp ? Date.parse(stamp.getAttribute("datetime")) : NaN;
+    if (isNaN(at)) {
+      return true;
+    }
+    return !(since && at < Date.parse(since)) && !(until && at > Date.parse(until));
+  }
+
   function matchesFilter(list, item) {
     var want = list.dataset;
     var has = function (name) {
@@ -331,6 +344,9 @@
       return false;
     }
     if (want.tag && (item.dataset.tags || "").indexOf("," + want.tag + ",") < 0) {
+      return false;
+    }
+    if (!inRange(want.since, want.until, item)) {
       return false;
     }
     return matchesQuery(want.q, item);
