@@ -46,19 +46,6 @@ pytest_plugins = [
 ]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put every ``browser`` test in one xdist group: one worker runs them, one at a time.
-
-    Each worker would otherwise start its own Chromium beside its own live server, and three
-    browsers rendering on 2 cores pushed page waits past their 20 s timeouts. The other
-    workers run the rest of the suite meanwhile (``--dist loadgroup``, pyproject.toml).
-    """
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 def make_app(database_url: str, **extra: Any) -> Flask:
     """Build an app on ``database_url`` with an empty schema and test settings."""
     config = {
