@@ -17,6 +17,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Monkey-patching ssl after ssl", monkey.MonkeyPatchWarning)
     monkey.patch_all()
 
+import os  # noqa: E402 - after the patch, like everything below
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from tests.xdist_gevent import native_test_queue
+
+    native_test_queue()
+
 from collections.abc import Iterator
 from typing import Any
 

@@ -94,8 +94,14 @@ class LiveServer:
         self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        """Poll /healthz until it answers 200 or the process dies."""
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Poll /healthz until it answers 200 or the process dies.
+
+        A server that fails to start exits, which ends the wait at once; the deadline only
+        catches a hung one. It is generous because start-up (imports, gevent patching) takes
+        2-3 s on an idle machine but well over 30 s while pytest-xdist workers and other jobs
+        share 2 cores: servers that were starting fine failed "not ready in 30s".
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
