@@ -124,3 +124,20 @@ def test_broadcast_rows_events_and_live_messages_agree(any_app: Flask) -> None:
             "archived": 0,
         }
     assert json.loads(json.dumps(live.data))["title"] == "Maintenance"
+
+
+def test_a_broadcast_costs_one_statement_per_table_whatever_its_size(any_app: Flask) -> None:
+    from tests.test_notify_sql import counting
+
+    users = [make_user(f"u{i}@example.com") for i in range(40)]
+    tenant = users[0].tenant_id
+    content = validate_content({"type": "system", "title": "All", "channels": ["in_app"]})
+    audience = notify_svc.resolve_recipients(tenant, {"tenant": True})
+    counts = []
+    for size in (3, 40):
+        with counting() as c:
+            notify_svc.notify(tenant, content, audience[:size], sender_id=None)
+        counts.append((len(c.statements), c.commits))
+    # The recipients, INSERT notifications … SELECT, the cursor upsert … SELECT, INSERT
+    # events … SELECT, and the commit (before: one parameter row per recipient per table).
+    assert counts == [(4, 1), (4, 1)], counts
