@@ -188,19 +188,12 @@ class Stream:
                 tcp.writing = False
 
     def _chunks(self) -> Iterator[bytes]:
-        """Yield the preamble (with a resume's first replay page), the rest, then live events."""
-        first = self._preamble()
+        """Yield the preamble at once, then the replay, then live events until closed."""
+        yield self._preamble()
+        self.sub.touch()
         if self.opening.resume:
             metrics.record_resume(self.hub)
-            replay = self._replay()
-            # One write for the head, the preamble and the first page: in a storm of 5,000
-            # resumes each separate write cost a send and a greenlet switch per stream.
-            yield first + next(replay, b"")
-            self.sub.touch()
-            yield from replay
-        else:
-            yield first
-            self.sub.touch()
+            yield from self._replay()
         yield from self._live()
 
     def close(self) -> None:
