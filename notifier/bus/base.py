@@ -6,7 +6,9 @@ Guarantees (both backends; the contract suite in tests/test_bus_contract.py chec
   transport is down: it returns False instead, and the caller relies on the event log
   (every message's ``cursor`` is already committed) for the streams to catch up.
 * A message reaches every local subscription of ``message.user_id`` at most once, in the
-  order the publisher published it. Delivery is best effort: a lost message is detected by
+  order the publisher published it. A :class:`Fanout` (a tenant broadcast: one item, the
+  shared payload once) reaches each of its recipients' local subscriptions as that user's
+  own Message, with the same guarantees. Delivery is best effort: a lost message is detected by
   the stream as a cursor gap and replayed from the event log, so the bus never needs to
   persist anything.
 * A subscription's queue is bounded. When it is full the subscription is marked
