@@ -51,10 +51,14 @@ async def load(run: Run, what: str) -> None:
     elif what == "broadcast":
         await run.broadcasts(a, 20, len(a["users"]))
     elif what == "resume":
+        # One broadcast first, as the bench's storm has: every stream then holds a cursor
+        # and reconnects with it (a stream at cursor 0 would open fresh, not resume).
+        await run.settle([await run.post(0, a, None)], len(a["users"]))
+        lasts = [s.last for s in run.streams]
         for s in run.streams:
             s.close()
         seqs = [await run.post(0, a, None) for _ in range(5)]
-        await run.open(a, a["users"], [s.last for s in run.streams])
+        await run.open(a, a["users"], lasts)
         await run.settle(seqs, len(a["users"]))
     else:
         for s in run.streams:

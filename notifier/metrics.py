@@ -29,7 +29,8 @@ from typing import Any
 from flask import Flask
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-from notifier.bus.base import Broker, Message
+from notifier.bus.base import Broker, Item
+from notifier.bus.base import deliveries as bus_deliveries
 from notifier.bus.hub import Hub, Subscription, broadcast, connected, disconnected
 from notifier.extensions import state
 
@@ -165,13 +166,14 @@ def _on_disconnected(hub: Hub, subscription: Subscription, reason: str = "", **_
 
 @broadcast.connect
 def _on_broadcast(
-    hub: Hub, messages: list[Message], deliveries: int = 0, latency: float = 0.0, **_: Any
+    hub: Hub, messages: list[Item], deliveries: int = 0, latency: float = 0.0, **_: Any
 ) -> None:
-    BROADCASTS.inc(len(messages))
+    count = bus_deliveries(messages)  # a tenant fan-out counts each of its recipients
+    BROADCASTS.inc(count)
     FANOUT_LATENCY.observe(max(latency, 0.0))
     stats = hub_stats(hub)
     now = time.time()
-    stats.broadcasts.add(len(messages), now)
+    stats.broadcasts.add(count, now)
     stats.latency.append((now, max(latency, 0.0)))
 
 

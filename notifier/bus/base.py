@@ -6,7 +6,9 @@ Guarantees (both backends; the contract suite in tests/test_bus_contract.py chec
   transport is down: it returns False instead, and the caller relies on the event log
   (every message's ``cursor`` is already committed) for the streams to catch up.
 * A message reaches every local subscription of ``message.user_id`` at most once, in the
-  order the publisher published it. Delivery is best effort: a lost message is detected by
+  order the publisher published it. A :class:`Fanout` (a tenant broadcast: one item, the
+  shared payload once) reaches each of its recipients' local subscriptions as that user's
+  own Message, with the same guarantees. Delivery is best effort: a lost message is detected by
   the stream as a cursor gap and replayed from the event log, so the bus never needs to
   persist anything.
 * A subscription's queue is bounded. When it is full the subscription is marked
@@ -30,7 +32,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gevent import monkey
 
@@ -59,6 +61,10 @@ class Message:
     stats: dict[str, int] | None = None
     published_at: float = field(default_factory=time.time)
     rows: list[dict[str, Any]] | None = None
+    #: The :class:`Fanout` this message was cut from (the hub sets it): renderers encode the
+    #: shared part once per process from it and splice in this user's id and cursor. Local
+    #: only, never on the wire.
+    part: Fanout | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-able form used on the wire between processes."""
@@ -88,17 +94,113 @@ class Message:
         )
 
 
-def encode_batch(messages: Sequence[Message]) -> str:
+#: One fan-out entry: (user_id, cursor, notification_id, total, unread, unseen, archived).
+Entry = tuple[int, int, int, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """One logged event for many users of a tenant: the shared payload once, compact entries.
+
+    A tenant broadcast travels as ONE of these instead of one :class:`Message` per user.
+    ``data`` is the payload every recipient shares; each entry carries what differs: the
+    user, their cursor, the id of their inbox row (``data["id"]`` for them) and their inbox
+    counts. The hub cuts a :class:`Message` per entry only for users with a subscription in
+    this process (:meth:`message`); ``key`` names the broadcast across processes and
+    payloads (the cluster bus splits it by user channel), so renderers encode the shared
+    part once per process and kind.
+    """
+
+    tenant_id: int
+    event: str
+    data: dict[str, Any]
+    entries: Sequence[Entry]
+    key: str
+    published_at: float = field(default_factory=time.time)
+
+    @property
+    def user_ids(self) -> list[int]:
+        """Return the recipients in entry order."""
+        return [e[0] for e in self.entries]
+
+    def message(self, entry: Entry) -> Message:
+        """Return the per-user message of one entry (its ``part`` is this fan-out)."""
+        user_id, cursor, nid, total, unread, unseen, archived = entry
+        stats = {
+            "total": total,
+            "unread": unread,
+            "read": total - unread,
+            "unseen": unseen,
+            "archived": archived,
+        }
+        data = {"id": nid, **self.data} if "id" not in self.data else {**self.data, "id": nid}
+        return Message(
+            user_id,
+            self.tenant_id,
+            cursor,
+            self.event,
+            data,
+            stats,
+            self.published_at,
+            part=self,
+        )
+
+    def messages(self) -> list[Message]:
+        """Return every entry as a Message (what the per-user path would have published)."""
+        return [self.message(e) for e in self.entries]
+
+    def shared_dict(self) -> dict[str, Any]:
+        """Return the wire form without the entries (encoded once, entries appended)."""
+        return {
+            "t": self.tenant_id,
+            "e": self.event,
+            "d": self.data,
+            "k": self.key,
+            "p": self.published_at,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form used on the wire between processes."""
+        return {**self.shared_dict(), "x": [list(e) for e in self.entries]}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Fanout:
+        """Rebuild a fan-out from :meth:`to_dict` output."""
+        entries = [tuple(int(v) for v in e) for e in raw["x"]]
+        if any(len(e) != 7 for e in entries):
+            raise ValueError("a fan-out entry has 7 fields")
+        if not isinstance(raw["d"], dict):
+            raise ValueError("a fan-out's data is an object")
+        return cls(
+            tenant_id=int(raw["t"]),
+            event=str(raw["e"]),
+            data=raw["d"],
+            entries=cast("list[Entry]", entries),
+            key=str(raw["k"]),
+            published_at=float(raw.get("p") or time.time()),
+        )
+
+
+#: What a broker carries: single-user messages and tenant fan-outs, in publish order.
+Item = Message | Fanout
+
+
+def encode_batch(messages: Sequence[Item]) -> str:
     """Encode messages as one JSON document (one PUBLISH carries a whole fan-out chunk)."""
     return json.dumps([m.to_dict() for m in messages], separators=(",", ":"))
 
 
-def decode_batch(payload: str | bytes) -> list[Message]:
+def decode_batch(payload: str | bytes) -> list[Item]:
     """Decode :func:`encode_batch` output; raises ValueError on garbage."""
     raw = json.loads(payload)
     if not isinstance(raw, list):
         raise ValueError("bus payload is not a list")
-    return [Message.from_dict(item) for item in raw]
+    return [Fanout.from_dict(item) if "x" in item else Message.from_dict(item) for item in raw]
+
+
+def deliveries(items: Sequence[Item]) -> int:
+    """Return how many per-user events ``items`` stand for (a fan-out counts its entries)."""
+    return sum(len(m.entries) if isinstance(m, Fanout) else 1 for m in items)
 
 
 class Broker(ABC):
@@ -110,7 +212,7 @@ class Broker(ABC):
         self.hub = hub
 
     @abstractmethod
-    def publish(self, messages: Sequence[Message]) -> bool:
+    def publish(self, messages: Sequence[Item]) -> bool:
         """Hand messages to every process's hub; False when the transport is down."""
 
     def start(self) -> None:  # noqa: B027 - optional hook

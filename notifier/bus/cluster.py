@@ -23,7 +23,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
-from notifier.bus.base import Broker, Message, decode_batch, require_patched
+from notifier.bus.base import Broker, Item, decode_batch, require_patched
 from notifier.bus.cluster_publish import Publisher
 from notifier.bus.cluster_shard import Shard
 from notifier.bus.cluster_slots import ERRORS, Node, SlotMap, SlotUncovered, parse_cluster_url
@@ -256,7 +256,7 @@ class ClusterBroker(Broker):
 
     # -- publishing (bus/cluster_publish.py) -------------------------------------------------
 
-    def publish(self, messages: Sequence[Message]) -> bool:
+    def publish(self, messages: Sequence[Item]) -> bool:
         """SPUBLISH each user's messages on their channel; False, never raise, on failure."""
         ok = self._publisher.publish(messages)
         if not ok:

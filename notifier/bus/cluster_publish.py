@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 from redis.retry import Retry
 
-from notifier.bus.base import Message, encode_batch
+from notifier.bus.base import Fanout, Item
 from notifier.bus.cluster_slots import ERRORS, Node, SlotMap, SlotUncovered
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,30 @@ class Publisher:
             client = self._clients[node.name] = redis.Redis(connection_pool=pool)
         return client
 
-    def _plan(self, messages: Sequence[Message]) -> dict[Node, list[tuple[str, str]]]:
-        by_user: dict[int, list[Message]] = {}
+    def _plan(self, messages: Sequence[Item]) -> dict[Node, list[tuple[str, str]]]:
+        """Group each user's items by primary, in publish order, CHUNK items per SPUBLISH.
+
+        A tenant fan-out goes to each recipient's own channel as a one-entry fan-out (the
+        sharded channels are per user, so a process hears only its users): its shared part
+        is encoded once here and each entry appended, and every receiving process renders
+        it once by the fan-out's key (stream/render.py).
+        """
+        by_user: dict[int, list[str]] = {}
         for message in messages:
-            by_user.setdefault(message.user_id, []).append(message)
+            if isinstance(message, Fanout):
+                head = json.dumps(message.shared_dict(), separators=(",", ":"))[:-1]
+                for entry in message.entries:
+                    one = f'{head},"x":[[{",".join(map(str, entry))}]]}}'
+                    by_user.setdefault(entry[0], []).append(one)
+            else:
+                doc = json.dumps(message.to_dict(), separators=(",", ":"))
+                by_user.setdefault(message.user_id, []).append(doc)
         plan: dict[Node, list[tuple[str, str]]] = {}
         for user_id, mine in by_user.items():
             channel = self.channel(user_id)
             node = self.slots.node_for(channel)
             for start in range(0, len(mine), CHUNK):
-                payload = encode_batch(mine[start : start + CHUNK])
+                payload = "[" + ",".join(mine[start : start + CHUNK]) + "]"
                 plan.setdefault(node, []).append((channel, payload))
         return plan
 
@@ -100,7 +114,7 @@ class Publisher:
                     raise result
         return moved
 
-    def publish(self, messages: Sequence[Message]) -> bool:
+    def publish(self, messages: Sequence[Item]) -> bool:
         """SPUBLISH each user's messages on their channel; return False on any failure."""
         if not messages:
             return True

@@ -13,7 +13,8 @@ Signals (blinker, sender is the hub), for metrics:
 * ``connected(hub, subscription=sub)``
 * ``disconnected(hub, subscription=sub, reason=str)``, exactly once per subscription
 * ``broadcast(hub, messages=seq, deliveries=int, latency=float)``, where latency is
-  ``time.time() - messages[0].published_at`` in seconds
+  ``time.time() - messages[0].published_at`` in seconds; ``messages`` may hold fan-outs
+  (``bus.base.deliveries(messages)`` counts their entries)
 * ``closing(hub, message=msg)`` for every close message, streams here or not (the token
   cache forgets the credential it names)
 * ``resynced(hub)`` after a bus reconnect, when messages may have been lost
@@ -33,7 +34,7 @@ from typing import Any
 from blinker import Namespace
 from gevent.queue import Empty, Full, Queue
 
-from notifier.bus.base import Message
+from notifier.bus.base import Fanout, Item, Message
 from notifier.bus.control import CLOSE_EVENT, CLOSE_REASON, Credential, matching
 from notifier.timefmt import iso_epoch
 
@@ -160,6 +161,22 @@ class Subscription:
         }
 
 
+def _put(subs: set[Subscription], message: Message, overflowed: list[Subscription]) -> int:
+    """Queue ``message`` on each of ``subs``; collect the full ones; return the puts."""
+    puts = 0
+    for sub in subs:
+        if sub.overflowed:
+            continue
+        try:
+            sub.queue.put_nowait(message)
+        except Full:
+            sub.overflowed = True
+            overflowed.append(sub)
+        else:
+            puts += 1
+    return puts
+
+
 class Hub:
     """Track this process's subscriptions and deliver messages to them without blocking."""
 
@@ -215,18 +232,26 @@ class Hub:
         self._total -= 1
         disconnected.send(self, subscription=sub, reason=sub.close_reason)
 
-    def deliver(self, messages: Sequence[Message]) -> int:
+    def deliver(self, messages: Sequence[Item]) -> int:
         """Queue each message on its user's subscriptions; return how many puts succeeded.
 
         Never blocks: a full queue marks its subscription overflowed and drops it, so the
         client reconnects and replays from its cursor instead of slowing everyone else.
         A :func:`close_message` is never queued: it closes the subscriptions it names.
+        A :class:`~notifier.bus.base.Fanout` becomes one Message per entry whose user has
+        a subscription here, and only for those (one dict lookup per other recipient).
         """
         puts = 0
         overflowed: list[Subscription] = []
         revoked: list[Subscription] = []
         by_user = self._by_user
         for message in messages:
+            if isinstance(message, Fanout):
+                for entry in message.entries:
+                    subs = by_user.get(entry[0])
+                    if subs:
+                        puts += _put(subs, message.message(entry), overflowed)
+                continue
             subs = by_user.get(message.user_id)
             if message.event == CLOSE_EVENT:
                 if closing.receivers:
@@ -234,18 +259,8 @@ class Hub:
                 if subs:
                     revoked.extend(matching(subs, message.data))
                 continue
-            if not subs:
-                continue
-            for sub in subs:
-                if sub.overflowed:
-                    continue
-                try:
-                    sub.queue.put_nowait(message)
-                except Full:
-                    sub.overflowed = True
-                    overflowed.append(sub)
-                else:
-                    puts += 1
+            if subs:
+                puts += _put(subs, message, overflowed)
         # Removed after the loop: the sets must not change while they are iterated.
         for sub in overflowed:
             self.unsubscribe(sub, "overflow")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from notifier.bus.base import Broker, Message
+from notifier.bus.base import Broker, Item
 from notifier.bus.hub import Hub
 
 
@@ -24,7 +24,7 @@ class MemoryBroker(Broker):
         super().__init__(hub)
         self._node: tuple[dict[str, Any], float] | None = None
 
-    def publish(self, messages: Sequence[Message]) -> bool:
+    def publish(self, messages: Sequence[Item]) -> bool:
         """Deliver to the hub at once; there is no transport to be down."""
         if messages:
             self.hub.deliver(messages)

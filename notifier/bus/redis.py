@@ -36,7 +36,7 @@ from redis.client import PubSub
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from notifier.bus.base import Broker, Message, decode_batch, encode_batch, require_patched
+from notifier.bus.base import Broker, Item, decode_batch, encode_batch, require_patched
 from notifier.bus.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class RedisBroker(Broker):
         self._commands = redis.Redis(connection_pool=self._cmd_pool)
         self._sub_client = redis.Redis(connection_pool=self._sub_pool)
 
-    def publish(self, messages: Sequence[Message]) -> bool:
+    def publish(self, messages: Sequence[Item]) -> bool:
         """PUBLISH in chunks of CHUNK messages; return False, never raise, when Redis is down."""
         if not messages:
             return True

@@ -16,7 +16,7 @@ from sqlalchemy import Table, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from notifier.bus.base import Message
+from notifier.bus.base import Item, Message
 from notifier.extensions import db, state
 from notifier.models import Event, EventCursor, utcnow
 from notifier.service import stats
@@ -118,7 +118,7 @@ def append(
     ]
 
 
-def publish(messages: Sequence[Message]) -> bool:
+def publish(messages: Sequence[Item]) -> bool:
     """Hand committed events to the bus; a failure only delays them (streams replay the log)."""
     if not messages:
         return True

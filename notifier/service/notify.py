@@ -16,12 +16,12 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Table, insert
 
-from notifier.bus.base import Message
+from notifier.bus.base import Item, Message
 from notifier.channels import REGISTRY
 from notifier.extensions import db
 from notifier.models import Delivery, Notification, utcnow
 from notifier.models_flows import Workflow, WorkflowRun
-from notifier.service import events, integrations, templates, why, workflows
+from notifier.service import events, fanout_store, integrations, templates, why, workflows
 from notifier.service.notify_runs import plan_run
 from notifier.service.notify_text import (
     apply_inbox_text,
@@ -169,8 +169,17 @@ def plan(
     out.result = NotifyResult(channels=dict.fromkeys(wanted, False), recipients=len(group.ids))
     tags_text = "," + ",".join(content["tags"]) + "," if content["tags"] else ""
     per_user = [ch for ch in wanted if REGISTRY[ch].per_user]
+    # Recipients without stored preferences share one prefs object (recipients.py), so
+    # what follows from the prefs alone is decided once per object: a broadcast of 1,000
+    # spent 6 % of its samples re-deciding the same "why" trail.
+    allowed_of: dict[int, dict[str, bool]] = {}
+    decision_of: dict[tuple[int, bool, bool], list[dict[str, Any]]] = {}
     for r in group.recipients:
-        allowed = {ch: channel_allowed(r.prefs, content["type"], ch, mandatory) for ch in per_user}
+        allowed = allowed_of.get(id(r.prefs))
+        if allowed is None:
+            allowed = allowed_of[id(r.prefs)] = {
+                ch: channel_allowed(r.prefs, content["type"], ch, mandatory) for ch in per_user
+            }
         if "chat" in allowed:
             out.chat_users = out.chat_users or []
             if allowed["chat"]:
@@ -186,7 +195,7 @@ def plan(
                     "tags_text": tags_text,
                     "group_key": fields["group_key"],
                     "actions": content.get("actions"),
-                    "decision": _decision(r, content, allowed, cfg, now),
+                    "decision": _memo_decision(decision_of, r, content, allowed, cfg, now),
                 }
             )
             if rendering is not None:
@@ -255,6 +264,22 @@ def _plan_deliveries(
         out.result.channels[ch] = True
 
 
+def _memo_decision(
+    memo: dict[tuple[int, bool, bool], list[dict[str, Any]]],
+    r: Recipient,
+    content: Mapping[str, Any],
+    allowed: dict[str, bool],
+    cfg: Mapping[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return :func:`_decision`, shared by recipients of the same prefs and reachability."""
+    key = (id(r.prefs), bool(r.phone), bool(r.push_subscriptions))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _decision(r, content, allowed, cfg, now)
+    return hit
+
+
 def _decision(
     r: Recipient,
     content: Mapping[str, Any],
@@ -298,10 +323,24 @@ def _plan_webhooks(out: Plan, ntype: str, hooks: Sequence[Webhook]) -> None:
         out.result.errors["webhook"] = "no webhook endpoint for this type"
 
 
-def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Message]:
-    """Write the plan in one transaction and commit; return the events to publish."""
+def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Item]:
+    """Write the plan in one transaction and commit; return the events to publish.
+
+    A uniform fan-out (two or more inbox rows that differ only in their user and "why"
+    trail: no template) is written by :mod:`.fanout_store`, three statements whatever its
+    size, and published as ONE :class:`~notifier.bus.base.Fanout`; anything else gets one
+    row of parameters per recipient and one Message per user.
+    """
     result = planned.result
-    ids = _insert_inbox(planned.inbox, planned.now)
+    messages: list[Item]
+    if fanout_store.uniform(planned.inbox):
+        ids, fanout = fanout_store.store(
+            planned.inbox, planned.tenant_id, planned.fields, planned.now
+        )
+        messages = [fanout]
+    else:
+        ids = _insert_inbox(planned.inbox, planned.now)
+        messages = list(_append_events(planned, ids))
     result.ids = ids
     # Deliveries point at the inbox row (push tags and digests dedupe on it) when there is one.
     nid_of = {row["user_id"]: nid for row, nid in zip(planned.inbox, ids, strict=True)}
@@ -316,20 +355,8 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
             "recipient_ids": planned.recipients[:WEBHOOK_IDS],
             "recipients": len(planned.recipients),
         }
-    messages = events.append(
-        [
-            (
-                row["user_id"],
-                planned.tenant_id,
-                "notification",
-                notification_payload(
-                    event_fields(planned.fields, row), id=nid, created_at=planned.now
-                ),
-            )
-            for row, nid in zip(planned.inbox, ids, strict=True)
-        ]
-    )
-    result.notifications = [m.data for m in messages[:1]] if len(planned.recipients) == 1 else []
+    if len(planned.recipients) == 1 and isinstance(messages[0] if messages else None, Message):
+        result.notifications = [cast(Message, messages[0]).data]
     rows = planned.deliveries + planned.hooks
     for i in range(0, len(rows), CHUNK):
         db.session.execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
@@ -352,6 +379,23 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Mess
     return messages
 
 
+def _append_events(planned: Plan, ids: list[int]) -> list[Message]:
+    """Log one event per inbox row (one Message per user)."""
+    return events.append(
+        [
+            (
+                row["user_id"],
+                planned.tenant_id,
+                "notification",
+                notification_payload(
+                    event_fields(planned.fields, row), id=nid, created_at=planned.now
+                ),
+            )
+            for row, nid in zip(planned.inbox, ids, strict=True)
+        ]
+    )
+
+
 def _insert_inbox(rows: list[dict[str, Any]], now: datetime) -> list[int]:
     """Insert the inbox rows with batched INSERT … RETURNING; return their ids in order."""
     ids: list[int] = []
@@ -366,6 +410,6 @@ _INBOX = cast(Table, Notification.__table__)
 _INSERT_INBOX = insert(_INBOX).returning(_INBOX.c.id, sort_by_parameter_order=True)
 
 
-def publish(messages: Sequence[Message]) -> bool:
+def publish(messages: Sequence[Item]) -> bool:
     """Hand committed events to the bus (a failure only delays them: streams replay the log)."""
     return events.publish(messages)

@@ -5,8 +5,10 @@ bytes. The view that opens a stream hands it one (``open_stream(user, credential
 renderer)``): the API's JSON stream passes :class:`JsonRenderer`, the page stream the web
 layer's HTML renderer (``notifier/web/renderer.py``), so this package never imports the
 layers above it. Bus messages go through :func:`encoded`, which renders each message once
-per process and kind (see :class:`~notifier.stream.wire.EncodedCache`); the rest is per
-connection and happens only at connect or after a replay.
+per process and kind (see :class:`~notifier.stream.wire.EncodedCache`); a message cut from
+a tenant fan-out is spliced from the fan-out's shared part, encoded once per process and
+kind (:class:`Splicer`, :class:`~notifier.stream.wire.SharedCache`), with its own id,
+cursor and counts. The rest is per connection and happens only at connect or after a replay.
 
 A renderer is called outside any request or app context and must not query the database:
 the message carries what it shows (``data``, ``stats`` and, for an ``update`` when the
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from notifier.bus.base import Message
-from notifier.stream.wire import EncodedCache, json_event
+from notifier.bus.base import Fanout, Message
+from notifier.stream.wire import FIELD_JUNK, EncodedCache, SharedCache, dumps, json_event
 
 CACHE = EncodedCache()
+#: Per fan-out and renderer: the shared part's encoding (one per process, not per user).
+SHARED = SharedCache()
 SSE_KINDS = ("json", "html")  # kinds written as SSE; others (the WebSocket) frame their own
 
 
@@ -54,6 +58,23 @@ class Renderer(Protocol):
         ...
 
 
+class Splicer(Protocol):
+    """What a renderer adds to encode a fan-out's shared part once per process.
+
+    ``shared(fanout)`` returns the renderer's template of the shared part (None: render
+    each user's message whole); ``splice(message, template)`` returns one recipient's bytes,
+    equal to what ``message(message)`` would have made.
+    """
+
+    def shared(self, fanout: Fanout) -> Any:
+        """Encode what every recipient of ``fanout`` shares, or None."""
+        ...
+
+    def splice(self, message: Message, template: Any) -> bytes:
+        """Return ``message``'s bytes from the shared template and its own id and cursor."""
+        ...
+
+
 class JsonRenderer:
     """Render events as CONTRACT §6 describes: JSON data, ``id:`` on logged events.
 
@@ -80,6 +101,25 @@ class JsonRenderer:
         """Encode replayed messages (not cached: they belong to one connection)."""
         return b"".join(self.message(m) for m in messages)
 
+    def shared(self, fanout: Fanout) -> tuple[str, str] | None:
+        """Return the fan-out's event text around the per-user notification id."""
+        if self.encode is not JsonRenderer.encode or "id" in fanout.data:
+            return None  # a subclass frames its own events; an id would be the per-user one
+        rest = dumps(fanout.data)
+        event = fanout.event.translate(FIELD_JUNK)
+        # notification_payload puts "id" first: '{"id":N,' + the rest is dumps() of it.
+        return f'event: {event}\ndata: {{"id":', ("," + rest[1:]) if len(rest) > 2 else "}"
+
+    def splice(self, message: Message, template: tuple[str, str]) -> bytes:
+        """Return a fan-out recipient's event and stats (``message()``'s bytes, spliced)."""
+        head, tail = template
+        s = message.stats or {}
+        return (
+            f"id: {message.cursor}\n{head}{message.data['id']}{tail}\n\n"
+            f'event: stats\ndata: {{"total":{s["total"]},"unread":{s["unread"]},'
+            f'"read":{s["read"]},"unseen":{s["unseen"]},"archived":{s["archived"]}}}\n\n'
+        ).encode()
+
     def stats(self, stats: dict[str, int]) -> bytes:
         """Encode a ``stats`` event."""
         return self.encode("stats", stats)
@@ -103,4 +143,11 @@ def encoded(message: Message, renderer: Renderer) -> bytes:
     """
     if message.cursor == 0 and message.event == "ping" and renderer.kind in SSE_KINDS:
         return CACHE.get(message, "json", JSON.message)
-    return CACHE.get(message, getattr(renderer, "cache_key", renderer.kind), renderer.message)
+    key = getattr(renderer, "cache_key", renderer.kind)
+    part = message.part
+    if part is not None and hasattr(renderer, "splice"):
+        splicer: Splicer = renderer  # type: ignore[assignment]
+        template = SHARED.get(part, key, splicer.shared)
+        if template is not None:
+            return CACHE.get(message, key, lambda m: splicer.splice(m, template))
+    return CACHE.get(message, key, renderer.message)

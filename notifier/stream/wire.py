@@ -18,11 +18,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from notifier.bus.base import Message
+from notifier.bus.base import Fanout, Message
 from notifier.timefmt import iso_now
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the only line terminators SSE knows
-_FIELD_JUNK = str.maketrans("", "", "\r\n\0")
+FIELD_JUNK = str.maketrans("", "", "\r\n\0")
 
 # Reconnect delay sent in `retry:`: a base plus jitter, so the clients of a restarted server
 # spread their reconnects over a few seconds instead of arriving in one burst.
@@ -40,9 +40,9 @@ def encode(
     """Encode one SSE event (or a bare ``retry:`` block) as UTF-8 bytes."""
     parts: list[str] = []
     if id is not None:
-        parts.append(f"id: {str(id).translate(_FIELD_JUNK)}\n")
+        parts.append(f"id: {str(id).translate(FIELD_JUNK)}\n")
     if event is not None:
-        parts.append(f"event: {event.translate(_FIELD_JUNK)}\n")
+        parts.append(f"event: {event.translate(FIELD_JUNK)}\n")
     if retry is not None:
         parts.append(f"retry: {int(retry)}\n")
     if data is not None:
@@ -107,6 +107,36 @@ class EncodedCache:
             del self._entries[next(iter(self._entries))]
         self._entries[key] = (message, data)
         return data
+
+    def clear(self) -> None:
+        """Forget every entry (tests)."""
+        self._entries.clear()
+
+
+class SharedCache:
+    """Remember, per tenant fan-out and renderer, the encoding of the part all recipients share.
+
+    Keyed by the fan-out's ``key``, not its identity: on the cluster bus each recipient's
+    channel carries its own copy of the fan-out, and the process still encodes the shared
+    part once. Oldest-first eviction, as :class:`EncodedCache`.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._entries: dict[tuple[str, str], Any] = {}
+        self.misses = 0
+
+    def get(self, fanout: Fanout, kind: str, build: Callable[[Fanout], Any]) -> Any:
+        """Return the cached template of ``fanout`` for ``kind``, building it on a miss."""
+        key = (fanout.key, kind)
+        if key in self._entries:
+            return self._entries[key]
+        self.misses += 1
+        value = build(fanout)
+        if len(self._entries) >= self.size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = value
+        return value
 
     def clear(self) -> None:
         """Forget every entry (tests)."""

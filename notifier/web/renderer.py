@@ -14,13 +14,18 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 
 from notifier import i18n
-from notifier.bus.base import Message
-from notifier.stream.wire import encode
-from notifier.web.fragments import Fragments
+from notifier.bus.base import Fanout, Message
+from notifier.stream.wire import dumps, encode
+from notifier.web.fragments import BELL_COUNTS, Fragments
 
 Pairs = list[tuple[str, str]]
 EXTENSION = "notifier.html_renderer"  # the English one
 LOCALIZED = "notifier.html_renderers"  # every page language's, English included
+#: A fan-out's fragments are rendered once with this id, then each recipient's id replaces it
+#: (item ids, element ids and URLs all carry it as plain digits).
+PLACEHOLDER = "907195348261"
+PLACEHOLDER_BYTES = PLACEHOLDER.encode()
+BADGES = 1000  # distinct unread counts whose badge bytes are remembered
 
 
 class FragmentSource(Protocol):
@@ -49,6 +54,8 @@ class HtmlRenderer:
         self.fragments = fragments
         # One cache entry per message and page language (the hub still sees kind "html").
         self.cache_key = self.kind if locale == "en" else f"{self.kind}:{locale}"
+        self._badges: dict[int, bytes] = {}  # unread count → the stats fragments' bytes
+        self._badge_source: FragmentSource = fragments
 
     def _encode(self, pairs: Iterable[tuple[str, str]], cursor: int = 0) -> bytes:
         out = []
@@ -68,9 +75,39 @@ class HtmlRenderer:
         """Render replayed messages."""
         return b"".join(self.message(m) for m in messages)
 
+    def shared(self, fanout: Fanout) -> bytes | None:
+        """Render a fan-out's fragments once, with a placeholder where each user's id goes.
+
+        None (render per user) when the placeholder's digits occur in the content itself.
+        """
+        if PLACEHOLDER in dumps(fanout.data):
+            return None
+        probe = fanout.message((0, 0, int(PLACEHOLDER), 0, 0, 0, 0))
+        return self._encode(self.fragments.render_message(probe))
+
+    def splice(self, message: Message, template: bytes) -> bytes:
+        """Return one recipient's fragments: the shared render with its id, cursor and badge."""
+        # The first event carries the cursor: "id:" leads it, as _encode() writes it.
+        out = f"id: {message.cursor}\n".encode() if template else b""
+        out += template.replace(PLACEHOLDER_BYTES, str(message.data["id"]).encode())
+        if message.stats is not None:
+            out += self.stats(message.stats)
+        return out
+
     def stats(self, stats: dict[str, int]) -> bytes:
-        """Render the stats fragments."""
-        return self._encode(self.fragments.render_stats(stats))
+        """Render the stats fragments (the badge shows one count: remembered per count)."""
+        unread = stats.get(BELL_COUNTS)
+        if not isinstance(unread, int) or len(stats) != 5:
+            return self._encode(self.fragments.render_stats(stats))
+        if self._badge_source is not self.fragments:  # another source renders otherwise
+            self._badges.clear()
+            self._badge_source = self.fragments
+        hit = self._badges.get(unread)
+        if hit is None:
+            if len(self._badges) >= BADGES:
+                self._badges.clear()
+            hit = self._badges[unread] = self._encode(self.fragments.render_stats(stats))
+        return hit
 
     def reset(self, reason: str) -> bytes:
         """Render the reset fragments (the page reloads its list)."""
