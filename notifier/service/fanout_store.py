@@ -241,7 +241,7 @@ def store(
 ) -> tuple[list[int], Fanout]:
     """Write a uniform fan-out's inbox rows and events; return the ids (rows' order), Fanout.
 
-    ``rows`` are notify.plan()'s inbox rows; ``fields`` the notification's content.
+    ``rows`` are notify_plan.plan()'s inbox rows; ``fields`` the notification's content.
     """
     first = rows[0]
     shared = {name: first[name] for name, _ in SHARED_COLUMNS if name in first}

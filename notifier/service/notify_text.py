@@ -1,4 +1,4 @@
-"""Where notify.plan() and store() put a template's rendered text (CONTRACT §10).
+"""Where notify_plan.plan() and notify.store() put a template's rendered text (CONTRACT §10).
 
 Kept apart from :mod:`.notify` so the fan-out reads the same with or without templates:
 each function is the identity (or empty) when the publish has no template.

@@ -22,7 +22,8 @@ from notifier.models import ScheduledNotification, User, utcnow
 from notifier.service import templates
 from notifier.service.content import validate_content
 from notifier.service.failures import describe, printable
-from notifier.service.notify import BeforeCommit, NotifyResult, notify
+from notifier.service.notify import notify
+from notifier.service.notify_plan import BeforeCommit, NotifyResult
 from notifier.service.serialize import iso
 
 log = logging.getLogger("notifier.schedule")

@@ -9,7 +9,7 @@ plain text that every channel escapes where it displays them. The environment it
 :mod:`.template_sandbox`.
 
 Nothing here reads the database: :mod:`.templates` loads the rows and the recipients, and
-``notify.plan()`` calls :meth:`Rendering.for_user` per recipient.
+``notify_plan.plan()`` calls :meth:`Rendering.for_user` per recipient.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A template is the text of one type on one channel in one locale. Saving compiles every field
 in the sandbox (:mod:`.template_render`), so a syntax error is a 422 naming the field and the
-line and nothing is stored. A publish calls :func:`prepare` before ``notify.plan()``: one
+line and nothing is stored. A publish calls :func:`prepare` before ``notify_plan.plan()``: one
 query for the type's templates (none: None, and the publish is unchanged), and the
 recipients' template variables only when a template needs them.
 """
