@@ -173,7 +173,7 @@ class QuietHandler(WSGIHandler):
         headers among them) was 2.5 KiB of every idle stream (tracemalloc), and pywsgi reads
         the list only to write the head, once.
         """
-        super()._write_with_headers(data)
+        super()._write_with_headers(data)  # type: ignore[misc]
         self.response_headers = []
 
     def get_environ(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
@@ -203,7 +203,7 @@ class Stream:
         sub.last_cursor = self.sent
         self.types: Types = None  # notification types sent; None: all (stream/types.py)
 
-    def run(self) -> Iterator[bytes]:
+    def run(self) -> Generator[bytes, None, None]:
         """Yield the preamble at once, then the replay, then live events until closed.
 
         One generator for the whole life of the stream, the live loop inline: each generator
