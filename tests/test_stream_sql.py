@@ -70,6 +70,23 @@ def test_a_fresh_stream_costs_two_statements(
     assert (len(c.statements), c.commits) == (2, 0), c.statements
 
 
+def test_a_fresh_stream_with_nothing_unread_costs_one_statement(
+    client: FlaskClient, world: World, tabs: list[Tab]
+) -> None:
+    nid = send(world.alice, "read already")
+    read = client.post(f"/api/v1/notifications/{nid}/read", headers=world.alice_h)
+    assert read.status_code == 200
+    warm(client, world)
+    with counting() as c:
+        tab = Tab(client, URL, headers=world.alice_h)
+        tabs.append(tab)
+        first = tab.read()
+    assert names(first) == ["connected", "recent", "stats"]
+    assert first[1].json() == {"notifications": []}
+    assert (first[2].json()["total"], first[2].json()["unread"]) == (1, 0)
+    assert (len(c.statements), c.commits) == (1, 0), c.statements
+
+
 def test_a_resume_costs_two_statements_and_carries_the_stats(
     client: FlaskClient, world: World, tabs: list[Tab]
 ) -> None:
@@ -96,7 +113,8 @@ def test_the_first_stream_of_the_hour_also_records_one_connect(
         tabs.append(tab)
         assert names(tab.read()) == ["connected", "recent", "stats"]
     upserts = [s for s in c.statements if "activity_hours" in s]
-    assert len(upserts) == 1 and (len(c.statements), c.commits) == (3, 1), c.statements
+    # Nothing unread: the cursor with the counts and the upsert, no recent-list query.
+    assert len(upserts) == 1 and (len(c.statements), c.commits) == (2, 1), c.statements
     with counting() as again:
         tab = Tab(client, URL, headers=world.alice_h)
         tabs.append(tab)

@@ -124,6 +124,8 @@ class TokenCache:
 
 
 _COLUMNS = tuple(c.key for c in inspect(User).column_attrs)
+#: The table columns behind _COLUMNS, in that order: a Core SELECT of them is a snapshot.
+USER_COLUMNS = tuple(inspect(User).column_attrs[k].columns[0] for k in _COLUMNS)
 
 
 def user_of(entry: Entry) -> User | None:

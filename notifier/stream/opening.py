@@ -59,7 +59,8 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
     """Decide where a new stream starts; reads the cursor row (and stats) in this session.
 
     A fresh stream (no cursor) reads its cursor and its inbox counts in one statement: the
-    counts ride on the cursor row as the packed subquery of service/stats.py.
+    counts ride on the cursor row as the packed subquery of service/stats.py; the recent
+    unread list costs a second one only when there is something unread.
     """
     stmt = _CURSOR_AND_STATS if raw is None else _CURSOR
     row = db.session.execute(stmt, {"user_id": user_id}).first()
@@ -68,7 +69,10 @@ def opening_for(user_id: int, raw: str | None) -> Opening:
         counts = (
             stats.unpack(None if row[2] is None else str(row[2])) if row else inbox.stats(user_id)
         )
-        return Opening(current, recent=inbox.recent_unread(user_id), stats=counts)
+        # Nothing unread by the counts just read: the recent list is empty without a query
+        # (it lists a subset of what "unread" counts: unread, not archived, not snoozed).
+        recent = inbox.recent_unread(user_id) if counts["unread"] else []
+        return Opening(current, recent=recent, stats=counts)
     cursor = parse_cursor(raw)
     if cursor is None:
         reason = "invalid_cursor"

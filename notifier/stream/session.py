@@ -20,7 +20,7 @@ may have been lost, the stream checks its credential again before replaying.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
@@ -66,9 +66,32 @@ def open_stream(
     except BaseException:
         state(current_app).hub.unsubscribe(sub, "error")
         raise
-    resp = Response(stream.run(), content_type="text/event-stream", headers=HEADERS)
-    resp.call_on_close(stream.close)
-    return resp
+    # Passed through: the chunks are bytes already, and Werkzeug's encoding generator and
+    # closing wrapper would be two more frames in every idle stream's saved greenlet stack.
+    # The server iterates the generator itself and calls Body.close, started or not.
+    return Response(
+        Body(stream), content_type="text/event-stream", headers=HEADERS, direct_passthrough=True
+    )
+
+
+class Body:
+    """The WSGI iterable of one stream: iterating it is its generator, closing it frees it."""
+
+    __slots__ = ("_gen", "_stream")
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._gen = stream.run()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._gen
+
+    def close(self) -> None:
+        """End the generator and free the subscription (the response ended, for any reason)."""
+        try:
+            self._gen.close()
+        finally:
+            self._stream.close()
 
 
 def subscribe(user: User, credential: Credential | None, renderer: Renderer) -> Subscription:
@@ -151,6 +174,12 @@ def _cached_live(user_id: int, credential: Credential) -> bool:
     return credential[0] == "token" and token_cache.current().parent_live(credential[1], user_id)
 
 
+class _Unwatched:
+    """Stands in for the Conn of a stream without a watched socket (its flag is unread)."""
+
+    writing = False
+
+
 class Stream:
     """Produce the bytes of one SSE connection (a generator the WSGI server drains)."""
 
@@ -177,24 +206,78 @@ class Stream:
         self.types: Types = None  # notification types sent; None: all (stream/types.py)
         self._engine: Engine | None = None  # the app's, for replay pages (_load_bare)
 
-    def run(self) -> Iterator[bytes]:
-        """Yield every chunk, flagging the connection while the server writes it."""
-        tcp = self.tcp
-        for chunk in self._chunks():
-            if tcp is not None:
-                tcp.writing = True  # until the server asks for the next chunk: written
-            yield chunk
-            if tcp is not None:
-                tcp.writing = False
+    def run(self) -> Generator[bytes, None, None]:
+        """Yield the preamble at once, then the replay, then live events until closed.
 
-    def _chunks(self) -> Iterator[bytes]:
-        """Yield the preamble at once, then the replay, then live events until closed."""
+        One generator for the whole life of the stream, the live loop inline: each generator
+        layer between the WSGI server and the idle ``get`` is a C frame in every idle stream's
+        saved greenlet stack (tracemalloc: 5.4 KiB per stream with three layers and
+        Werkzeug's encoding wrapper). ``flag.writing`` is True from a chunk's yield until the
+        server asks for the next one (then it was written).
+        """
+        tcp = self.tcp
+        flag: Any = tcp if tcp is not None else _Unwatched()
+        flag.writing = True
         yield self._preamble()
+        flag.writing = False
         self.sub.touch()
         if self.opening.resume:
             metrics.record_resume(self.hub)
-            yield from self._replay()
-        yield from self._live()
+            for chunk in self._replay():
+                flag.writing = True
+                yield chunk
+                flag.writing = False
+        sub, renderer = self.sub, self.renderer
+        while True:
+            item = sub.get(self.ping_interval)
+            if sub.closed:
+                flag.writing = True
+                yield self._retry()  # shutdown or drop: come back after a jittered delay
+                return
+            if sub.needs_replay:  # the bus reconnected: anything may have been lost
+                sub.needs_replay = False
+                if not self._credential_live():  # ... a close message too
+                    self.hub.unsubscribe(sub, CLOSE_REASON)
+                    flag.writing = True
+                    yield self._retry()
+                    return
+                for chunk in self._replay():
+                    flag.writing = True
+                    yield chunk
+                    flag.writing = False
+            if item is None:
+                continue
+            out: list[bytes] = []
+            pinged = False
+            for message in self._drain(item):
+                cursor = message.cursor
+                if cursor == 0:  # un-logged: ping or a broadcast notice
+                    out.append(encoded(message, renderer))
+                    pinged = pinged or message.event == "ping"
+                    continue
+                if cursor <= self.sent:
+                    continue  # already written (replayed before it arrived)
+                if cursor > self.sent + 1:  # a gap: replay it from the log, in order
+                    if out:
+                        flag.writing = True
+                        yield b"".join(out)
+                        flag.writing = False
+                        out = []
+                    for chunk in self._replay():
+                        flag.writing = True
+                        yield chunk
+                        flag.writing = False
+                    if cursor <= self.sent:
+                        continue
+                out.append(self._encode(message))
+                self.sent = cursor
+            if out:
+                flag.writing = True
+                yield b"".join(out)
+                flag.writing = False
+                self._wrote()
+            if pinged and tcp is not None and conn.peer_closed(tcp.sock):
+                return
 
     def close(self) -> None:
         """Free the subscription (the response ended, whatever the reason)."""
@@ -338,44 +421,3 @@ class Stream:
             if item is not None:  # a wake token; the flags are checked on the next get()
                 batch.append(item)
         return batch
-
-    def _live(self) -> Iterator[bytes]:
-        sub, renderer = self.sub, self.renderer
-        while True:
-            item = sub.get(self.ping_interval)
-            if sub.closed:
-                yield self._retry()  # shutdown or drop: come back after a jittered delay
-                return
-            if sub.needs_replay:  # the bus reconnected: anything may have been lost
-                sub.needs_replay = False
-                if not self._credential_live():  # ... a close message too
-                    self.hub.unsubscribe(sub, CLOSE_REASON)
-                    yield self._retry()
-                    return
-                yield from self._replay()
-            if item is None:
-                continue
-            out: list[bytes] = []
-            pinged = False
-            for message in self._drain(item):
-                cursor = message.cursor
-                if cursor == 0:  # un-logged: ping or a broadcast notice
-                    out.append(encoded(message, renderer))
-                    pinged = pinged or message.event == "ping"
-                    continue
-                if cursor <= self.sent:
-                    continue  # already written (replayed before it arrived)
-                if cursor > self.sent + 1:  # a gap: replay it from the log, in order
-                    if out:
-                        yield b"".join(out)
-                        out = []
-                    yield from self._replay()
-                    if cursor <= self.sent:
-                        continue
-                out.append(self._encode(message))
-                self.sent = cursor
-            if out:
-                yield b"".join(out)
-                self._wrote()
-            if pinged and self.tcp is not None and conn.peer_closed(self.tcp.sock):
-                return
