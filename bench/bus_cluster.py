@@ -9,7 +9,10 @@ every stream had its message. Starts its own redis-server and cluster on loopbac
     PYTHONPATH=. .venv/bin/python bench/bus_cluster.py --users 2000 --rounds 5
 """
 
-from __future__ import annotations
+# ruff: noqa: E402 - the imports below must come after the patch
+from gevent import monkey
+
+monkey.patch_all()  # the brokers refuse unpatched sockets (bus.base.require_patched)
 
 import argparse
 import tempfile

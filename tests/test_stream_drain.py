@@ -164,7 +164,10 @@ class Resuming:
         while not stop.is_set():
             opened = len(c.named("connected"))
             try:
-                c.connect(timeout=10)
+                # As long as a browser would wait: after a SIGHUP on a loaded machine the new
+                # workers can take over 20 s to accept, and a connection meanwhile waits in
+                # the listen backlog (10 s cut such a client off: "no response head").
+                c.connect(timeout=45)
             except OSError as exc:
                 self.errors.append(repr(exc))
                 stop.wait(0.5)
