@@ -63,7 +63,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("NOTIFIER_INSTANCE", None)
     instance = process_identity(app.config["NOTIFIER_INSTANCE"])
 
-    _trust_proxies(app)
     metrics_http.init_app(app)  # first before_request hook, so every request is timed
     db.init_app(app)
     db_retry.init_app(app)
@@ -97,7 +96,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ops.init_app(app)
     limits.init_app(app)  # after the blueprints: it limits API and page routes alike
     web.init_app(app)
+    from notifier import lane
     from notifier.body_limit import ChunkedBodyLimit
+
+    # Flask's own wsgi_app first: the lane's routes skip Flask's dispatch, nothing else.
+    api.install_lane(lane.install(app))
+    _trust_proxies(app)
 
     # NOTIFIER_MAX_BODY must hold for chunked bodies too, which Werkzeug would cut and accept.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, int(app.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]

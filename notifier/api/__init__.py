@@ -6,6 +6,7 @@ from flask import Blueprint, Flask
 
 from notifier.api.request import enforce_body_limit
 from notifier.extensions import csrf
+from notifier.lane import FastLane
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Oversized bodies get 413 before auth or parsing, on every API route alike.
@@ -19,6 +20,11 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
 
 
+def install_lane(lane: FastLane) -> None:
+    """Put the API's hottest routes on the fast lane (notifier.lane)."""
+    lane_publish.install(lane)
+
+
 # The route modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
 from notifier.api import (  # noqa: E402, F401
     actions,
@@ -27,6 +33,7 @@ from notifier.api import (  # noqa: E402, F401
     errors,
     inbox_states,
     integrations,
+    lane_publish,
     notifications,
     openapi,
     preferences,

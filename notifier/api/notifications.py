@@ -23,7 +23,7 @@ from notifier.service.content import validate_content
 from notifier.service.serialize import iso, notification_dict
 
 
-def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (recipient spec, clean content) or raise one 422 naming every bad field.
 
     The model checks the request's shape (the document's PublishRequest); validate_content
@@ -40,11 +40,11 @@ def _parse_publish(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 @idempotent
 def create_notification() -> tuple[dict[str, Any], int]:
     """Publish to one recipient, a list of users or the whole tenant, now or at send_at."""
-    spec, content = _parse_publish(json_body())
+    spec, content = parse_publish(json_body())
     group = recipients_svc.audience(g.user.tenant_id, spec)
     claim()
     answer: answer_in_commit[notify_svc.NotifyResult] = answer_in_commit(
-        lambda r: _answer(spec, content, r)
+        lambda r: publish_answer(spec, content, r)
     )
     if schedule_svc.later(content):
         result = schedule_svc.schedule(
@@ -54,10 +54,10 @@ def create_notification() -> tuple[dict[str, Any], int]:
         result = notify_svc.notify(
             group.tenant_id, content, group, sender_id=g.user.id, before_commit=answer
         )
-    return answer.answer or _answer(spec, content, result)
+    return answer.answer or publish_answer(spec, content, result)
 
 
-def _answer(
+def publish_answer(
     spec: dict[str, Any], content: dict[str, Any], result: notify_svc.NotifyResult
 ) -> tuple[dict[str, Any], int]:
     """Return the publish answer for ``result`` (built before the commit, replayed after)."""

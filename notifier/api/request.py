@@ -44,10 +44,13 @@ def json_body(*, allow_empty: bool = False) -> dict[str, Any]:
         raise ServiceError("a JSON body is required", code="invalid_json")
     if not request.is_json:
         raise ServiceError("Content-Type must be application/json", code="invalid_content_type")
+    return parse_document(request.get_data(cache=True))
+
+
+def parse_document(raw: bytes) -> dict[str, Any]:
+    """Return the JSON object in ``raw`` or raise the 400/422 :func:`json_body` answers."""
     try:
-        data = json.loads(
-            request.get_data(cache=True), parse_constant=_reject_constant, parse_float=_number
-        )
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_number)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ServiceError(f"malformed JSON: {exc}", code="invalid_json") from exc
     except RecursionError as exc:  # thousands of nested brackets: the parser's own limit
