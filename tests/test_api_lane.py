@@ -110,3 +110,25 @@ def test_lane_answers_are_counted_in_the_request_metrics(client: FlaskClient, wo
     assert REGISTRY.get_sample_value("notifier_http_requests_total", labels) == before + 1
     after = REGISTRY.get_sample_value("notifier_http_request_duration_seconds_count", timed)
     assert after == timed_before + 1
+
+
+def test_a_revoked_or_deactivated_caller_stops_publishing_at_once(
+    client: FlaskClient, world: World
+) -> None:
+    from notifier.models import ApiToken
+    from notifier.service import accounts, sessions
+
+    assert client.post(URL, json=body(world.alice.id), headers=world.admin_h).status_code == 201
+    second = accounts.create_token(world.admin, "second")
+    second_h = {"Authorization": f"Bearer {second}"}
+    assert client.post(URL, json=body(world.alice.id), headers=second_h).status_code == 201
+    first_id = db.session.scalar(
+        select(ApiToken.id).where(ApiToken.token_hash == accounts.digest(world.admin_token))
+    )
+    accounts.revoke_token(world.admin, first_id)
+    assert client.post(URL, json=body(world.alice.id), headers=world.admin_h).status_code == 401
+    assert client.post(URL, json=body(world.alice.id), headers=second_h).status_code == 201
+    sessions.deactivate_user(world.admin)
+    db.session.commit()
+    assert client.post(URL, json=body(world.alice.id), headers=second_h).status_code == 401
+    assert count() == 3

@@ -31,7 +31,7 @@ from notifier.api.request import parse_document
 from notifier.extensions import db
 from notifier.lane import Call, FastLane
 from notifier.responses import error_response
-from notifier.service import accounts, embed
+from notifier.service import accounts, embed, token_cache
 from notifier.service import notify as notify_svc
 from notifier.service import recipients as recipients_svc
 from notifier.service.errors import ServiceError
@@ -69,10 +69,9 @@ def publish(call: Call) -> Any:
     if raw is None:
         return None
     with app.app_context():
-        found = accounts.token_user(token)
-        if found is None or not found[1].is_admin:
+        user = _caller(token)
+        if user is None or not user.is_admin:
             return None
-        user = found[1]
         try:
             doc = parse_document(raw)
             if doc.get("send_at") is not None:  # scheduling: Flask's view
@@ -97,7 +96,7 @@ def publish(call: Call) -> Any:
         try:
             group = recipients_svc.audience(user.tenant_id, spec)
             result = notify_svc.notify(
-                group.tenant_id, content, group, sender_id=user.id, before_commit=before_commit
+                group.tenant_id, content, group, sender_id=user.user_id, before_commit=before_commit
             )
         except ServiceError as exc:
             db.session.rollback()
@@ -112,6 +111,19 @@ def publish(call: Call) -> Any:
             return _flask_answer(call, error_response(500, "internal server error"))
         body, status = notifications.publish_answer(spec, content, result)
         return call.json(status, (app.json.dumps(body) + "\n").encode())
+
+
+def _caller(token: str) -> token_cache.Caller | None:
+    """Return who ``token`` belongs to: from the token cache, else the full lookup."""
+    entry = token_cache.current().lookup(accounts.digest(token))
+    found = token_cache.caller(entry) if entry is not None else None
+    if found is not None:
+        return found
+    live = accounts.token_user(token)
+    if live is None:
+        return None
+    user = live[1]
+    return token_cache.Caller(live[0], user.id, user.tenant_id, user.is_admin)
 
 
 def _over_limit(call: Call, app: Flask, token: str) -> Any:

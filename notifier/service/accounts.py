@@ -191,8 +191,12 @@ def check_login(email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password or "") else None
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """Return the hash an API token is stored and cached under."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_digest = digest
 
 
 def create_token(user: User, name: str = "default") -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from notifier.bus.base import Item, Message
-from notifier.extensions import db, state
+from notifier.extensions import core, db, state
 from notifier.models import Event, EventCursor, utcnow
 from notifier.service import stats
 
@@ -58,7 +58,7 @@ def allocate_cursors(user_ids: Sequence[int]) -> dict[int, int]:
     for chunk in _chunks(ordered):
         # Core on the table: no ORM object holds a cursor row, and session synchronisation
         # would scan the whole identity map (every recipient a fan-out loaded): 9 % of a storm.
-        rows = db.session.execute(stmt, [{"user_id": u, "value": 1} for u in chunk]).all()
+        rows = core().execute(stmt, [{"user_id": u, "value": 1} for u in chunk]).all()
         out.update({int(uid): int(val) for uid, val in rows})
     return out
 
@@ -91,19 +91,23 @@ def append(
         raise ValueError("append() takes one event per user per transaction")
     now = utcnow()
     db.session.flush()  # the counts must see the caller's pending ORM changes
-    rows = db.session.execute(
-        _INSERT_EVENTS,
-        [
-            {
-                "user_id": uid,
-                "cursor": cursors[uid],
-                "kind": kind,
-                "payload": payload,
-                "created_at": now,
-            }
-            for uid, _tid, kind, payload in entries
-        ],
-    ).all()
+    rows = (
+        core()
+        .execute(
+            _INSERT_EVENTS,
+            [
+                {
+                    "user_id": uid,
+                    "cursor": cursors[uid],
+                    "kind": kind,
+                    "payload": payload,
+                    "created_at": now,
+                }
+                for uid, _tid, kind, payload in entries
+            ],
+        )
+        .all()
+    )
     counts = {int(uid): stats.unpack(packed) for uid, packed in rows}
     return [
         Message(

@@ -48,7 +48,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeEngine
 
 from notifier.bus.base import Entry, Fanout
-from notifier.extensions import db
+from notifier.extensions import core, db
 from notifier.models import Event, EventCursor, Notification
 from notifier.service import stats
 from notifier.service.serialize import notification_payload
@@ -173,7 +173,7 @@ def insert_inbox(
     for decision, users in by_decision:
         for chunk in _chunks(users):
             params = {**shared, "decision": decision, "user_ids": _ids(chunk)}
-            out.update({int(u): int(i) for i, u in db.session.execute(stmt, params)})
+            out.update({int(u): int(i) for i, u in core().execute(stmt, params)})
     return out
 
 
@@ -193,13 +193,13 @@ def append(
     _, upsert, log = _built()
     ordered = sorted(nid_of)
     for chunk in _chunks(ordered):  # locks in user-id order, as allocate_cursors()
-        db.session.execute(upsert, {"user_ids": _ids(chunk)})
+        core().execute(upsert, {"user_ids": _ids(chunk)})
     db.session.flush()  # the counts must see the caller's pending ORM changes
     logged: dict[int, tuple[int, str | None]] = {}
     text = json.dumps({"id": 0, **payload}, separators=(",", ":"), ensure_ascii=False)
     nids = [nid_of[u] for u in ordered]
     for chunk in _chunks(nids):
-        rows = db.session.execute(
+        rows = core().execute(
             log,
             {
                 "notification_ids": _ids(chunk),

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import Table, insert
 
 from notifier.bus.base import Item, Message
-from notifier.extensions import db
+from notifier.extensions import core, db
 from notifier.models import Delivery, Notification, utcnow
 from notifier.models_flows import WorkflowRun
 from notifier.service import events, fanout_store, integrations, templates, workflows
@@ -108,9 +108,9 @@ def store(planned: Plan, before_commit: BeforeCommit | None = None) -> list[Item
         result.notifications = [cast(Message, messages[0]).data]
     rows = planned.deliveries + planned.hooks
     for i in range(0, len(rows), CHUNK):
-        db.session.execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
+        core().execute(insert(cast(Table, Delivery.__table__)), rows[i : i + CHUNK])
     for i in range(0, len(planned.runs), CHUNK):
-        db.session.execute(insert(cast(Table, WorkflowRun.__table__)), planned.runs[i : i + CHUNK])
+        core().execute(insert(cast(Table, WorkflowRun.__table__)), planned.runs[i : i + CHUNK])
     if planned.chat_users is not None:  # chat was wanted: one post per matching integration
         integrations.queue(
             planned.tenant_id,
@@ -150,7 +150,7 @@ def _insert_inbox(rows: list[dict[str, Any]], now: datetime) -> list[int]:
     ids: list[int] = []
     for i in range(0, len(rows), CHUNK):
         chunk = [{**row, "created_at": now} for row in rows[i : i + CHUNK]]
-        ids.extend(int(r[0]) for r in db.session.execute(_INSERT_INBOX, chunk))
+        ids.extend(int(r[0]) for r in core().execute(_INSERT_INBOX, chunk))
     return ids
 
 

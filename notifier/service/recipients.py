@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 
 from notifier.channels import configured
-from notifier.extensions import db
+from notifier.extensions import core, db
 from notifier.models import ChatIntegration, Preference, PushSubscription, User, WebhookEndpoint
 from notifier.models_flows import Template, Workflow
 from notifier.service.errors import ValidationError
@@ -121,11 +121,11 @@ def _load(
     """
     mandatory = mandatory_types()
     if one is not None:
-        runs: list[Any] = [db.session.execute(_ONE, {"tenant_id": tenant_id, "user_id": one})]
+        runs: list[Any] = [core().execute(_ONE, {"tenant_id": tenant_id, "user_id": one})]
     else:
         base = _recipient_query(tenant_id).where(*where)
         statements = [base.where(User.id.in_(c)) for c in chunks] if chunks else [base]
-        runs = [db.session.execute(stmt.order_by(User.id)) for stmt in statements]
+        runs = [core().execute(stmt.order_by(User.id)) for stmt in statements]
     found: dict[int, Recipient] = {}
     hooks = chat = tpl = flows = False
     defaults: dict[str, Any] | None = None  # most users never saved preferences
@@ -180,19 +180,22 @@ def load(tenant_id: int, user_ids: Sequence[int]) -> Audience:
     return _finish(tenant_id, [found[i] for i in ids if i in found], flags)
 
 
+def _active(tenant_id: int) -> list[ColumnElement[bool]]:
+    return [User.tenant_id == tenant_id, User.active.is_(True)]
+
+
 def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
     """Resolve {user_id | email | user_ids | tenant: true} to active users of the tenant.
 
     Raise ValidationError naming the field when a recipient is unknown, inactive or in
     another tenant.
     """
-    mine = [User.tenant_id == tenant_id, User.active.is_(True)]
     if spec.get("tenant") is True:
-        found, flags = _load(tenant_id, mine, None)
+        found, flags = _load(tenant_id, _active(tenant_id), None)
         return _finish(tenant_id, list(found.values()), flags)
     if spec.get("user_ids") is not None:
         wanted = list(dict.fromkeys(int(i) for i in spec["user_ids"]))
-        found, flags = _load(tenant_id, mine, _chunks(wanted))
+        found, flags = _load(tenant_id, _active(tenant_id), _chunks(wanted))
         unknown = [i for i in wanted if i not in found]
         if unknown:
             raise ValidationError(
@@ -203,10 +206,11 @@ def audience(tenant_id: int, spec: dict[str, Any]) -> Audience:
         return _finish(tenant_id, [found[i] for i in wanted], flags)
     if spec.get("user_id") is not None:
         field_name = "user_id"
-        found, flags = _load(tenant_id, mine, None, one=int(spec["user_id"]))
+        # The prebuilt statement holds the tenant and active conditions (nothing to build).
+        found, flags = _load(tenant_id, [], None, one=int(spec["user_id"]))
     elif spec.get("email") is not None:
         field_name, cond = "email", User.email == str(spec["email"]).strip().lower()
-        found, flags = _load(tenant_id, [*mine, cond], None)
+        found, flags = _load(tenant_id, [*_active(tenant_id), cond], None)
     else:
         raise ValidationError(
             "a recipient is required",

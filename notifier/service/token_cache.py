@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 import weakref
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import lazyload, make_transient_to_detached
@@ -34,7 +34,7 @@ from notifier.bus import hub as hub_mod
 from notifier.bus.base import Message
 from notifier.bus.control import Credential
 from notifier.extensions import db, state
-from notifier.models import User
+from notifier.models import User, utcnow
 
 TTL = 5.0  # seconds an entry is trusted without a query
 MAX_ENTRIES = 10_000
@@ -145,6 +145,35 @@ def user_of(entry: Entry) -> User | None:
     make_transient_to_detached(user)
     db.session.add(user)
     return user
+
+
+_AT = {name: i for i, name in enumerate(_COLUMNS)}
+
+
+class Caller(NamedTuple):
+    """Who a cached token belongs to, read off the snapshot: no ORM instance, no query."""
+
+    token_id: int
+    user_id: int
+    tenant_id: int
+    is_admin: bool
+
+
+def caller(entry: Entry, recent: float = 60.0) -> Caller | None:
+    """Return the entry's caller when its snapshot is active and its use recorded recently.
+
+    None sends the request through :func:`~notifier.service.accounts.token_user`, which
+    reads what is missing and records the use (``last_used_at``, once a minute). Building a
+    ``User`` from the snapshot cost ~120 µs of a publish's CPU; the fast lane needs three ids.
+    """
+    values = entry.user
+    used = entry.last_used_at
+    if values is None or used is None or not values[_AT["active"]]:
+        return None
+    if (utcnow() - used).total_seconds() > recent:
+        return None
+    admin = values[_AT["role"]] == "admin"
+    return Caller(entry.token_id, entry.user_id, values[_AT["tenant_id"]], admin)
 
 
 def snapshot(user: User) -> tuple[Any, ...] | None:
