@@ -47,7 +47,7 @@ async def load(run: Run, what: str) -> None:
     """Run the chosen load once the streams are open."""
     a = run.system.tenants[0]
     if what == "targeted":
-        await run.targeted(a, 1500, None)
+        await run.targeted(a, 4000, None)
     elif what == "broadcast":
         await run.broadcasts(a, 20, len(a["users"]))
     elif what == "resume":
