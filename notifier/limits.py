@@ -22,10 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
@@ -104,6 +105,7 @@ def init_app(app: Flask) -> None:
         enabled=bool(app.config["RATELIMIT_ENABLED"]),
     )
     limiter.init_app(app)
+    _only_where_limited(app, limiter)
     app.extensions[EXTENSION] = LimitState(limiter=limiter)
 
     @app.errorhandler(RateLimitExceeded)
@@ -119,6 +121,54 @@ def init_app(app: Flask) -> None:
         resp = exc.get_response()
         resp.headers.update(headers)
         return resp
+
+
+def _only_where_limited(app: Flask, limiter: Limiter) -> None:
+    """Keep Flask-Limiter's per-request hooks off the requests no limit applies to.
+
+    ``limiter.init_app`` hooks every request: a before_request check (it resolves app-wide,
+    default and meta limits, of which Notifier configures none: every limit here is a view
+    decorator, checked when the view runs), an after_request (deductions of ``deduct_when``
+    limits, rate-limit headers) and a teardown (reset the request's limiter state). That was
+    7 % of a /healthz request (py-spy). Without app-wide limits the check finds nothing, so it
+    goes; the other two have work only when a decorated limit ran, which leaves the limiter's
+    state on the request context, so they run only then.
+    """
+    manager = limiter.limit_manager
+    app_wide = (
+        manager._default_limits,
+        manager._application_limits,
+        limiter._meta_limits,
+        limiter._in_memory_fallback,
+    )
+    if not any(app_wide):
+        before = app.before_request_funcs.get(None, [])
+        before[:] = [f for f in before if f != limiter._check_request_limit]
+
+    def ran() -> bool:
+        return hasattr(request_ctx, "_limiter_request_context")
+
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [_when(ran, f) if _owned_by(f, limiter) else f for f in after]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [_when(ran, f) if _owned_by(f, limiter) else f for f in teardown]
+
+
+def _owned_by(fn: Callable[..., Any], limiter: Limiter) -> bool:
+    """Return True for the limiter's own hook (a bound method or a partial over it)."""
+    if getattr(fn, "__self__", None) is limiter:
+        return True
+    return isinstance(fn, partial) and fn.args[:1] == (limiter,)
+
+
+def _when(condition: Callable[[], bool], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``fn`` run only while ``condition()``, else returning its first argument."""
+
+    @wraps(fn)
+    def hook(arg: Any = None) -> Any:
+        return fn(arg) if condition() else arg
+
+    return hook
 
 
 def storage_uri(cfg: Mapping[str, Any]) -> str:
