@@ -6,8 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, redirect, request, url_for
+from flask import Flask, Request, Response, abort, g, redirect, request, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user
+from itsdangerous import URLSafeTimedSerializer
 
 from notifier.bus.control import Credential
 from notifier.extensions import login_manager
@@ -48,6 +50,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "web.login"
     login_manager.session_protection = "strong"
     secure_cookies(app)
+    app.session_interface = CookieSessions()
 
     @login_manager.user_loader
     def _load(raw_id: str) -> User | None:
@@ -59,6 +62,42 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/"):
             raise Unauthorized("authentication required")
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, free for the requests that carry no session.
+
+    Flask builds a signing serializer (key derivation included) to open every request's
+    session, and computes every cookie option to save it, even with no cookie and nothing
+    stored: API callers with a bearer token, /healthz, probes. Here a request without the
+    cookie gets an empty session at once, an empty untouched session is not saved (Flask's
+    own code sets nothing for it either), and the serializer is built once per key set.
+    """
+
+    _signer: tuple[tuple[Any, ...], URLSafeTimedSerializer] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Return Flask's serializer for the app's current keys, reused while they stay."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = self._signer
+        if cached is not None and cached[0] == keys:
+            return cached[1]
+        signer = super().get_signing_serializer(app)
+        if signer is not None:
+            self._signer = (keys, signer)
+        return signer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Return an empty session when no session cookie came, else Flask's."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Save as Flask does, skipping a session nothing read, wrote or stored."""
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
 
 
 def secure_cookies(app: Flask) -> None:
