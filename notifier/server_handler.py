@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from datetime import datetime
 from typing import Any
 
 import gevent
@@ -29,6 +31,19 @@ _QUERY = re.compile(r"\?[^\s'\"]*")
 
 access_log = logging.getLogger("notifier.access")
 error_log = logging.getLogger("notifier.server")
+
+
+_stamp: tuple[int, str] = (-1, "")  # (second, pywsgi's "YYYY-MM-DD HH:MM:SS" local time)
+
+
+def _now() -> str:
+    """Return the local time to the second as pywsgi's access line shows it, once a second."""
+    global _stamp
+    now = time.time()
+    second = int(now)
+    if _stamp[0] != second:
+        _stamp = (second, str(datetime.fromtimestamp(second)))
+    return _stamp[1]
 
 
 def redact_requestline(line: str) -> str:
@@ -195,15 +210,40 @@ class QuietHandler(WSGIHandler):
         return str(environ.get(ENVIRON_KEY) or "-")
 
     def format_request(self) -> str:
-        """Return the access-log line (query string cut, request id appended)."""
-        line: str = super().format_request()
-        if self.requestline:
-            line = line.replace(self.requestline, redact_requestline(self.requestline), 1)
-        return f"{line} rid={self._request_id()}"
+        """Return the access-log line (query string cut, request id appended).
+
+        pywsgi's line (``addr - - [time] "request line" status length seconds``), built here
+        in one pass with the redacted request line and the second's timestamp rendered once.
+        """
+        length = self.response_length or "-"
+        delta = f"{self.time_finish - self.time_start:.6f}" if self.time_finish else "-"
+        addr = self.client_address
+        client = addr[0] if isinstance(addr, tuple) else addr
+        status = (self._orig_status or self.status or "000").split()[0]  # type: ignore[attr-defined]
+        line = redact_requestline(self.requestline) if self.requestline else ""
+        rid = self._request_id()
+        return f'{client or "-"} - - [{_now()}] "{line}" {status} {length} {delta} rid={rid}'
 
     def log_request(self) -> None:
-        """Write the access line through logging (timestamp, level, JSON lines if asked)."""
-        access_log.info(self.format_request(), extra={"request_id": self._request_id()})
+        """Write the access line through logging (timestamp, level, JSON lines if asked).
+
+        The record is made and handled directly: Logger.info would also walk the stack for
+        the caller's file and line (findCaller), which no access line shows.
+        """
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        rid = self._request_id()
+        record = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            "(unknown file)",
+            0,
+            self.format_request(),
+            (),
+            None,
+            extra={"request_id": rid},
+        )
+        access_log.handle(record)
 
     def log_error(self, msg: str, *args: Any) -> None:
         """Write an error line with the request line's query string cut out.
