@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Connection, String, and_, bindparam, case, cast, func, select
 
-from notifier.extensions import db
+from notifier.extensions import core, db
 from notifier.models import Notification
 
 FIELDS = ("total", "unread", "read", "unseen", "archived")
@@ -32,31 +32,53 @@ def empty() -> dict[str, int]:
     return dict.fromkeys(FIELDS, 0)
 
 
+_T = Notification.__table__
+_LISTED = and_(_T.c.archived_at.is_(None), _T.c.snoozed_until.is_(None))
+_COUNTS = (
+    func.count(case((_LISTED, 1))),
+    func.count(case((and_(_LISTED, _T.c.read_at.is_(None)), 1))),
+    func.count(case((and_(_LISTED, _T.c.seen_at.is_(None)), 1))),
+    func.count(_T.c.archived_at),
+)
+# Built once: constructing the CASE expressions and the ORM statement for every call was
+# most of a GET /stats (py-spy: for_users 39 % of the request, a third of it building the
+# statement, another in ORM execution); Core on the session's connection runs the same SQL.
+_MANY = (
+    select(_T.c.user_id, *_COUNTS)
+    .where(_T.c.user_id.in_(bindparam("ids", expanding=True)), _T.c.deleted_at.is_(None))
+    .group_by(_T.c.user_id)
+)
+_ONE = select(*_COUNTS).where(_T.c.user_id == bindparam("uid"), _T.c.deleted_at.is_(None))
+
+
+def _connection() -> Connection:
+    """Return the session's connection after the flush Session.execute would have done."""
+    session = db.session
+    if session.autoflush:
+        session.flush()  # nothing to write: returns at once; else the counts must see it
+    return core()
+
+
+def _counts(total: int, unread: int, unseen: int, archived: int) -> dict[str, int]:
+    return {
+        "total": int(total),
+        "unread": int(unread),
+        "read": int(total - unread),
+        "unseen": int(unseen),
+        "archived": int(archived),
+    }
+
+
 def for_users(user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Return each user's counts, read in the current transaction."""
-    listed = and_(N.archived_at.is_(None), N.snoozed_until.is_(None))
     out = {uid: empty() for uid in user_ids}
     ids = list(out)
+    conn = _connection()
     for i in range(0, len(ids), CHUNK):
-        rows = db.session.execute(
-            select(
-                N.user_id,
-                func.count(case((listed, 1))),
-                func.count(case((and_(listed, N.read_at.is_(None)), 1))),
-                func.count(case((and_(listed, N.seen_at.is_(None)), 1))),
-                func.count(N.archived_at),
-            )
-            .where(N.user_id.in_(ids[i : i + CHUNK]), N.deleted_at.is_(None))
-            .group_by(N.user_id)
-        ).all()
-        for uid, total, unread, unseen, archived in rows:
-            out[uid] = {
-                "total": int(total),
-                "unread": int(unread),
-                "read": int(total - unread),
-                "unseen": int(unseen),
-                "archived": int(archived),
-            }
+        for uid, total, unread, unseen, archived in conn.execute(
+            _MANY, {"ids": ids[i : i + CHUNK]}
+        ):
+            out[uid] = _counts(total, unread, unseen, archived)
     return out
 
 
@@ -97,5 +119,6 @@ def unpack(value: str | None) -> dict[str, int]:
 
 
 def for_user(user_id: int) -> dict[str, int]:
-    """Return one user's counts."""
-    return for_users([user_id])[user_id]
+    """Return one user's counts (one aggregate row, zeros for an empty inbox)."""
+    total, unread, unseen, archived = _connection().execute(_ONE, {"uid": user_id}).one()
+    return _counts(total, unread, unseen, archived)
