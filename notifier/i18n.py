@@ -14,7 +14,7 @@ from pathlib import Path
 
 from babel.dates import format_datetime
 from babel.support import NullTranslations, Translations
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, refresh
 from flask_login import current_user
 
@@ -111,9 +111,20 @@ def init_app(app: Flask, directory: Path) -> None:
     _DIRECTORY[:] = [directory]
     # Flask-Babel keeps the chosen locale on the app context; a request inside a longer-lived
     # one (tests, a CLI command's context) must choose again, as a request of its own does.
-    app.before_request(refresh)
+    app.before_request(_refresh)
     app.jinja_env.globals["page_lang"] = page_lang
     app.jinja_env.globals["ui_strings"] = ui_strings
+
+
+def _refresh() -> None:
+    """Drop the locale Flask-Babel chose earlier in this app context, if it chose one.
+
+    Flask-Babel keeps its choices in ``g._flask_babel``; without it there is nothing to
+    drop, which is every request in its own app context (``refresh`` would look it up, and
+    create it once ``g`` holds anything, on every request).
+    """
+    if "_flask_babel" in g:
+        refresh()
 
 
 def format_local(dt: datetime, pattern: str) -> str:
