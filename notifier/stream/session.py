@@ -24,7 +24,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
-from gevent.queue import Empty
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -411,13 +410,8 @@ class Stream:
 
     def _drain(self, first: Message) -> list[Message]:
         """Take what else is queued already, so a burst goes out as one write."""
-        batch = [first]
-        queue = self.sub.queue
-        while len(batch) < DRAIN:
-            try:
-                item = queue.get_nowait()
-            except Empty:
-                break
-            if item is not None:  # a wake token; the flags are checked on the next get()
-                batch.append(item)
-        return batch
+        more = self.sub.queue.take(DRAIN - 1)
+        if not more:
+            return [first]
+        more.insert(0, first)
+        return more
