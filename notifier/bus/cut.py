@@ -27,7 +27,7 @@ class Cut(Message):
     own slots (the renderers' byte memo), never in a Message field.
     """
 
-    __slots__ = ("_part", "entry", "_data", "_stats", "key", "encoded")
+    __slots__ = ("_part", "entry", "_data", "_stats", "encoder", "encoded")
 
     # The generic setter, not the frozen dataclass's Python one: the memo is set per delivery.
     __setattr__ = object.__setattr__
@@ -37,8 +37,8 @@ class Cut(Message):
         self.entry = entry
         self._data: dict[str, Any] | None = None
         self._stats: dict[str, int] | None = None
-        #: The renderer key ``encoded`` was made for (stream/render.py fills both).
-        self.key: str | None = None
+        #: The renderer ``encoded`` was made by (stream/render.py fills both).
+        self.encoder: object = None
         self.encoded = b""
 
     def __eq__(self, other: object) -> bool:

@@ -1,9 +1,9 @@
 """Hold this process's stream subscriptions and fan bus messages out to them.
 
 The hub is the Python home of the ``NotificationBroadcaster``: ``{user_id: set[Subscription]}``,
-one bounded gevent queue per subscription, the per-user and per-process connection limits and
-the counts the status endpoints report. It is process-local; brokers feed it (memory directly,
-Redis through one listener per process) and streams drain it.
+one bounded mailbox per subscription (bus/subscription.py), the per-user and per-process
+connection limits and the counts the status endpoints report. It is process-local; brokers
+feed it (memory directly, Redis through one listener per process) and streams drain it.
 
 Greenlet safety: gevent is cooperative and nothing here yields (a put never switches: the
 readers it wakes run once this greenlet yields), so each method runs to completion; loops that

@@ -6,9 +6,10 @@ renderer)``): the API's JSON stream passes :class:`JsonRenderer`, the page strea
 layer's HTML renderer (``notifier/web/renderer.py``), so this package never imports the
 layers above it. Bus messages go through :func:`encoded`, which renders each message once
 per process and kind (see :class:`~notifier.stream.wire.EncodedCache`); a message cut from
-a tenant fan-out is spliced from the fan-out's shared part, encoded once per process and
-kind (:class:`Splicer`, :class:`~notifier.stream.wire.SharedCache`), with its own id,
-cursor and counts. The rest is per connection and happens only at connect or after a replay.
+a tenant fan-out (a :class:`~notifier.bus.cut.Cut`) is spliced from the fan-out's shared
+part, encoded once per process and kind (:class:`Splicer`,
+:class:`~notifier.stream.wire.SharedCache`), with its own id, cursor and counts, and keeps
+its bytes itself. The rest is per connection and happens only at connect or after a replay.
 
 A renderer is called outside any request or app context and must not query the database:
 the message carries what it shows (``data``, ``stats`` and, for an ``update`` when the
@@ -172,9 +173,9 @@ def encoded(message: Message, renderer: Renderer) -> bytes:
 
 def _cut(cut: Cut, renderer: Renderer) -> bytes:
     """Return one fan-out recipient's bytes: spliced into the shared template, kept on the cut."""
-    key = getattr(renderer, "cache_key", renderer.kind)
-    if cut.key == key:
+    if cut.encoder is renderer:  # another tab of the same user, same renderer
         return cut.encoded
+    key = getattr(renderer, "cache_key", renderer.kind)
     out = None
     if hasattr(renderer, "splice"):
         splicer: Splicer = renderer  # type: ignore[assignment]
@@ -183,5 +184,5 @@ def _cut(cut: Cut, renderer: Renderer) -> bytes:
             out = splicer.splice(cut, template)
     if out is None:
         out = renderer.message(cut)
-    cut.key, cut.encoded = key, out
+    cut.encoder, cut.encoded = renderer, out
     return out

@@ -272,7 +272,7 @@ class Stream:
                 self.sent = cursor
             if out:
                 flag.writing = True
-                yield b"".join(out)
+                yield out[0] if len(out) == 1 else b"".join(out)  # one event: no copy
                 flag.writing = False
                 self._wrote()
             if pinged and tcp is not None and conn.peer_closed(tcp.sock):
@@ -313,7 +313,7 @@ class Stream:
 
     def _encode(self, message: Message) -> bytes:
         """Encode one live message, or only advance the cursor of an unwanted notification."""
-        if wanted(message, self.types):
+        if self.types is None or wanted(message, self.types):
             return encoded(message, self.renderer)
         return skipped(message, self.renderer)
 
