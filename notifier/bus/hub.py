@@ -1,12 +1,14 @@
 """Hold this process's stream subscriptions and fan bus messages out to them.
 
 The hub is the Python home of the ``NotificationBroadcaster``: ``{user_id: set[Subscription]}``,
-one bounded gevent queue per subscription, the per-user and per-process connection limits and
-the counts the status endpoints report. It is process-local; brokers feed it (memory directly,
-Redis through one listener per process) and streams drain it.
+one bounded mailbox per subscription (bus/subscription.py), the per-user and per-process
+connection limits and the counts the status endpoints report. It is process-local; brokers
+feed it (memory directly, Redis through one listener per process) and streams drain it.
 
-Greenlet safety: gevent is cooperative and nothing here yields (``put_nowait`` never switches),
-so each method runs to completion; loops that may remove subscriptions iterate a snapshot.
+Greenlet safety: gevent is cooperative and nothing here yields (a put never switches: the
+readers it wakes run once this greenlet yields), so each method runs to completion; loops that
+may remove subscriptions iterate a snapshot. :class:`Subscription` and its mailbox live in
+bus/subscription.py (re-exported here).
 
 Signals (blinker, sender is the hub), for metrics:
 
@@ -26,17 +28,14 @@ closes the subscriptions of a credential that died instead of being queued.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
-from contextlib import suppress
-from typing import Any
 
 from blinker import Namespace
-from gevent.queue import Empty, Full, Queue
 
-from notifier.bus.base import Fanout, Item, Message
+from notifier.bus.base import Fanout, Item
 from notifier.bus.control import CLOSE_EVENT, CLOSE_REASON, Credential, matching
-from notifier.timefmt import iso_epoch
+from notifier.bus.cut import Cut, Delivered
+from notifier.bus.subscription import KINDS, Subscription
 
 _signals = Namespace()
 connected = _signals.signal("connected")
@@ -45,7 +44,7 @@ broadcast = _signals.signal("broadcast")
 closing = _signals.signal("closing")
 resynced = _signals.signal("resynced")
 
-KINDS = ("json", "html", "ws")
+__all__ = ["KINDS", "Draining", "Hub", "Subscription", "TooManyConnections"]
 
 
 class TooManyConnections(Exception):
@@ -66,114 +65,17 @@ class Draining(TooManyConnections):
         self.limit = 0
 
 
-class Subscription:
-    """Buffer one stream's messages in a bounded queue and carry its connection state.
-
-    The stream loop reads with :meth:`get` and, after every call, checks ``closed`` (end the
-    response) and ``needs_replay`` (replay from the event log, then clear it).
-    """
-
-    def __init__(
-        self,
-        user_id: int,
-        tenant_id: int,
-        *,
-        kind: str = "json",
-        user_agent: str = "",
-        queue_size: int = 256,
-        credential: Credential | None = None,
-    ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-        self.client_id = uuid.uuid4().hex
-        self.user_id = user_id
-        self.tenant_id = tenant_id
-        self.kind = kind
-        self.user_agent = user_agent
-        self.credential = credential
-        self.connected_at = time.time()
-        self.last_seen = self.connected_at
-        self.last_cursor = 0
-        self.overflowed = False
-        self.closed = False
-        self.close_reason = ""
-        self.needs_replay = False
-        # None in the queue is a wake-up token, never a message (see wake()).
-        self.queue: Queue[Message | None] = Queue(maxsize=queue_size)
-        self._woken = False
-        self._waiting = False
-
-    def __repr__(self) -> str:
-        return f"<Subscription {self.client_id} user={self.user_id} kind={self.kind}>"
-
-    def get(self, timeout: float) -> Message | None:
-        """Return the next message, or None on timeout, after wake() or once closed.
-
-        None can also be spurious (a stale wake token); callers just check their flags.
-        """
-        if self.closed:
-            return None
-        if self._woken:
-            self._woken = False
-            return None
-        self._waiting = True
-        try:
-            item = self.queue.get(timeout=timeout)
-        except Empty:
-            return None
-        finally:
-            self._waiting = False
-        if item is None:
-            self._woken = False
-        return None if self.closed else item
-
-    def wake(self) -> None:
-        """Make the current or next get() return None at once (replay or shutdown)."""
-        self._woken = True
-        # Only a reader blocked on an empty queue needs the token, so it never takes a slot a
-        # message needs; any other reader returns soon and sees _woken on its next get().
-        if self._waiting and self.queue.empty():
-            with suppress(Full):
-                self.queue.put_nowait(None)
-
-    def touch(self) -> None:
-        """Record a successful write to the client (sweep() spares recent ones)."""
-        self.last_seen = time.time()
-
-    def close(self, reason: str) -> None:
-        """Mark closed (the first reason wins) and wake the reader so the stream ends."""
-        if self.closed:
-            return
-        self.closed = True
-        self.close_reason = reason
-        self.wake()
-
-    def meta(self) -> dict[str, Any]:
-        """Return a JSON-able description for the admin and status endpoints."""
-        return {
-            "client_id": self.client_id,
-            "user_id": self.user_id,
-            "tenant_id": self.tenant_id,
-            "kind": self.kind,
-            "user_agent": self.user_agent,
-            "connected_at": iso_epoch(self.connected_at),
-            "last_cursor": self.last_cursor,
-        }
-
-
-def _put(subs: set[Subscription], message: Message, overflowed: list[Subscription]) -> int:
+def _put(subs: set[Subscription], message: Delivered, overflowed: list[Subscription]) -> int:
     """Queue ``message`` on each of ``subs``; collect the full ones; return the puts."""
     puts = 0
     for sub in subs:
         if sub.overflowed:
             continue
-        try:
-            sub.queue.put_nowait(message)
-        except Full:
+        if sub.queue.put(message):
+            puts += 1
+        else:
             sub.overflowed = True
             overflowed.append(sub)
-        else:
-            puts += 1
     return puts
 
 
@@ -238,8 +140,9 @@ class Hub:
         Never blocks: a full queue marks its subscription overflowed and drops it, so the
         client reconnects and replays from its cursor instead of slowing everyone else.
         A :func:`close_message` is never queued: it closes the subscriptions it names.
-        A :class:`~notifier.bus.base.Fanout` becomes one Message per entry whose user has
-        a subscription here, and only for those (one dict lookup per other recipient).
+        A :class:`~notifier.bus.base.Fanout` becomes one :class:`~notifier.bus.cut.Cut` (a
+        Message built on demand) per entry whose user has a subscription here, and only for
+        those (one dict lookup per other recipient).
         """
         puts = 0
         overflowed: list[Subscription] = []
@@ -250,7 +153,7 @@ class Hub:
                 for entry in message.entries:
                     subs = by_user.get(entry[0])
                     if subs:
-                        puts += _put(subs, message.message(entry), overflowed)
+                        puts += _put(subs, Cut(message, entry), overflowed)
                 continue
             subs = by_user.get(message.user_id)
             if message.event == CLOSE_EVENT:

@@ -6,9 +6,10 @@ renderer)``): the API's JSON stream passes :class:`JsonRenderer`, the page strea
 layer's HTML renderer (``notifier/web/renderer.py``), so this package never imports the
 layers above it. Bus messages go through :func:`encoded`, which renders each message once
 per process and kind (see :class:`~notifier.stream.wire.EncodedCache`); a message cut from
-a tenant fan-out is spliced from the fan-out's shared part, encoded once per process and
-kind (:class:`Splicer`, :class:`~notifier.stream.wire.SharedCache`), with its own id,
-cursor and counts. The rest is per connection and happens only at connect or after a replay.
+a tenant fan-out (a :class:`~notifier.bus.cut.Cut`) is spliced from the fan-out's shared
+part, encoded once per process and kind (:class:`Splicer`,
+:class:`~notifier.stream.wire.SharedCache`), with its own id, cursor and counts, and keeps
+its bytes itself. The rest is per connection and happens only at connect or after a replay.
 
 A renderer is called outside any request or app context and must not query the database:
 the message carries what it shows (``data``, ``stats`` and, for an ``update`` when the
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from notifier.bus.base import Fanout, Message
+from notifier.bus.cut import Cut
 from notifier.stream.wire import FIELD_JUNK, EncodedCache, SharedCache, dumps, json_event
 
 CACHE = EncodedCache()
@@ -111,13 +113,25 @@ class JsonRenderer:
         return f'event: {event}\ndata: {{"id":', ("," + rest[1:]) if len(rest) > 2 else "}"
 
     def splice(self, message: Message, template: tuple[str, str]) -> bytes:
-        """Return a fan-out recipient's event and stats (``message()``'s bytes, spliced)."""
+        """Return a fan-out recipient's event and stats (``message()``'s bytes, spliced).
+
+        Both events in one chunk, so one socket write per recipient (CONTRACT §6: the stats
+        follow every change). A :class:`Cut` gives its entry's numbers directly: its payload
+        and stats dicts are then never built.
+        """
         head, tail = template
-        s = message.stats or {}
+        if type(message) is Cut:
+            _, cursor, nid, total, unread, unseen, archived = message.entry
+            read = total - unread
+        else:
+            s = message.stats or {}
+            cursor, nid = message.cursor, message.data["id"]
+            total, unread, read = s["total"], s["unread"], s["read"]
+            unseen, archived = s["unseen"], s["archived"]
         return (
-            f"id: {message.cursor}\n{head}{message.data['id']}{tail}\n\n"
-            f'event: stats\ndata: {{"total":{s["total"]},"unread":{s["unread"]},'
-            f'"read":{s["read"]},"unseen":{s["unseen"]},"archived":{s["archived"]}}}\n\n'
+            f"id: {cursor}\n{head}{nid}{tail}\n\n"
+            f'event: stats\ndata: {{"total":{total},"unread":{unread},'
+            f'"read":{read},"unseen":{unseen},"archived":{archived}}}\n\n'
         ).encode()
 
     def stats(self, stats: dict[str, int]) -> bytes:
@@ -139,8 +153,12 @@ JSON = JsonRenderer()
 def encoded(message: Message, renderer: Renderer) -> bytes:
     """Return the bytes of ``message`` for ``renderer``, rendered once per process.
 
-    ``ping`` is JSON in both SSE kinds, so one ping costs one encoding per process.
+    ``ping`` is JSON in both SSE kinds, so one ping costs one encoding per process. A
+    :class:`Cut` keeps its own bytes (a user's other tabs reuse them) instead of taking a
+    slot in the process cache, which would keep a broadcast's thousands of cuts alive.
     """
+    if type(message) is Cut:
+        return _cut(message, renderer)
     if message.cursor == 0 and message.event == "ping" and renderer.kind in SSE_KINDS:
         return CACHE.get(message, "json", JSON.message)
     key = getattr(renderer, "cache_key", renderer.kind)
@@ -151,3 +169,20 @@ def encoded(message: Message, renderer: Renderer) -> bytes:
         if template is not None:
             return CACHE.get(message, key, lambda m: splicer.splice(m, template))
     return CACHE.get(message, key, renderer.message)
+
+
+def _cut(cut: Cut, renderer: Renderer) -> bytes:
+    """Return one fan-out recipient's bytes: spliced into the shared template, kept on the cut."""
+    if cut.encoder is renderer:  # another tab of the same user, same renderer
+        return cut.encoded
+    key = getattr(renderer, "cache_key", renderer.kind)
+    out = None
+    if hasattr(renderer, "splice"):
+        splicer: Splicer = renderer  # type: ignore[assignment]
+        template = SHARED.get(cut.part, key, splicer.shared)
+        if template is not None:
+            out = splicer.splice(cut, template)
+    if out is None:
+        out = renderer.message(cut)
+    cut.encoder, cut.encoded = renderer, out
+    return out

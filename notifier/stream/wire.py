@@ -125,19 +125,27 @@ class SharedCache:
         self.size = size
         self._entries: dict[tuple[str, str], Any] = {}
         self.misses = 0
+        # The last hit by identity: a broadcast's recipients ask for the same one in a row.
+        self._last: tuple[Fanout | None, str, Any] = (None, "", None)
 
     def get(self, fanout: Fanout, kind: str, build: Callable[[Fanout], Any]) -> Any:
         """Return the cached template of ``fanout`` for ``kind``, building it on a miss."""
+        last, last_kind, value = self._last
+        if last is fanout and last_kind == kind:
+            return value
         key = (fanout.key, kind)
         if key in self._entries:
-            return self._entries[key]
-        self.misses += 1
-        value = build(fanout)
-        if len(self._entries) >= self.size:
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = value
+            value = self._entries[key]
+        else:
+            self.misses += 1
+            value = build(fanout)
+            if len(self._entries) >= self.size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = value
+        self._last = (fanout, kind, value)
         return value
 
     def clear(self) -> None:
         """Forget every entry (tests)."""
         self._entries.clear()
+        self._last = (None, "", None)
