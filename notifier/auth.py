@@ -14,7 +14,7 @@ from itsdangerous import URLSafeTimedSerializer
 from notifier.bus.control import Credential
 from notifier.extensions import login_manager
 from notifier.models import User
-from notifier.service import accounts, embed, sessions
+from notifier.service import accounts, embed, sessions, tokens
 from notifier.service.errors import Forbidden, ServiceError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,7 +138,7 @@ def api_user(*, allow_stream_token: bool = False) -> User:
         g.credential = session_credential(user)
         return user
     if allow_stream_token and request.args.get("token"):
-        claims = accounts.stream_token_claims(request.args["token"])
+        claims = tokens.stream_token_claims(request.args["token"])
         if claims is None:
             raise Unauthorized("invalid or expired stream token", code="invalid_token")
         user, g.credential = claims

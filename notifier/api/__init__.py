@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
 def install_lane(lane: FastLane) -> None:
     """Put the API's hottest routes on the fast lane (notifier.lane)."""
     lane_publish.install(lane)
+    lane_stream.install(lane)
 
 
 # The route modules register on `bp`; imported here, after `bp` exists (microblog's pattern).
@@ -34,6 +35,7 @@ from notifier.api import (  # noqa: E402, F401
     inbox_states,
     integrations,
     lane_publish,
+    lane_stream,
     notifications,
     openapi,
     preferences,

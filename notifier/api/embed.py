@@ -18,7 +18,7 @@ from notifier.api import bp
 from notifier.api.contract import parse
 from notifier.api.contract_embed import EmbedOrigins, EmbedSessionRequest
 from notifier.auth import INBOX_ENDPOINTS, Unauthorized, api_auth
-from notifier.service import accounts, clean, embed
+from notifier.service import clean, embed, tokens
 from notifier.service.errors import Forbidden, ValidationError
 
 CORS_ENDPOINTS = INBOX_ENDPOINTS | {"api.embed_session"}
@@ -60,7 +60,7 @@ def embed_session() -> Any:
     if origin and not _same_origin(origin) and not embed.origin_allowed(user.tenant_id, origin):
         raise Forbidden("this origin may not embed the inbox", code="origin_not_allowed")
     g.embed_user = user
-    stream_token, _ = accounts.create_stream_token(user, ("embed", user.id))
+    stream_token, _ = tokens.create_stream_token(user, ("embed", user.id))
     return jsonify(
         {"token": embed.create_token(user), "stream_token": stream_token, "expires_in": embed.ttl()}
     )

@@ -13,7 +13,7 @@ from notifier.api.contract_accounts import NewToken, NewUser, ProfilePatch
 from notifier.api.request import limit_arg
 from notifier.auth import api_auth, credential
 from notifier.models import User
-from notifier.service import accounts, inbox
+from notifier.service import accounts, inbox, tokens
 from notifier.service.serialize import token_dict, user_dict
 
 
@@ -91,5 +91,5 @@ def revoke_token(token_id: int) -> Any:
 def stream_token() -> Any:
     """Return a short-lived token for ``GET …/stream?token=`` (EventSource sends no headers)."""
     # Names the API token that minted it: revoking that token ends this one too.
-    token, ttl = accounts.create_stream_token(g.user, credential())
+    token, ttl = tokens.create_stream_token(g.user, credential())
     return jsonify({"token": token, "expires_in": ttl})

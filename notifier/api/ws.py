@@ -37,9 +37,10 @@ from notifier.bus.hub import Subscription, TooManyConnections
 from notifier.extensions import db, state
 from notifier.responses import error_response
 from notifier.service.errors import ValidationError
+from notifier.stream.connect import start, subscribe
 from notifier.stream.opening import requested_cursor
 from notifier.stream.refusal import refusal
-from notifier.stream.session import Stream, start, subscribe
+from notifier.stream.session import Stream
 from notifier.stream.types import Types, parse_types
 from notifier.stream.wire import dumps
 from notifier.stream.ws_render import WS

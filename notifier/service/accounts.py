@@ -1,4 +1,7 @@
-"""Accounts: tenants, users, passwords, API tokens (stored hashed) and stream tokens."""
+"""Accounts: tenants, users, passwords, API tokens (stored hashed) and stream tokens.
+
+Stream tokens live in service/tokens.py (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from notifier.bus.control import Credential
 from notifier.extensions import db
 from notifier.i18n import LOCALES
 from notifier.models import ROLES, ApiToken, EventCursor, Tenant, User, utcnow
@@ -22,6 +23,14 @@ from notifier.service import sessions, token_cache
 from notifier.service.emails import EmailNotValidError, normalized_address
 from notifier.service.errors import Conflict, NotFound, ValidationError
 from notifier.service.preferences import valid_timezone
+from notifier.service.tokens import (  # noqa: F401 - the stream-token API, re-exported
+    StreamCaller,
+    _stream_serializer,
+    create_stream_token,
+    stream_token_caller,
+    stream_token_claims,
+    user_for_stream_token,
+)
 
 PROFILE_FIELDS = ("timezone", "phone", "locale")
 READONLY_PROFILE_FIELDS = ("id", "email", "role", "tenant")
@@ -33,14 +42,6 @@ FAST_HASH_METHOD = "pbkdf2:sha256:1000"  # NOTIFIER_TESTING_FAST_HASH only
 # by default is needed only by the few views that show its name (then it loads lazily).
 # py-spy: the joined load was a fifth of a stream connect's samples.
 NO_TENANT = (lazyload(User.tenant),)
-# A stream token's parent with its user's columns, in Core: the ORM load of the token row and
-# its joined user (identity map, row processors) was a quarter of a stream connect's samples.
-_PARENT_TOKEN = (
-    select(ApiToken.token_hash, ApiToken.user_id, ApiToken.revoked_at, ApiToken.last_used_at)
-    .add_columns(*token_cache.USER_COLUMNS)
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.id == bindparam("token_id"))
-)
 # One dummy hash per method, made like real ones: an unknown email then costs a wrong password.
 _dummy_hashes: dict[str, str] = {}
 
@@ -311,56 +312,3 @@ def revoke_token(user: User, token_id: int) -> None:
     db.session.commit()
     # Streams opened with the token itself or with a stream token minted from it.
     sessions.close_streams(user, ("token", token_id))
-
-
-def _stream_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="notifier.stream-token")
-
-
-def create_stream_token(user: User, parent: Credential) -> tuple[str, int]:
-    """Return a signed, reusable stream token and its lifetime in seconds.
-
-    It names its ``parent`` (the API token or sign-in that minted it), which must still be
-    live at every connect: revoking the parent ends the stream token too.
-    """
-    ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
-    kind, ident = parent
-    return _stream_serializer().dumps({"u": user.id, kind[0]: ident}), ttl
-
-
-def stream_token_claims(token: str) -> tuple[User, Credential] | None:
-    """Return the user and parent credential of a valid stream token whose parent is live."""
-    ttl = int(current_app.config["NOTIFIER_STREAM_TOKEN_TTL"])
-    try:
-        data = _stream_serializer().loads(token, max_age=ttl)
-    except (SignatureExpired, BadSignature):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-        return None
-    user_id = data["u"]
-    if isinstance(data.get("t"), int):
-        entry = token_cache.current().live_entry(data["t"], user_id)
-        if entry is None:
-            row = db.session.execute(_PARENT_TOKEN, {"token_id": data["t"]}).first()
-            if row is None or row[1] != user_id or row[2] is not None:
-                return None
-            entry = token_cache.current().remember(row[0], data["t"], user_id, row[3])
-            entry.user = tuple(row[4:])  # the user's columns, read with the token row
-        user = token_cache.user_of(entry)  # the snapshot, or the identity map: no query
-        return (user, ("token", data["t"])) if user is not None and user.active else None
-    if isinstance(data.get("s"), int):
-        if not sessions.session_live(data["s"], user_id):
-            return None
-        parent: Credential = ("session", data["s"])
-    elif data.get("e") == user_id:  # minted by an embedded inbox (service/embed.py)
-        parent = ("embed", user_id)
-    else:
-        return None  # minted before stream tokens named their parent: nothing to check it by
-    user = db.session.get(User, user_id, options=NO_TENANT)
-    return (user, parent) if user is not None and user.active else None
-
-
-def user_for_stream_token(token: str) -> User | None:
-    """Return the user of a valid, unexpired stream token whose parent is still live."""
-    claims = stream_token_claims(token)
-    return claims[0] if claims is not None else None

@@ -29,12 +29,17 @@ class Opening:
 
 
 def requested_cursor() -> str | None:
-    """Return the resume cursor as sent: Last-Event-ID wins over ?last_event_id= and ?after=."""
-    for raw in (
+    """Return the request's resume cursor as sent (see :func:`cursor_from`)."""
+    return cursor_from(
         request.headers.get("Last-Event-ID"),
         request.args.get("last_event_id"),
         request.args.get("after"),
-    ):
+    )
+
+
+def cursor_from(header: str | None, last_event_id: str | None, after: str | None) -> str | None:
+    """Return the resume cursor: Last-Event-ID wins over ?last_event_id= and ?after=."""
+    for raw in (header, last_event_id, after):
         if raw is not None and raw.strip():
             return raw.strip()
     return None

@@ -1,10 +1,9 @@
-"""Run one stream: subscribe, replay the event log after the cursor, then go live.
+"""Run one stream: the preamble, the replay of the event log after the cursor, then live.
 
-``open_stream`` runs inside the request: it subscribes FIRST (so nothing published from
-then on can slip by), reads the user's cursor row in the request's short DB session, and
-returns a Response around a :class:`Stream`, which holds plain data (ids, the app object),
-never the request. The request's session is released when the view returns; the stream
-opens a short app context only to read a page of the event log.
+Opening it (subscribe first, read the cursor, build the :class:`Stream`) is
+notifier/stream/connect.py; a Stream holds plain data (ids, the app object), never the
+request, and opens a short app context (or a bare pooled connection) only to read a page of
+the event log.
 
 Cursor rules (CONTRACT §6): each logged event is written at most once and in cursor order.
 A live message at or below the last cursor written is skipped (it was replayed); one that
@@ -23,122 +22,29 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from notifier import metrics
-from notifier.auth import Unauthorized
 from notifier.bus.base import Message
 from notifier.bus.control import CLOSE_REASON, Credential
 from notifier.bus.hub import Hub, Subscription
-from notifier.extensions import db, state
-from notifier.models import Event, User
-from notifier.service import activity, inbox, sessions, token_cache
+from notifier.extensions import db
+from notifier.models import Event
+from notifier.service import inbox, sessions
 from notifier.service import stats as stats_mod
 from notifier.service.inbox import ROWS_MAX
 from notifier.stream import conn
-from notifier.stream.opening import Opening, opening_for, requested_cursor
-from notifier.stream.render import SSE_KINDS, Renderer, encoded
-from notifier.stream.types import Types, filtered, skipped, wanted, wanted_rows
+from notifier.stream.opening import Opening
+from notifier.stream.render import Renderer, encoded
+from notifier.stream.types import Types, filtered, skipped, wanted
 from notifier.stream.wire import json_event, retry_hint, timestamp
 
 PAGE = 500  # event-log rows per replay query; bounds one query and one write
 DRAIN = 100  # queued messages written as one chunk when a burst is waiting
 POOL_WAITS = 15  # pool timeouts a stream's read sits through before the stream gives up
 T = TypeVar("T")
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def open_stream(
-    user: User, credential: Credential | None, renderer: Renderer, types: Types = None
-) -> Response:
-    """Subscribe ``user`` and return the streaming response, written by ``renderer``.
-
-    ``credential`` is what authenticated the request; when it dies the stream is closed.
-    ``types`` limits the notification events sent (``?types=``, stream/types.py).
-    Raises TooManyConnections, or Unauthorized when the credential died meanwhile.
-    """
-    sub = subscribe(user, credential, renderer)
-    try:
-        stream = start(sub, requested_cursor(), renderer, types)
-    except BaseException:
-        state(current_app).hub.unsubscribe(sub, "error")
-        raise
-    # Passed through: the chunks are bytes already, and Werkzeug's encoding generator and
-    # closing wrapper would be two more frames in every idle stream's saved greenlet stack.
-    # The server iterates the generator itself and calls Body.close, started or not.
-    return Response(
-        Body(stream), content_type="text/event-stream", headers=HEADERS, direct_passthrough=True
-    )
-
-
-class Body:
-    """The WSGI iterable of one stream: iterating it is its generator, closing it frees it."""
-
-    __slots__ = ("_gen", "_stream")
-
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        self._gen = stream.run()
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._gen
-
-    def close(self) -> None:
-        """End the generator and free the subscription (the response ended, for any reason)."""
-        try:
-            self._gen.close()
-        finally:
-            self._stream.close()
-
-
-def subscribe(user: User, credential: Credential | None, renderer: Renderer) -> Subscription:
-    """Subscribe ``user`` in the request, before its cursor is read (nothing can slip by).
-
-    Shared by every transport (SSE here, the WebSocket in api/ws.py). Raises
-    TooManyConnections, or Unauthorized when the credential died meanwhile.
-    """
-    hub = state(current_app).hub
-    user_id = user.id
-    sub = hub.subscribe(
-        user_id,
-        user.tenant_id,
-        kind=renderer.kind,
-        user_agent=request.headers.get("User-Agent", "")[:200],
-        credential=credential,
-    )
-    try:
-        # A parent token the cache holds live was not revoked before subscribe(): its close
-        # message would have dropped the entry (service/token_cache.py).
-        if credential is not None and not _cached_live(user_id, credential):
-            # Revoked between the authentication and subscribe(), its close message found no
-            # subscription: check again now that any later one will. The commit ends the
-            # read snapshot the authentication ran in (SQLite WAL would still show it live).
-            db.session.commit()
-            if not sessions.credential_live(user_id, credential):
-                raise Unauthorized("the credential was revoked", code="invalid_token")
-    except BaseException:
-        hub.unsubscribe(sub, "error")
-        raise
-    return sub
-
-
-def start(sub: Subscription, raw: str | None, renderer: Renderer, types: Types = None) -> Stream:
-    """Read where ``sub``'s stream starts (cursor ``raw`` as sent) and build its Stream."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    opening = opening_for(sub.user_id, raw)
-    activity.connected(app, sub.user_id)  # what send-time optimisation learns from
-    opening.recent = wanted_rows(opening.recent, types)
-    ping = float(app.config["NOTIFIER_PING_INTERVAL"])
-    sock = conn.socket_from(request.environ)
-    hub = state(app).hub
-    # A WebSocket transport reads its own socket (and so learns of a close itself).
-    watch = hub if renderer.kind in SSE_KINDS else None
-    tcp = conn.register(sub, sock, user_timeout_s=2 * ping + 10, hub=watch)
-    stream = Stream(app, hub, sub, renderer, opening, ping_interval=ping, tcp=tcp)
-    stream.types = types
-    return stream
 
 
 #: One page of a user's log with the inbox counts on each row, built once.
@@ -166,11 +72,6 @@ def _patient(read: Callable[[], T]) -> T:
         except PoolTimeout:
             continue
     return read()
-
-
-def _cached_live(user_id: int, credential: Credential) -> bool:
-    """Return True when the token cache vouches for ``credential`` (else ask the database)."""
-    return credential[0] == "token" and token_cache.current().parent_live(credential[1], user_id)
 
 
 class _Unwatched:
