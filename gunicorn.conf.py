@@ -83,11 +83,13 @@ def _stop(worker: Any, timeout: float) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Subscribe this worker's bus and start its loops before it accepts a request."""
+    from notifier.server import freeze_startup_objects
     from notifier.stream import drain
     from notifier.workers import start_workers
 
     app = worker.wsgi
     start_workers(app)
+    freeze_startup_objects()
     # Track each connection (busy while a request runs, idle between requests) for the drain.
     worker.handle = drain.track_handle(worker.handle)  # run() binds self.handle after this hook
     app.wsgi_app = drain.track_wsgi(app.wsgi_app)
