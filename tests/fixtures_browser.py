@@ -169,7 +169,7 @@ class UI:
     def token(self) -> str:
         """Return an API token of the demo admin (created on first use)."""
         if self._token is None:
-            self._token = self.server.flask("create-token", DEMO["admin"][0]).strip()
+            self._token = self.server.create_token(DEMO["admin"][0])
         return self._token
 
     def send(self, to: str = "alice", **fields: object) -> dict[str, object]:

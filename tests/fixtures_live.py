@@ -8,6 +8,7 @@ env (DATABASE_URL, SECRET_KEY) so tests never touch instance/ of the checkout.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,6 +69,37 @@ class LiveServer:
         if out.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed: {out.stderr}")
         return out.stdout
+
+    def create_token(self, email: str, name: str = "cli") -> str:
+        """Create an API token for ``email`` in this process, as `flask create-token` does.
+
+        Same service call and database as the CLI, without the CLI's fresh interpreter
+        (~2.4 s of CPU to import the app; tests/test_cli.py covers the command itself).
+        """
+        from sqlalchemy import select
+
+        from notifier import create_app
+        from notifier.extensions import db
+        from notifier.models import User
+        from notifier.service import accounts
+
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": self.env["SECRET_KEY"],
+                "DATABASE_URL": self.env["DATABASE_URL"],
+                "NOTIFIER_INSTANCE": "test",
+            }
+        )
+        with app.app_context():
+            try:
+                user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+                if user is None:
+                    raise RuntimeError(f"no user {email}")
+                return accounts.create_token(user, name)
+            finally:
+                db.session.remove()
+                db.engine.dispose()
 
     def start(self) -> LiveServer:
         """Start the process and wait until /healthz answers."""
@@ -139,8 +171,54 @@ class LiveServer:
         return self.start()
 
 
+#: Env keys whose value reaches what ``init-db``/``seed-demo`` write outside the SQLite file:
+#: a database elsewhere, or a bus that would carry the seed's events. Those servers run the CLI.
+NOT_TEMPLATED = ("DATABASE_URL", "REDIS_URL")
+
+
+class DatabaseTemplates:
+    """SQLite files made once per session by ``init-db`` (and ``seed-demo``), copied per server.
+
+    Each CLI run is a fresh interpreter that imports the app: ~2.4 s of CPU, so init + seed
+    cost ~5 s per live test, most of the browser tests' time. The copy holds what the commands
+    wrote (the same migrations, users, password hashes and demo notifications); one template
+    per distinct env, since the env is the commands' whole input besides the empty database.
+    """
+
+    def __init__(self, base: pytest.TempPathFactory) -> None:
+        self._base = base
+        self._made: dict[tuple[tuple[tuple[str, str], ...], bool], Path] = {}
+
+    def copy_into(self, server: LiveServer, env: dict[str, str], *, seed: bool) -> bool:
+        """Give ``server`` an initialised (and seeded) database; False when it must run the CLI."""
+        target = server.workdir / "live.sqlite"
+        if any(key in env for key in NOT_TEMPLATED) or target.exists():
+            return False  # an existing database is upgraded/seeded in place, as before
+        key = (tuple(sorted(env.items())), seed)
+        source = self._made.get(key)
+        if source is None:
+            workdir = self._base.mktemp("live-template")
+            template = LiveServer(workdir, env)
+            template.flask("init-db")
+            if seed:
+                template.flask("seed-demo")
+            source = self._made[key] = workdir / "live.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{source}{suffix}").exists():
+                shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+        return True
+
+
+@pytest.fixture(scope="session")
+def live_db_templates(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplates:
+    """The session's initialised/seeded SQLite templates for live servers."""
+    return DatabaseTemplates(tmp_path_factory)
+
+
 @pytest.fixture
-def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def live_server_factory(
+    tmp_path: Path, live_db_templates: DatabaseTemplates
+) -> Iterator[Callable[..., LiveServer]]:
     """Make LiveServers (initialised database included); all are stopped at teardown."""
     servers: list[LiveServer] = []
 
@@ -153,9 +231,11 @@ def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         workdir: Path | None = None,
     ) -> LiveServer:
         server = LiveServer(workdir or tmp_path, env or {}, gunicorn_workers=gunicorn_workers)
-        if init:
+        if init and not live_db_templates.copy_into(server, env or {}, seed=seed):
             server.flask("init-db")
-        if seed:
+            if seed:
+                server.flask("seed-demo")
+        elif seed and not init:
             server.flask("seed-demo")
         servers.append(server)
         return server.start()

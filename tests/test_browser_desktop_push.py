@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from notifier.channels.push import generate_vapid_keys
-from tests.fixtures_live import LiveServer
+from tests.fixtures_live import DatabaseTemplates, LiveServer
 from tests.test_api_push import AUTH, ENDPOINT, P256DH
 
 pytestmark = pytest.mark.browser
@@ -41,13 +41,14 @@ SUBSCRIBE_STUB = """
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, live_db_templates: DatabaseTemplates) -> Iterator[LiveServer]:
     """The demo server with Web Push configured."""
     public, private = VAPID
     env = {"NOTIFIER_VAPID_PUBLIC_KEY": public, "NOTIFIER_VAPID_PRIVATE_KEY": private}
     server = LiveServer(tmp_path, env)
-    server.flask("init-db")
-    server.flask("seed-demo")
+    if not live_db_templates.copy_into(server, env, seed=True):
+        server.flask("init-db")
+        server.flask("seed-demo")
     server.start()
     yield server
     server.stop()

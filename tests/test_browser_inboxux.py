@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from notifier.channels.webhook import sign
-from tests.fixtures_live import LiveServer, http_json
+from tests.fixtures_live import DatabaseTemplates, LiveServer, http_json
 from tests.fixtures_receivers import HttpReceiver, SmtpServer
 
 pytestmark = pytest.mark.browser
@@ -43,14 +43,19 @@ HIDDEN_SPY = """
 
 @pytest.fixture
 def live_server(
-    tmp_path: Path, smtp_server: SmtpServer, http_receiver: HttpReceiver
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    http_receiver: HttpReceiver,
+    live_db_templates: DatabaseTemplates,
 ) -> Iterator[LiveServer]:
     """The demo server with email, private webhooks and its own URL as NOTIFIER_BASE_URL."""
     env = {k: str(v) for k, v in smtp_server.config().items()}
     server = LiveServer(tmp_path, {**env, "NOTIFIER_WEBHOOK_ALLOW_PRIVATE": "1"})
     server.env["NOTIFIER_BASE_URL"] = server.url
-    server.flask("init-db")
-    server.flask("seed-demo")
+    # seed-demo sends in-app only, so the SMTP port (new per test) cannot change what it writes.
+    if not live_db_templates.copy_into(server, {"NOTIFIER_WEBHOOK_ALLOW_PRIVATE": "1"}, seed=True):
+        server.flask("init-db")
+        server.flask("seed-demo")
     server.start()
     yield server
     server.stop()
