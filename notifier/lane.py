@@ -96,8 +96,12 @@ class Call:
         return [payload]
 
     def stream(self, headers: Iterable[tuple[str, str]], body: Iterable[bytes]) -> Iterable[bytes]:
-        """Answer 200 with an event stream (counted, never timed: it lasts minutes)."""
-        self.start_response(_STATUS[200], [*headers, *API_HEADERS])
+        """Answer 200 with an event stream and ``headers`` as given; counted, never timed.
+
+        The headers are the caller's whole list: a stream's own Cache-Control replaces the
+        API's no-store, and a stream lasts minutes, so its duration is not observed.
+        """
+        self.start_response(_STATUS[200], list(headers))
         REQUESTS.labels(self.route, self.environ["REQUEST_METHOD"], "200").inc()
         return body
 

@@ -28,11 +28,11 @@ from limits import RateLimitItem, parse_many
 
 from notifier import limits as rate_limits
 from notifier.api import notifications
+from notifier.api.lane_auth import bearer_token, token_caller
 from notifier.api.request import parse_document
 from notifier.extensions import db
 from notifier.lane import Call, FastLane
 from notifier.responses import error_response
-from notifier.service import accounts, embed, token_cache
 from notifier.service import notify as notify_svc
 from notifier.service import recipients as recipients_svc
 from notifier.service.errors import ServiceError
@@ -49,20 +49,12 @@ def install(lane: FastLane) -> None:
     lane.route("POST", PATH, publish)
 
 
-def _token(call: Call) -> str | None:
-    scheme, _, token = call.header("HTTP_AUTHORIZATION").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or token.startswith(embed.TOKEN_PREFIX):
-        return None
-    return token
-
-
 def publish(call: Call) -> Any:
     """Publish now for an admin token, or return None to let Flask answer the request."""
     env = call.environ
     if env.get("QUERY_STRING") or "HTTP_IDEMPOTENCY_KEY" in env:
         return None
-    token = _token(call)
+    token = bearer_token(call.header("HTTP_AUTHORIZATION"))
     if token is None or env.get("CONTENT_TYPE", "").partition(";")[0].strip() != "application/json":
         return None
     app = call.app
@@ -71,7 +63,7 @@ def publish(call: Call) -> Any:
         return None
     with app.app_context():
         try:
-            user = _caller(token)
+            user = token_caller(token)
         except Exception:  # noqa: BLE001 - a full pool, a lost database: Flask's rules answer
             db.session.rollback()
             return None
@@ -116,19 +108,6 @@ def publish(call: Call) -> Any:
             return _flask_answer(call, error_response(500, "internal server error"))
         body, status = notifications.publish_answer(spec, content, result)
         return call.json(status, (app.json.dumps(body) + "\n").encode())
-
-
-def _caller(token: str) -> token_cache.Caller | None:
-    """Return who ``token`` belongs to: from the token cache, else the full lookup."""
-    entry = token_cache.current().lookup(accounts.digest(token))
-    found = token_cache.caller(entry) if entry is not None else None
-    if found is not None:
-        return found
-    live = accounts.token_user(token)
-    if live is None:
-        return None
-    user = live[1]
-    return token_cache.Caller(live[0], user.id, user.tenant_id, user.is_admin)
 
 
 def _over_limit(call: Call, app: Flask, token: str) -> Any:

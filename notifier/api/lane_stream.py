@@ -25,12 +25,12 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 
+from notifier.api.lane_auth import bearer_token, token_caller
 from notifier.bus.control import Credential
 from notifier.bus.hub import TooManyConnections
 from notifier.extensions import db
 from notifier.lane import API_HEADERS, Call, FastLane
-from notifier.metrics_http import REQUESTS
-from notifier.service import accounts, embed, token_cache, tokens
+from notifier.service import tokens
 from notifier.service.errors import ServiceError
 from notifier.stream.connect import CONTENT_TYPE, HEADERS, open_body
 from notifier.stream.opening import cursor_from
@@ -85,18 +85,9 @@ def _has_login_cookie(app: Flask, cookies: str) -> bool:
 
 def _bearer_caller(header: str) -> tuple[int, int, Credential] | None:
     """Return (user id, tenant id, credential) of a live API token in ``header``, else None."""
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or token.startswith(embed.TOKEN_PREFIX):
-        return None
-    entry = token_cache.current().lookup(accounts.digest(token))
-    found = token_cache.caller(entry) if entry is not None else None
-    if found is not None:
-        return found.user_id, found.tenant_id, ("token", found.token_id)
-    live = accounts.token_user(token)  # reads and caches what is missing, records the use
-    if live is None:
-        return None
-    return live[1].id, live[1].tenant_id, ("token", live[0])
+    token = bearer_token(header)
+    found = token_caller(token) if token is not None else None
+    return (found.user_id, found.tenant_id, ("token", found.token_id)) if found else None
 
 
 def open_json_stream(call: Call) -> Any:
@@ -145,6 +136,4 @@ def open_json_stream(call: Call) -> Any:
             db.session.rollback()
             log.debug("stream open on the lane failed; Flask answers", exc_info=True)
             return None  # a database error: Flask's retry and 503 rules apply
-    call.start_response("200 OK", list(RESPONSE_HEADERS))
-    REQUESTS.labels(call.route, "GET", "200").inc()
-    return body
+    return call.stream(RESPONSE_HEADERS, body)
