@@ -9,7 +9,7 @@ from http.client import parse_headers as email_parse
 import pytest
 from gevent.pywsgi import OldMessage
 
-from notifier.server_handler import parse_headers
+from notifier.server_headers import parse_headers
 
 BLOCKS = [
     b"Host: a\r\n\r\n",
