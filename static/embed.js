@@ -205,6 +205,9 @@
         this.api("GET", "/api/v1/notifications/stats")
       ]).then(function (results) {
         self.items = results[0].items;
+        // The stream resumes from the list's cursor: nothing published between the list
+        // and the stream's subscription is missed (the first page open raced it).
+        self.cursor = results[0].cursor;
         self.setUnread(results[1].unread);
         self.draw();
       });
@@ -213,6 +216,7 @@
     listen() {
       var self = this;
       var url = BASE + "/api/v1/notifications/stream?token=" + encodeURIComponent(this.streamToken);
+      if (this.cursor != null) url += "&after=" + encodeURIComponent(this.cursor);
       var source = (this.source = new EventSource(url));
       source.addEventListener("notification", function (ev) {
         var n = JSON.parse(ev.data);
