@@ -128,6 +128,8 @@ def test_demo_page_for_admins_shows_the_widget(sessions, ui) -> None:
     expect(page.locator("#demo-inbox [role=status], #demo-inbox li").first).to_be_visible()
     ui.send("admin", title="Demo ping", body="The widget shows it live.")
     expect(page.locator("#demo-inbox li .title").first).to_have_text("Demo ping")
+    # The page's own stream announces it too: a toast, checked below once it has faded in.
+    expect(page.locator(".toast", has_text="Demo ping")).to_be_visible()
     for scheme in ("light", "dark"):  # axe-core reaches into the widget's open shadow root
         page.emulate_media(color_scheme=scheme)
         # The live toast fades in (opacity 0 -> 1): checked mid-fade its text blends into the
